@@ -1,0 +1,1 @@
+"""Channel adapters, dispatcher, CLI and app wiring."""

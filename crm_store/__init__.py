@@ -1,0 +1,1 @@
+"""Customer store: SQL models, permissions, masking, encryption, audit and import."""

@@ -1,0 +1,207 @@
+"""SQLAlchemy 2.0 typed models: the bank's own entities, SQL as the source of truth."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names so Alembic migrations behave the same on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLES = ("rm", "team_lead", "branch_head", "compliance", "admin")
+SEGMENTS = ("vip", "regular", "prospect")
+CALENDARS = ("solar", "lunar")
+RISK_LEVELS = ("C1", "C2", "C3", "C4", "C5")
+PRODUCT_TYPES = ("time_deposit", "large_cd", "wealth_management", "fund", "insurance", "loan")
+FOLLOWUP_STATUSES = ("open", "done", "snoozed")
+
+# Big integer ids on PostgreSQL; SQLite only autoincrements a plain INTEGER primary key.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Money = Numeric(18, 2)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: dict[Any, Any] = {dict[str, Any]: JSON}
+
+
+class Branch(Base):
+    __tablename__ = "branch"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("branch.id"), index=True)
+
+
+class Team(Base):
+    __tablename__ = "team"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    branch_id: Mapped[str | None] = mapped_column(ForeignKey("branch.id"), index=True)
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    branch_id: Mapped[str | None] = mapped_column(ForeignKey("branch.id"), index=True)
+    team_id: Mapped[str | None] = mapped_column(ForeignKey("team.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ChannelIdentity(Base):
+    """A platform account (WeCom UserID, Telegram user id, console) bound to one staff member."""
+
+    __tablename__ = "channel_identity"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), index=True)
+    bound_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Customer(Base):
+    __tablename__ = "customer"
+    __table_args__ = (
+        Index("ix_customer_birthday_md", "birth_month", "birth_day"),
+        Index("ix_customer_owner_name", "owner_staff_id", "name"),
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    name_pinyin: Mapped[str] = mapped_column(String(200), index=True)
+    owner_staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"))
+    branch_id: Mapped[str] = mapped_column(ForeignKey("branch.id"), index=True)
+    segment: Mapped[str] = mapped_column(String(16), index=True)
+    # A lunar birthday keeps its lunar year-month-day (day 30 is not a valid solar date).
+    birth_year: Mapped[int | None] = mapped_column(Integer)
+    birth_month: Mapped[int | None] = mapped_column(Integer)
+    birth_day: Mapped[int | None] = mapped_column(Integer)
+    birthday_calendar: Mapped[str] = mapped_column(String(8), default="solar")
+    birthday_leap_month: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Personal numbers: ciphertext at rest, a masked form for display, last 4 for matching.
+    phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone_masked: Mapped[str | None] = mapped_column(String(32))
+    phone_last4: Mapped[str | None] = mapped_column(String(4), index=True)
+    id_number_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    id_number_masked: Mapped[str | None] = mapped_column(String(32))
+    id_number_last4: Mapped[str | None] = mapped_column(String(4))
+    risk_level: Mapped[str | None] = mapped_column(String(2))
+    aum: Mapped[Decimal | None] = mapped_column(Money)
+    tags: Mapped[str] = mapped_column(String(500), default="")
+    # Keyed hash of the imported row: re-importing identical data changes nothing.
+    import_hash: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CustomerTeam(Base):
+    """Extra staff with access to a customer, until `ends_on` (inclusive) if set."""
+
+    __tablename__ = "customer_team"
+    __table_args__ = (UniqueConstraint("customer_id", "staff_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), index=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), index=True)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+
+
+class Holding(Base):
+    __tablename__ = "holding"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), index=True)
+    product_type: Mapped[str] = mapped_column(String(24))
+    product_name: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    start_date: Mapped[date | None] = mapped_column(Date)
+    maturity_date: Mapped[date | None] = mapped_column(Date, index=True)
+
+
+class Interaction(Base):
+    """A follow-up note: what was discussed with a customer, and when to call again."""
+
+    __tablename__ = "interaction"
+    __table_args__ = (
+        Index("ix_interaction_customer_occurred", "customer_id", "occurred_at"),
+        UniqueConstraint("channel", "source_message_id"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"))
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    channel: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    next_followup_on: Mapped[date | None] = mapped_column(Date)
+    source_message_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FollowUp(Base):
+    """A follow-up task opened by a note; at most one per note."""
+
+    __tablename__ = "followup"
+    __table_args__ = (Index("ix_followup_status_due", "status", "due_on"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), index=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), index=True)
+    interaction_id: Mapped[str | None] = mapped_column(ForeignKey("interaction.id"), unique=True)
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    summary: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ConversationState(Base):
+    """Per channel + staff member: a pending clarification, the last numbered list, the last
+    note that may be undone. Kept in the database so a restart loses nothing."""
+
+    __tablename__ = "conversation_state"
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditLog(Base):
+    """Append-only record of every request and disclosure (triggers forbid update/delete)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor_staff_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    sender_id: Mapped[str | None] = mapped_column(String(128))
+    chat_type: Mapped[str] = mapped_column(String(16))
+    intent: Mapped[str] = mapped_column(String(32))
+    customer_ids: Mapped[str] = mapped_column(Text, default="")
+    decision: Mapped[str] = mapped_column(String(16))
+    text_masked: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="")

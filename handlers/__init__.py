@@ -1,0 +1,1 @@
+"""Intent parsing, one module per intent, and the reply guard."""

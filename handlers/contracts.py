@@ -1,0 +1,66 @@
+"""The small, stable contracts shared by handlers, the scheduler and every channel adapter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+ChatType = Literal["private", "group"]
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """One message from a person, whatever platform it came from."""
+
+    channel: str
+    sender_id: str
+    chat_id: str
+    chat_type: ChatType
+    msg_id: str
+    text: str
+    received_at: datetime
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A machine-readable fact about what a reply did (for tests, `ask --json` and audit)."""
+
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event as one flat JSON object."""
+        return {"type": self.type, **self.data}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a handler returns: text for the person and events for machines."""
+
+    text: str
+    events: tuple[Event, ...] = ()
+
+    def customer_ids(self) -> list[str]:
+        """Every customer id this reply discloses, in order, without repeats."""
+        seen: dict[str, None] = {}
+        for event in self.events:
+            for key in ("customer_id",):
+                if key in event.data and event.data[key]:
+                    seen.setdefault(str(event.data[key]), None)
+            for cid in event.data.get("customer_ids", []) or []:
+                seen.setdefault(str(cid), None)
+            for cid in event.data.get("candidates", []) or []:
+                seen.setdefault(str(cid), None)
+        return list(seen)
+
+
+class Channel(Protocol):
+    """A way to reach a staff member: console, WeCom, Telegram."""
+
+    name: str
+
+    async def send(self, recipient: str, reply: Reply) -> None:
+        """Deliver `reply` to `recipient` (a platform user id, never a group)."""
+        ...

@@ -1,0 +1,1 @@
+"""Reminder planning and delivery (birthdays, maturities, follow-ups)."""
