@@ -16,9 +16,18 @@ def digits(value: str) -> str:
     return re.sub(r"[^\dXx]", "", value).upper()
 
 
+def phone_digits(phone: str) -> str:
+    """A mobile number's 11 digits, without a +86 / 0086 country prefix."""
+    d = re.sub(r"\D", "", phone)
+    for prefix in ("0086", "86"):
+        if len(d) == 11 + len(prefix) and d.startswith(prefix):
+            return d[len(prefix) :]
+    return d
+
+
 def mask_phone(phone: str) -> str:
     """138****5678: first 3 and last 4 digits."""
-    d = digits(phone)
+    d = phone_digits(phone)
     if len(d) < 7:
         return "*" * len(d)
     return f"{d[:3]}{'*' * (len(d) - 7)}{d[-4:]}"

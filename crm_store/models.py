@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -22,7 +22,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names so Alembic migrations behave the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -40,6 +42,26 @@ RISK_LEVELS = ("C1", "C2", "C3", "C4", "C5")
 PRODUCT_TYPES = ("time_deposit", "large_cd", "wealth_management", "fund", "insurance", "loan")
 FOLLOWUP_STATUSES = ("open", "done", "snoozed")
 
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (which keeps no zone) as well."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware datetime (business or UTC time)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 # Big integer ids on PostgreSQL; SQLite only autoincrements a plain INTEGER primary key.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 Money = Numeric(18, 2)
@@ -47,7 +69,7 @@ Money = Numeric(18, 2)
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: dict[Any, Any] = {dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON}
 
 
 class Branch(Base):
@@ -83,7 +105,7 @@ class ChannelIdentity(Base):
     channel: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(128))
     staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), index=True)
-    bound_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    bound_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Customer(Base):
@@ -116,7 +138,7 @@ class Customer(Base):
     tags: Mapped[str] = mapped_column(String(500), default="")
     # Keyed hash of the imported row: re-importing identical data changes nothing.
     import_hash: Mapped[str | None] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class CustomerTeam(Base):
@@ -153,13 +175,13 @@ class Interaction(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"))
     staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), index=True)
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())
     channel: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text)
     next_followup_on: Mapped[date | None] = mapped_column(Date)
     source_message_id: Mapped[str | None] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    undone_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class FollowUp(Base):
@@ -174,8 +196,8 @@ class FollowUp(Base):
     due_on: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(8), default="open")
     summary: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class ConversationState(Base):
@@ -187,7 +209,7 @@ class ConversationState(Base):
     staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class AuditLog(Base):
@@ -195,7 +217,7 @@ class AuditLog(Base):
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     actor_staff_id: Mapped[str | None] = mapped_column(String(32), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     sender_id: Mapped[str | None] = mapped_column(String(128))

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from crm_store.crypto import FieldCipher
-from crm_store.masking import digits, mask_id_number, mask_phone
+from crm_store.masking import digits, mask_id_number, mask_phone, phone_digits
 
 
 def phone_columns(cipher: FieldCipher, phone: str | None) -> dict[str, Any]:
     """Stored columns for a phone number; all None when not given."""
     if not phone:
         return {"phone_enc": None, "phone_masked": None, "phone_last4": None}
-    d = digits(phone)
+    d = phone_digits(phone)
     return {"phone_enc": cipher.encrypt(d), "phone_masked": mask_phone(d), "phone_last4": d[-4:]}
 
 

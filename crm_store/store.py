@@ -53,9 +53,8 @@ def init_store(settings: Settings) -> tuple[Store, bool]:
 
 def open_store(settings: Settings) -> Store:
     """Open an initialised store, or say clearly that `bankbot init` is needed."""
-    if _is_embedded(settings) and not (settings.home / "bankbot.db").exists():
-        if not settings.database_url:
-            raise NotInitialised(f"no data in {os.fspath(settings.home)}: run `bankbot init`")
+    if not settings.database_url and not (settings.home / "bankbot.db").exists():
+        raise NotInitialised(f"no data in {os.fspath(settings.home)}: run `bankbot init`")
     key, _ = load_key(settings)
     engine = make_engine(settings.db_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     if not schema.is_current(engine):

@@ -47,7 +47,7 @@ class Reply:
         seen: dict[str, None] = {}
         for event in self.events:
             for key in ("customer_id",):
-                if key in event.data and event.data[key]:
+                if event.data.get(key):
                     seen.setdefault(str(event.data[key]), None)
             for cid in event.data.get("customer_ids", []) or []:
                 seen.setdefault(str(cid), None)

@@ -1,0 +1,170 @@
+"""`bankbot`: set up the store, import data, talk to the assistant, read the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot import cli_staff
+from bot.cli_common import fail, load_settings, one_line_errors, parse_now, store_from_env
+from bot.console import ConsoleChannel, chat_loop, console_message
+from bot.dispatch import Dispatcher
+from crm_store.audit import tail
+from crm_store.demo import DEMO_KINDS, write_demo_files
+from crm_store.importer import import_file
+from crm_store.models import Staff
+from crm_store.store import Store, init_store
+
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+audit_app = typer.Typer(no_args_is_help=True, help="Read the audit log.")
+app.add_typer(cli_staff.app, name="staff")
+app.add_typer(audit_app, name="audit")
+
+KINDS = ("branches", "staff", "customers", "holdings", "interactions")
+DEMO_USER = "S001"
+
+
+@app.command()
+@one_line_errors
+def init() -> None:
+    """Create or upgrade the data folder, data key and schema (safe to run twice)."""
+    store, generated = init_store(load_settings())
+    settings = store.settings
+    if generated:
+        print(f"generated a data key in {settings.key_file} (mode 0600); back it up:")
+        print("without it the stored phone and ID numbers cannot be read.")
+    print(f"schema is current at {_shown_url(settings.db_url)}")
+    store.close()
+
+
+def _shown_url(url: str) -> str:
+    return url.split("@")[-1] if "@" in url else url
+
+
+@app.command("import")
+@one_line_errors
+def import_command(
+    kind: Annotated[
+        str, typer.Argument(help="branches, staff, customers, holdings or interactions")
+    ],
+    path: Annotated[Path, typer.Argument(help=".csv (UTF-8) or .xlsx file")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate only; write nothing.")
+    ] = False,
+) -> None:
+    """Import one file as an upsert by id, all rows or none."""
+    if kind not in KINDS:
+        raise fail(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}", 2)
+    store = store_from_env()
+    try:
+        report = import_file(store, kind, path, dry_run=dry_run, progress=True)
+    finally:
+        store.close()
+    verb = "validated (dry run)" if dry_run else "imported"
+    print(f"{verb} {report.rows} {kind} rows from {path.name}")
+
+
+@app.command("seed-demo")
+@one_line_errors
+def seed_demo(
+    today: Annotated[
+        str | None, typer.Option(help="Business date the demo is built around.")
+    ] = None,
+) -> None:
+    """Load a realistic demo data set (branches, staff, ~300 customers, notes)."""
+    store = store_from_env()
+    try:
+        day = date.fromisoformat(today) if today else datetime.now(store.settings.tz).date()
+        files = write_demo_files(store.settings.home / "demo", today=day)
+        for kind in DEMO_KINDS:
+            report = import_file(store, kind, files[kind], progress=True)
+            print(f"imported {report.rows} {kind}")
+    finally:
+        store.close()
+    print(f"demo ready; try: bankbot chat --as {DEMO_USER}")
+
+
+def _require_staff(store: Store, staff_id: str) -> None:
+    with store.db.read() as session:
+        if session.get(Staff, staff_id) is None:
+            raise fail(f"unknown staff id {staff_id!r}", 2)
+
+
+@app.command()
+@one_line_errors
+def ask(
+    text: Annotated[str, typer.Argument(help="The message, as typed in a chat.")],
+    staff_id: Annotated[str, typer.Option("--as", help="Staff id of the asker.")],
+    now: Annotated[str | None, typer.Option(help="Clock for this message (ISO 8601).")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print reply and events as JSON.")
+    ] = False,
+) -> None:
+    """Send one message through the same dispatcher every channel uses."""
+    store = store_from_env()
+    try:
+        _require_staff(store, staff_id)
+        clock_value = parse_now(now, store.settings)
+        dispatcher = Dispatcher(store, clock=(lambda: clock_value) if clock_value else None)
+        message = console_message(staff_id, text, dispatcher.clock())
+        reply = asyncio.run(dispatcher.handle(message))
+    finally:
+        store.close()
+    if as_json:
+        events = [e.as_dict() for e in reply.events]
+        print(json.dumps({"reply": reply.text, "events": events}, ensure_ascii=False))
+    else:
+        print(reply.text)
+
+
+@app.command()
+@one_line_errors
+def chat(staff_id: Annotated[str, typer.Option("--as", help="Staff id of the asker.")]) -> None:
+    """An interactive console chat (Ctrl-D or /quit to leave)."""
+    store = store_from_env()
+    console = Console()
+    try:
+        _require_staff(store, staff_id)
+        console.print(f"bankbot console — {staff_id}. 发送“帮助”查看用法，/quit 退出。")
+        asyncio.run(
+            chat_loop(Dispatcher(store), staff_id, lambda: input("> "), ConsoleChannel(console))
+        )
+    finally:
+        store.close()
+
+
+@audit_app.command("tail")
+@one_line_errors
+def audit_tail(
+    lines: Annotated[int, typer.Option("-n", help="How many rows.")] = 20,
+    staff_id: Annotated[str | None, typer.Option("--staff", help="Only this actor.")] = None,
+) -> None:
+    """Show the newest audit rows (masked text only)."""
+    store = store_from_env()
+    try:
+        with store.db.read() as session:
+            rows = tail(session, limit=lines, staff_id=staff_id)
+    finally:
+        store.close()
+    for r in rows:
+        who = r.actor_staff_id or f"?{r.sender_id}"
+        at = r.at.astimezone(store.settings.tz).isoformat(timespec="seconds")
+        print(
+            f"{r.id}\t{at}\t{who}\t{r.channel}/{r.chat_type}\t{r.intent}\t{r.decision}\t"
+            f"[{r.customer_ids}]\t{r.text_masked}"
+        )
+
+
+def main() -> None:
+    """Entry point for `python -m bot.cli`."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""`bankbot staff ...`: the admin's commands for people, roles and customer-team grants."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+
+from bot.cli_common import one_line_errors, store_from_env
+from crm_store import staff_admin
+
+app = typer.Typer(no_args_is_help=True, help="Manage staff, roles and customer-team grants.")
+
+
+@app.command("list")
+@one_line_errors
+def list_command() -> None:
+    """List staff: id, name, role, branch, team, active."""
+    store = store_from_env()
+    try:
+        with store.db.read() as session:
+            for s in staff_admin.list_staff(session):
+                state = "active" if s.active else "left"
+                print(
+                    f"{s.id}\t{s.name}\t{s.role}\t{s.branch_id or '-'}\t{s.team_id or '-'}\t{state}"
+                )
+    finally:
+        store.close()
+
+
+@app.command("add")
+@one_line_errors
+def add_command(
+    staff_id: str,
+    name: str,
+    role: Annotated[str, typer.Option(help="rm, team_lead, branch_head, compliance or admin")],
+    branch: Annotated[str, typer.Option(help="Branch id.")],
+    team: Annotated[str | None, typer.Option(help="Team id.")] = None,
+) -> None:
+    """Add a staff member."""
+    store = store_from_env()
+    try:
+        with store.db.write() as session:
+            staff_admin.add_staff(
+                session, staff_id=staff_id, name=name, role=role, branch_id=branch, team_id=team
+            )
+    finally:
+        store.close()
+    print(f"added {staff_id}")
+
+
+@app.command("deactivate")
+@one_line_errors
+def deactivate_command(staff_id: str) -> None:
+    """Mark a staff member as left: from now on they see nothing."""
+    _set_active(staff_id, active=False)
+
+
+@app.command("activate")
+@one_line_errors
+def activate_command(staff_id: str) -> None:
+    """Reactivate a staff member."""
+    _set_active(staff_id, active=True)
+
+
+def _set_active(staff_id: str, *, active: bool) -> None:
+    store = store_from_env()
+    try:
+        with store.db.write() as session:
+            staff_admin.set_active(session, staff_id=staff_id, active=active)
+    finally:
+        store.close()
+    print(f"{staff_id} is now {'active' if active else 'deactivated'}")
+
+
+@app.command("set-role")
+@one_line_errors
+def set_role_command(staff_id: str, role: str) -> None:
+    """Change a staff member's role."""
+    store = store_from_env()
+    try:
+        with store.db.write() as session:
+            staff_admin.set_role(session, staff_id=staff_id, role=role)
+    finally:
+        store.close()
+    print(f"{staff_id} is now {role}")
+
+
+@app.command("grant")
+@one_line_errors
+def grant_command(
+    staff_id: str,
+    customer_id: str,
+    until: Annotated[str | None, typer.Option(help="Last day of access (YYYY-MM-DD).")] = None,
+) -> None:
+    """Give a staff member access to one customer (customer team)."""
+    ends_on = date.fromisoformat(until) if until else None
+    store = store_from_env()
+    try:
+        with store.db.write() as session:
+            staff_admin.grant(session, staff_id=staff_id, customer_id=customer_id, ends_on=ends_on)
+    finally:
+        store.close()
+    print(f"{staff_id} may see {customer_id}" + (f" until {until}" if until else ""))
+
+
+@app.command("revoke")
+@one_line_errors
+def revoke_command(staff_id: str, customer_id: str) -> None:
+    """Take back a customer-team grant."""
+    store = store_from_env()
+    try:
+        with store.db.write() as session:
+            removed = staff_admin.revoke(session, staff_id=staff_id, customer_id=customer_id)
+    finally:
+        store.close()
+    print("revoked" if removed else "there was no such grant")

@@ -1,0 +1,115 @@
+"""The dispatcher: one path for every channel, from a message to a guarded, audited reply.
+
+Order matters and fails closed: resolve the actor, refuse unknown or deactivated senders and
+group chats before any parsing, then parse, handle, guard and audit in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.identity import resolve_actor
+from crm_store.audit import write_audit
+from crm_store.masking import mask_text
+from crm_store.permissions import Actor, may_use_customer_chat
+from crm_store.store import Store
+from handlers import intents
+from handlers.context import Context
+from handlers.contracts import Event, IncomingMessage, Reply
+from handlers.guard import guard_reply
+from handlers.router import parse, route
+from handlers.texts import t
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+GROUP_SAFE_INTENTS = frozenset({intents.HELP})
+
+
+class Dispatcher:
+    """Handles one incoming message at a time for any channel."""
+
+    def __init__(self, store: Store, clock: Clock | None = None) -> None:
+        self.store = store
+        self.clock = clock or (lambda: datetime.now(store.settings.tz))
+        self.lang = store.settings.bankbot_lang
+
+    def _now(self) -> datetime:
+        return self.clock().astimezone(self.store.settings.tz)
+
+    async def handle(self, message: IncomingMessage) -> Reply:
+        """Answer one message; any failure becomes a short apology and an 'error' audit row."""
+        now = self._now()
+        try:
+            return await self._handle(message, now)
+        except Exception:
+            log.exception("request failed (channel=%s msg=%s)", message.channel, message.msg_id)
+            self._audit_failure(message, now)
+            return Reply(t("error", self.lang), (Event("refused", {"reason": "error"}),))
+
+    async def _handle(self, message: IncomingMessage, now: datetime) -> Reply:
+        with self.store.db.write() as session:
+            actor = resolve_actor(session, channel=message.channel, sender_id=message.sender_id)
+            ctx = Context(session, actor, message, now, self.lang) if actor else None
+            intent, reply = await self._decide(ctx, actor, message)
+            guarded = guard_reply(session, actor, now.date(), reply)
+            write_audit(
+                session,
+                at=now,
+                actor_staff_id=actor.staff_id if actor else None,
+                channel=message.channel,
+                sender_id=message.sender_id,
+                chat_type=message.chat_type,
+                intent=intent,
+                customer_ids=guarded.customer_ids(),
+                decision=_decision(guarded),
+                text_masked=mask_text(message.text),
+                detail=",".join(e.type for e in guarded.events),
+            )
+            return guarded
+
+    async def _decide(
+        self, ctx: Context | None, actor: Actor | None, message: IncomingMessage
+    ) -> tuple[str, Reply]:
+        if ctx is None or actor is None or not actor.active:
+            # Unknown and deactivated senders get the same reply: nothing to learn from it.
+            return "refused", _refusal(t("unknown_sender", self.lang), "unknown_sender")
+        intent = parse(ctx)
+        if message.chat_type != "private" and intent.name not in GROUP_SAFE_INTENTS:
+            return intent.name, _refusal(t("group_chat", self.lang), "group_chat")
+        if intent.name not in GROUP_SAFE_INTENTS and not may_use_customer_chat(actor):
+            return intent.name, _refusal(t("admin_no_customers", self.lang), "role")
+        return intent.name, await route(ctx, intent)
+
+    def _audit_failure(self, message: IncomingMessage, now: datetime) -> None:
+        try:
+            with self.store.db.write() as session:
+                write_audit(
+                    session,
+                    at=now,
+                    actor_staff_id=None,
+                    channel=message.channel,
+                    sender_id=message.sender_id,
+                    chat_type=message.chat_type,
+                    intent="error",
+                    customer_ids=[],
+                    decision="error",
+                    text_masked=mask_text(message.text),
+                )
+        except Exception:
+            log.exception("could not write the audit row for a failed request")
+
+
+def _refusal(text: str, reason: str) -> Reply:
+    return Reply(text, (Event("refused", {"reason": reason}),))
+
+
+def _decision(reply: Reply) -> str:
+    types = {e.type for e in reply.events}
+    if "refused" in types:
+        return "refused"
+    if "not_found" in types:
+        return "not_found"
+    return "allowed"

@@ -1,0 +1,51 @@
+"""The audit log: one append-only row per request, naming every customer disclosed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_store.models import AuditLog
+
+
+def write_audit(
+    session: Session,
+    *,
+    at: datetime,
+    actor_staff_id: str | None,
+    channel: str,
+    sender_id: str | None,
+    chat_type: str,
+    intent: str,
+    customer_ids: Sequence[str],
+    decision: str,
+    text_masked: str,
+    detail: str = "",
+) -> None:
+    """Append one audit row (the database refuses updates and deletes)."""
+    session.add(
+        AuditLog(
+            at=at,
+            actor_staff_id=actor_staff_id,
+            channel=channel,
+            sender_id=sender_id,
+            chat_type=chat_type,
+            intent=intent,
+            customer_ids=",".join(customer_ids),
+            decision=decision,
+            text_masked=text_masked[:2000],
+            detail=detail[:2000],
+        )
+    )
+    session.flush()
+
+
+def tail(session: Session, *, limit: int = 20, staff_id: str | None = None) -> list[AuditLog]:
+    """The latest audit rows, newest last."""
+    query = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
+    if staff_id:
+        query = query.where(AuditLog.actor_staff_id == staff_id)
+    return list(reversed(session.scalars(query).all()))

@@ -1,0 +1,139 @@
+"""Actor-scoped customer queries: every one filters by `customer_scope` inside its SQL.
+
+Only visible customers exist for the asker: a name that matches someone else's customer
+finds nothing, exactly as a name that matches nobody.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, aliased
+
+from crm_store.models import Branch, Customer, Staff
+from crm_store.permissions import Actor, customer_scope
+from crm_store.pinyin import name_pinyin
+
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff·]{2,}")
+
+
+@dataclass(frozen=True)
+class CustomerSummary:
+    """What tells two customers apart in a list: never a full personal number."""
+
+    id: str
+    name: str
+    segment: str
+    phone_masked: str | None
+    branch_name: str
+    owner_name: str
+    aum: Decimal | None
+
+
+def _summary_query(actor: Actor | None, today: date) -> Select[Any]:
+    owner = aliased(Staff)
+    return (
+        select(
+            Customer.id,
+            Customer.name,
+            Customer.segment,
+            Customer.phone_masked,
+            Branch.name,
+            owner.name,
+            Customer.aum,
+        )
+        .join(Branch, Branch.id == Customer.branch_id)
+        .join(owner, owner.id == Customer.owner_staff_id)
+        .where(customer_scope(actor, today))
+    )
+
+
+def _summaries(session: Session, query: Select[Any]) -> list[CustomerSummary]:
+    return [CustomerSummary(*row) for row in session.execute(query)]
+
+
+def find_by_name(
+    session: Session, *, actor: Actor | None, today: date, name: str, limit: int = 10
+) -> list[CustomerSummary]:
+    """Visible customers with exactly this name, else with the same pinyin (同音字)."""
+    base = _summary_query(actor, today).order_by(Customer.id).limit(limit)
+    exact = _summaries(session, base.where(Customer.name == name))
+    if exact:
+        return exact
+    spelled = name_pinyin(name)
+    if not spelled:
+        return []
+    return _summaries(session, base.where(Customer.name_pinyin == spelled))
+
+
+def find_by_phone_tail(
+    session: Session, *, actor: Actor | None, today: date, last4: str, limit: int = 10
+) -> list[CustomerSummary]:
+    """Visible customers whose phone ends in these four digits."""
+    query = _summary_query(actor, today).where(Customer.phone_last4 == last4)
+    return _summaries(session, query.order_by(Customer.id).limit(limit))
+
+
+def name_candidates(text: str, *, longest: int = 4) -> set[str]:
+    """Every 2..`longest` character run of Chinese text: the names a text could contain."""
+    found: set[str] = set()
+    for run in _CJK_RUN.findall(text):
+        for size in range(2, longest + 1):
+            found.update(run[i : i + size] for i in range(len(run) - size + 1))
+    return found
+
+
+def find_in_text(
+    session: Session, *, actor: Actor | None, today: date, text: str, limit: int = 10
+) -> list[CustomerSummary]:
+    """Visible customers named anywhere in `text`; the longest matching name wins."""
+    candidates = name_candidates(text)
+    if not candidates:
+        return []
+    query = _summary_query(actor, today).where(Customer.name.in_(candidates))
+    matches = _summaries(session, query.order_by(Customer.id).limit(limit * 4))
+    if not matches:
+        return []
+    longest = max(len(m.name) for m in matches)
+    # "张伟明" in the text must not also pick up "张伟".
+    return [m for m in matches if len(m.name) == longest][:limit]
+
+
+def list_by_segment(
+    session: Session, *, actor: Actor | None, today: date, segment: str, limit: int = 50
+) -> list[CustomerSummary]:
+    """Visible customers of one segment, largest AUM first."""
+    query = _summary_query(actor, today).where(Customer.segment == segment)
+    return _summaries(session, query.order_by(Customer.aum.desc(), Customer.id).limit(limit))
+
+
+def count_visible(
+    session: Session, *, actor: Actor | None, today: date, segment: str | None = None
+) -> int:
+    """How many customers (of one segment, if given) the actor may see."""
+    query = select(func.count()).select_from(Customer).where(customer_scope(actor, today))
+    if segment:
+        query = query.where(Customer.segment == segment)
+    return int(session.scalar(query) or 0)
+
+
+def visible_names(
+    session: Session, *, actor: Actor | None, today: date, names: set[str]
+) -> set[str]:
+    """Which of `names` belong to at least one customer the actor may see."""
+    if not names:
+        return set()
+    query = select(Customer.name).where(Customer.name.in_(names), customer_scope(actor, today))
+    return set(session.scalars(query))
+
+
+def existing_names(session: Session, *, names: set[str]) -> set[str]:
+    """Which of `names` are the name of any customer at all (for the reply guard)."""
+    if not names:
+        return set()
+    return set(session.scalars(select(Customer.name).where(Customer.name.in_(names))))

@@ -1,0 +1,68 @@
+"""Ambiguity: several visible customers match, so ask which one and remember the question."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from crm_store import conversation
+from crm_store.customers import CustomerSummary
+from crm_store.permissions import can_see
+from handlers.context import Context
+from handlers.contracts import Event, Reply
+from handlers.render import summary_line
+from handlers.texts import t
+
+PENDING_FOR = timedelta(hours=2)
+
+
+def ask_to_choose(ctx: Context, matches: list[CustomerSummary], action: dict[str, Any]) -> Reply:
+    """Numbered choices; nothing is written until the person picks one."""
+    candidates = [m.id for m in matches]
+    conversation.remember(
+        ctx.session,
+        channel=ctx.channel,
+        staff_id=ctx.actor.staff_id,
+        kind=conversation.CLARIFY,
+        payload={**action, "candidates": candidates},
+        expires_at=ctx.now + PENDING_FOR,
+    )
+    head = t("clarify_note" if action["action"] == "note" else "clarify", count=len(matches))
+    lines = [head, *(summary_line(i, m) for i, m in enumerate(matches, 1))]
+    return Reply("\n".join(lines), (Event("clarification_requested", {"candidates": candidates}),))
+
+
+def pending(ctx: Context) -> dict[str, Any] | None:
+    """The open question for this person on this channel, if any."""
+    return conversation.recall(
+        ctx.session,
+        channel=ctx.channel,
+        staff_id=ctx.actor.staff_id,
+        kind=conversation.CLARIFY,
+        now=ctx.now,
+    )
+
+
+def take_choice(
+    ctx: Context, number: int
+) -> tuple[dict[str, Any] | None, str | None, Reply | None]:
+    """(the pending action, the chosen customer id, or a reply explaining a bad choice)."""
+    state = pending(ctx)
+    if state is None:
+        return None, None, Reply(t("nothing_pending"))
+    candidates: list[str] = state["candidates"]
+    if not 1 <= number <= len(candidates):
+        return None, None, Reply(t("bad_choice", count=len(candidates)))
+    chosen = candidates[number - 1]
+    forget(ctx)
+    # Access is checked again now: a customer reassigned since the question is gone.
+    if not can_see(ctx.session, ctx.actor, chosen, ctx.today):
+        return None, None, Reply(t("not_found", name=""), (Event("not_found"),))
+    return state, chosen, None
+
+
+def forget(ctx: Context) -> None:
+    """Drop the open question."""
+    conversation.forget(
+        ctx.session, channel=ctx.channel, staff_id=ctx.actor.staff_id, kind=conversation.CLARIFY
+    )

@@ -1,0 +1,32 @@
+"""What every handler receives: the open session, the actor, the message and the clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from crm_store.permissions import Actor
+from handlers.contracts import IncomingMessage
+
+
+@dataclass(frozen=True)
+class Context:
+    """One request's dependencies, passed explicitly (no globals)."""
+
+    session: Session
+    actor: Actor
+    message: IncomingMessage
+    now: datetime  # aware, in the business time zone
+    lang: str = "zh"
+
+    @property
+    def today(self) -> date:
+        """The business date of this request."""
+        return self.now.date()
+
+    @property
+    def channel(self) -> str:
+        """The channel the request came from."""
+        return self.message.channel

@@ -1,0 +1,70 @@
+"""The reply guard: the last gate every outgoing text passes, whatever produced it.
+
+It masks personal numbers, redacts the names of customers the actor may not see, and
+fails closed if a reply claims to disclose a customer outside the actor's scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crm_store.customers import existing_names, name_candidates, visible_names
+from crm_store.masking import mask_text
+from crm_store.models import Customer
+from crm_store.permissions import Actor, customer_scope
+from handlers.contracts import Event, Reply
+
+REDACTED = "***"
+
+
+class DisclosureBlocked(Exception):
+    """A reply named a customer outside the actor's scope; it must not be sent."""
+
+
+def redact_hidden_names(session: Session, actor: Actor | None, today: date, text: str) -> str:
+    """Replace every customer name the actor cannot see, keeping names they can."""
+    candidates = name_candidates(text)
+    known = existing_names(session, names=candidates)
+    if not known:
+        return text
+    visible = visible_names(session, actor=actor, today=today, names=known)
+    hidden = known - visible
+    if not hidden:
+        return text
+    # Shield visible names first, so a hidden "王芳" never cuts into a visible "王芳芳".
+    shields = {
+        f"\x00{i}\x00": name for i, name in enumerate(sorted(visible, key=len, reverse=True))
+    }
+    for token, name in shields.items():
+        text = text.replace(name, token)
+    for name in sorted(hidden, key=len, reverse=True):
+        text = text.replace(name, REDACTED)
+    for token, name in shields.items():
+        text = text.replace(token, name)
+    return text
+
+
+def check_disclosures(session: Session, actor: Actor | None, today: date, reply: Reply) -> None:
+    """Raise if the reply's events name a customer the actor may not see."""
+    claimed = set(reply.customer_ids())
+    if not claimed:
+        return
+    allowed = set(
+        session.scalars(
+            select(Customer.id).where(Customer.id.in_(claimed), customer_scope(actor, today))
+        )
+    )
+    if claimed - allowed:
+        raise DisclosureBlocked(f"{len(claimed - allowed)} customer(s) outside scope")
+
+
+def guard_reply(session: Session, actor: Actor | None, today: date, reply: Reply) -> Reply:
+    """The reply as it may leave: numbers masked, hidden names redacted, scope enforced."""
+    check_disclosures(session, actor, today, reply)
+    text = redact_hidden_names(session, actor, today, mask_text(reply.text))
+    events = tuple(Event(e.type, dict(e.data)) for e in reply.events)
+    return replace(reply, text=text, events=events)

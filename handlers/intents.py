@@ -1,0 +1,113 @@
+"""Rule-based intent parsing: deterministic, no LLM needed, tested as a table."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+HELP = "help"
+LOOKUP = "lookup"
+LOOKUP_TAIL = "lookup_tail"
+NOTE = "note"
+UNDO = "undo"
+TODAY = "today"
+DONE = "done"
+SNOOZE = "snooze"
+LIST_VIP = "list_vip"
+LIST_MATURING = "list_maturing"
+CHOOSE = "choose"
+CANCEL = "cancel"
+UNKNOWN = "unknown"
+
+_CN_DIGITS = {
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_NAME = r"(?P<name>[\u4e00-\u9fff·]{2,5}?|[A-Za-z][A-Za-z ]{1,30})"
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a message asks for, with the arguments the rules found."""
+
+    name: str
+    args: dict[str, str] = field(default_factory=dict)
+
+
+def normalise(text: str) -> str:
+    """Whitespace collapsed and trimmed; the words themselves are kept as typed."""
+    return re.sub(r"\s+", " ", text.replace("\u3000", " ")).strip()
+
+
+def choice_number(text: str) -> int | None:
+    """'2', '第二个', '2号', '第2位' -> 2; anything else -> None."""
+    m = re.fullmatch(r"(?:第)?\s*(\d{1,2}|[一二两三四五六七八九十])\s*(?:个|位|号|项)?", text)
+    if not m:
+        return None
+    token = m.group(1)
+    if token.isdigit():
+        return int(token)
+    return 10 if token == "十" else _CN_DIGITS[token]
+
+
+_RULES: list[tuple[str, re.Pattern[str]]] = [
+    (HELP, re.compile(r"(?i)^(/help|/start|help|帮助|菜单|\?|？|你能做什么|怎么用)$")),
+    (
+        TODAY,
+        re.compile(
+            r"(?i)^(/today|今天要做什么|今天做什么|今日待办|待办|今天有什么(事|安排|待办)?)[?？]?$"
+        ),
+    ),
+    (UNDO, re.compile(r"(?i)^(/undo|undo|撤销|撤回)$")),
+    (CANCEL, re.compile(r"(?i)^(/cancel|取消|算了)$")),
+    (DONE, re.compile(r"(?i)^(?:/done|done|完成)\s*(?P<n>\d{1,3})$")),
+    (SNOOZE, re.compile(r"(?i)^(?:/snooze|snooze|推迟|延后)\s*(?P<n>\d{1,3})\s*(?P<when>.*)$")),
+    (LIST_VIP, re.compile(r"(?i)^(/vip|(我的)?vip客户(列表|有哪些)?)[?？]?$")),
+    (
+        LIST_MATURING,
+        re.compile(r"^(/maturing|(?P<when>下个?月|本月|这个月)到期的?客户(有哪些)?)[?？]?$"),
+    ),
+    (
+        LOOKUP_TAIL,
+        re.compile(r"^(?:查一?下)?(?:手机)?尾号\s*(?P<last4>\d{4})(?:的)?(?:客户)?(?:是谁)?[?？]?$"),
+    ),
+    (LOOKUP, re.compile(r"(?i)^/c\s+(?P<name>.+)$")),
+    (NOTE, re.compile(r"(?is)^/note\s+(?P<name>\S+)\s+(?P<content>.+)$")),
+    (NOTE, re.compile(r"(?s)^(?:记录|记一下|记下|备注|跟进记录)\s*[:：,，]?\s*(?P<content>.+)$")),
+    (
+        NOTE,
+        re.compile(r"(?s)^(?P<content>(?:刚刚?|刚才|今天|上午|下午)(?:和|跟|与|给|去|拜访).+)$"),
+    ),
+    (
+        LOOKUP,
+        re.compile(
+            rf"^(?:查一?下|查询|查|看看|看一下)\s*(?:客户)?\s*{_NAME}(?:的情况|的资料|的信息)?[?？]?$"
+        ),
+    ),
+    (LOOKUP, re.compile(rf"^{_NAME}(?:最近)?(?:怎么样|如何|情况|的情况|的资料|的信息)了?[?？]?$")),
+]
+
+
+def parse_intent(text: str, *, pending_choice: bool = False) -> Intent:
+    """Decide what a message asks for; a pending clarification takes '1' / '第二个' first."""
+    clean = normalise(text)
+    if pending_choice:
+        number = choice_number(clean)
+        if number is not None:
+            return Intent(CHOOSE, {"n": str(number)})
+    for name, pattern in _RULES:
+        m = pattern.match(clean)
+        if m:
+            args = {k: v.strip() for k, v in m.groupdict().items() if v is not None}
+            return Intent(name, args)
+    if re.fullmatch(r"[\u4e00-\u9fff·]{2,4}", clean):
+        return Intent(LOOKUP, {"name": clean})  # a bare name asks for that customer
+    return Intent(UNKNOWN)

@@ -1,0 +1,135 @@
+"""Record a follow-up note typed right after a call, and take it back with '撤销'."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from crm_store import conversation
+from crm_store.customers import CustomerSummary, find_by_name, find_in_text
+from crm_store.models import Customer
+from crm_store.notes import record_note, undo_note
+from crm_store.permissions import can_write
+from handlers.clarify import ask_to_choose
+from handlers.context import Context
+from handlers.contracts import Event, Reply
+from handlers.dates import find_followup_date
+from handlers.texts import day_text, t
+
+UNDO_FOR = timedelta(minutes=10)
+
+
+async def note_from_text(ctx: Context, content: str, name: str | None = None) -> Reply:
+    """'记录：刚和张伟通话…下周二回访' -> a saved note for the one visible 张伟."""
+    content = content.strip()
+    if not content:
+        return Reply(t("empty_note"))
+    if ctx.actor.role == "compliance":
+        return Reply(t("read_only"), (Event("refused", {"reason": "read_only"}),))
+    matches = _who(ctx, content, name)
+    if not matches:
+        if name:
+            return Reply(t("not_found", name=name), (Event("not_found"),))
+        return Reply(t("who_is_it"), (Event("not_found"),))
+    found = find_followup_date(content, ctx.now)
+    action = {
+        "action": "note",
+        "content": content,
+        "followup": found.on.isoformat() if found else None,
+        "msg_id": ctx.message.msg_id,
+    }
+    if len(matches) > 1:
+        return ask_to_choose(ctx, matches, action)
+    return save_note(ctx, matches[0].id, action)
+
+
+def _who(ctx: Context, content: str, name: str | None) -> list[CustomerSummary]:
+    if name:
+        return find_by_name(ctx.session, actor=ctx.actor, today=ctx.today, name=name)
+    return find_in_text(ctx.session, actor=ctx.actor, today=ctx.today, text=content)
+
+
+def save_note(ctx: Context, customer_id: str, action: dict[str, Any]) -> Reply:
+    """Write the note (once per source message) and offer undo for ten minutes."""
+    if not can_write(ctx.session, ctx.actor, customer_id, ctx.today):
+        return Reply(t("read_only"), (Event("refused", {"reason": "read_only"}),))
+    followup = date.fromisoformat(action["followup"]) if action.get("followup") else None
+    saved = record_note(
+        ctx.session,
+        staff_id=ctx.actor.staff_id,
+        customer_id=customer_id,
+        content=action["content"],
+        occurred_at=ctx.now,
+        channel=ctx.channel,
+        source_message_id=action.get("msg_id"),
+        next_followup_on=followup,
+    )
+    event = Event(
+        "note_recorded",
+        {
+            "interaction_id": saved.interaction_id,
+            "customer_id": customer_id,
+            "next_followup_on": followup.isoformat() if followup else None,
+        },
+    )
+    if not saved.created:
+        return Reply(t("note_duplicate"), (event,))
+    _offer_undo(ctx, saved.interaction_id, customer_id)
+    return Reply(_confirmation(ctx, customer_id, action["content"], followup), (event,))
+
+
+def _confirmation(ctx: Context, customer_id: str, content: str, followup: date | None) -> str:
+    customer = ctx.session.get(Customer, customer_id)
+    assert customer is not None  # can_write just saw it
+    lines = [
+        t("note_saved", name=customer.name, phone=customer.phone_masked or "-", content=content)
+    ]
+    if followup:
+        lines.append(t("note_followup", due=day_text(followup, ctx.today)))
+    else:
+        lines.append(t("note_no_followup"))
+    lines.append(t("note_undo_hint"))
+    return "\n".join(lines)
+
+
+def _offer_undo(ctx: Context, interaction_id: str, customer_id: str) -> None:
+    conversation.remember(
+        ctx.session,
+        channel=ctx.channel,
+        staff_id=ctx.actor.staff_id,
+        kind=conversation.UNDO,
+        payload={"interaction_id": interaction_id, "customer_id": customer_id},
+        expires_at=ctx.now + UNDO_FOR,
+    )
+
+
+async def undo_last_note(ctx: Context) -> Reply:
+    """'撤销' -> the note saved in the last ten minutes on this channel is taken back."""
+    state = conversation.recall(
+        ctx.session,
+        channel=ctx.channel,
+        staff_id=ctx.actor.staff_id,
+        kind=conversation.UNDO,
+        now=ctx.now,
+    )
+    if state is None:
+        return Reply(t("nothing_to_undo"))
+    conversation.forget(
+        ctx.session, channel=ctx.channel, staff_id=ctx.actor.staff_id, kind=conversation.UNDO
+    )
+    interaction_id = state["interaction_id"]
+    if not undo_note(
+        ctx.session, staff_id=ctx.actor.staff_id, interaction_id=interaction_id, now=ctx.now
+    ):
+        return Reply(t("nothing_to_undo"))
+    customer = ctx.session.get(Customer, state["customer_id"])
+    name = customer.name if customer else ""
+    return Reply(
+        t("note_undone", name=name),
+        (
+            Event(
+                "note_undone",
+                {"interaction_id": interaction_id, "customer_id": state["customer_id"]},
+            ),
+        ),
+    )

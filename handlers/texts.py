@@ -1,0 +1,120 @@
+"""What people read: every user-facing sentence, Simplified Chinese first, English second."""
+
+from __future__ import annotations
+
+from datetime import date
+
+_ZH: dict[str, str] = {
+    "help": (
+        "我可以帮您：\n"
+        "• 查客户：“查一下张伟”“张伟最近怎么样”“/c 张伟”“尾号5678的客户”\n"
+        "• 记跟进：“记录：刚和张伟通话，他想了解大额存单，下周二回访”或“/note 张伟 内容”\n"
+        "• 看待办：“今天要做什么”或“/today”，然后“完成 2”“推迟 2 3天”\n"
+        "• 列表：“我的VIP客户”“下个月到期的客户”\n"
+        "记录后10分钟内回复“撤销”可撤回。"
+    ),
+    "unknown": "抱歉，我没理解。发送“帮助”查看我能做什么。",
+    "not_found": "没有找到您可查看的名为“{name}”的客户。",
+    "not_found_tail": "没有找到您可查看的手机尾号为{last4}的客户。",
+    "who_is_it": "没看出这条记录是哪位客户的。请写上客户姓名，或用“/note 姓名 内容”。",
+    "clarify": "有{count}位客户符合，请回复序号选择（不会记录任何内容，直到您选择）：",
+    "clarify_note": "有{count}位客户符合，请回复序号确定这条记录属于谁：",
+    "bad_choice": "请回复1到{count}之间的序号，或回复“取消”。",
+    "cancelled": "好的，已取消。",
+    "nothing_pending": "当前没有需要选择的内容。",
+    "unknown_sender": "您好，此账号尚未绑定员工身份，无法提供服务。请联系管理员。",
+    "group_chat": "为保护客户隐私，群聊中不提供客户信息，请在与我的私聊中继续。",
+    "admin_no_customers": "管理员账号不通过聊天查看客户信息。",
+    "read_only": "您的角色为只读，不能记录或修改跟进。",
+    "error": "抱歉，处理时出现问题，本次没有保存任何内容。请稍后再试。",
+    "note_saved": "已记录 {name}（{phone}）的跟进：\n“{content}”",
+    "note_followup": "下次跟进：{due}，已创建跟进任务。",
+    "note_no_followup": "未识别到下次跟进日期。",
+    "note_undo_hint": "10分钟内回复“撤销”可撤回。",
+    "note_duplicate": "这条消息已经记录过了，没有重复保存。",
+    "note_undone": "已撤销对 {name} 的记录及其跟进任务。",
+    "nothing_to_undo": "没有10分钟内可撤销的记录。",
+    "empty_note": "记录内容是空的，请写上沟通内容。",
+    "today_title": "今天（{today}）的待办：",
+    "today_followups": "【到期跟进】共{total}项",
+    "today_overdue": "（其中逾期{overdue}项）",
+    "today_birthdays": "【近{days}天生日】",
+    "today_maturities": "【近{days}天到期产品】",
+    "today_nothing": "今天没有到期的跟进、生日或产品到期。",
+    "today_more": "……另有{more}项未列出",
+    "today_hint": "回复“完成 序号”标记完成，“推迟 序号 3天”延后。",
+    "no_items": "请先发送“今天要做什么”查看待办编号。",
+    "bad_item": "没有第{n}项待办，请按最近一次列表的序号回复。",
+    "done": "已完成：{name} — {summary}",
+    "already_done": "这项跟进已经完成了。",
+    "snoozed": "已推迟：{name} — 改到{due}。",
+    "bad_snooze": "没看懂要推迟到哪天，例如“推迟 2 3天”或“推迟 2 下周一”。",
+    "vip_title": "您可查看的VIP客户（共{total}位，按资产排序）：",
+    "vip_none": "您目前没有可查看的VIP客户。",
+    "maturing_title": "{start}至{end}有产品到期的客户：",
+    "maturing_none": "{start}至{end}没有您可查看的客户产品到期。",
+    "no_customers": "您目前没有可查看的客户。",
+    # card
+    "card_head": "{name}｜{segment}｜风险等级{risk}｜资产{aum}",
+    "card_contact": "手机：{phone}　证件：{id_number}　{branch}，客户经理{owner}",
+    "card_tags": "标签：{tags}",
+    "card_birthday": "生日：{on}（{calendar}，还有{days}天）",
+    "card_birthday_today": "生日：今天（{calendar}）🎂",
+    "card_maturing": "30天内到期：",
+    "card_no_maturing": "30天内无到期产品。",
+    "card_notes": "最近沟通：",
+    "card_no_notes": "暂无沟通记录。",
+    "card_followups": "待跟进：",
+    "segment_vip": "VIP",
+    "segment_regular": "普通客户",
+    "segment_prospect": "潜在客户",
+    "calendar_solar": "公历",
+    "calendar_lunar": "农历",
+    "none": "无",
+    "unknown_value": "未知",
+}
+
+_EN: dict[str, str] = {
+    "help": (
+        "I can: look up a customer (/c NAME, 'tail 5678'), record a note (/note NAME TEXT), "
+        "show what is due (/today, then 'done 2' / 'snooze 2 3d'), list VIP customers. "
+        "Reply 'undo' within 10 minutes to take a note back."
+    ),
+    "unknown": "Sorry, I did not understand. Send 'help' to see what I can do.",
+    "not_found": "No customer named '{name}' that you can see.",
+    "not_found_tail": "No customer you can see has a phone ending in {last4}.",
+    "unknown_sender": "This account is not linked to a staff member. Please contact your admin.",
+    "group_chat": "To protect customer privacy, please continue in a private chat with me.",
+    "error": "Sorry, something went wrong; nothing was saved. Please try again later.",
+}
+
+WEEKDAYS_ZH = "一二三四五六日"
+
+
+def t(key: str, lang: str = "zh", **values: object) -> str:
+    """The sentence `key` in `lang` (falling back to Chinese), with values filled in."""
+    table = _EN if lang == "en" else _ZH
+    template = table.get(key) or _ZH[key]
+    return template.format(**values)
+
+
+def day_text(day: date, today: date) -> str:
+    """A date as people say it: 12月1日（周二）, with 今天/明天 for the nearest days."""
+    delta = (day - today).days
+    label = {0: "今天", 1: "明天", 2: "后天", -1: "昨天"}.get(delta)
+    base = f"{day.month}月{day.day}日（周{WEEKDAYS_ZH[day.weekday()]}）"
+    if day.year != today.year:
+        base = f"{day.year}年{base}"
+    return f"{label} {base}" if label else base
+
+
+def money_text(amount: object, currency: str = "CNY") -> str:
+    """An amount in 万元 when large, as bankers read it."""
+    try:
+        value = float(str(amount))
+    except ValueError:
+        return str(amount)
+    suffix = "" if currency == "CNY" else f" {currency}"
+    if abs(value) >= 10_000:
+        return f"{value / 10_000:,.2f}万{suffix}"
+    return f"{value:,.2f}元{suffix}"

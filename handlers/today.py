@@ -1,0 +1,56 @@
+"""'今天要做什么': follow-ups due or overdue, then birthdays and maturities coming up."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from crm_store import conversation
+from crm_store.agenda import birthdays_between, due_followups, maturities_between
+from handlers.context import Context
+from handlers.contracts import Event, Reply
+from handlers.render import birthday_line, followup_line, maturity_line
+from handlers.texts import t
+
+AHEAD_DAYS = 7
+LIST_FOLLOWUPS = 10
+ITEMS_KEPT_FOR = timedelta(days=2)
+
+
+async def today_agenda(ctx: Context) -> Reply:
+    """The day's list, numbered so '完成 2' and '推迟 2 3天' can refer to its items."""
+    end = ctx.today + timedelta(days=AHEAD_DAYS)
+    followups, total = due_followups(
+        ctx.session, actor=ctx.actor, today=ctx.today, limit=LIST_FOLLOWUPS
+    )
+    birthdays = birthdays_between(ctx.session, actor=ctx.actor, start=ctx.today, end=end)
+    maturities = maturities_between(ctx.session, actor=ctx.actor, start=ctx.today, end=end)
+    shown = [f.customer_id for f in followups]
+    shown += [b.customer_id for b in birthdays] + [m.customer_id for m in maturities]
+    event = Event("agenda_shown", {"customer_ids": list(dict.fromkeys(shown))})
+    if not (followups or birthdays or maturities):
+        return Reply(t("today_nothing"), (event,))
+    conversation.remember(
+        ctx.session,
+        channel=ctx.channel,
+        staff_id=ctx.actor.staff_id,
+        kind=conversation.ITEMS,
+        payload={"followups": [f.id for f in followups]},
+        expires_at=ctx.now + ITEMS_KEPT_FOR,
+    )
+    lines = [t("today_title", today=ctx.today.isoformat())]
+    if followups:
+        overdue = sum(1 for f in followups if f.due_on < ctx.today)
+        head = t("today_followups", total=total)
+        lines.append(head + (t("today_overdue", overdue=overdue) if overdue else ""))
+        lines += [followup_line(i, f, ctx.today) for i, f in enumerate(followups, 1)]
+        if total > len(followups):
+            lines.append(t("today_more", more=total - len(followups)))
+    if birthdays:
+        lines.append(t("today_birthdays", days=AHEAD_DAYS))
+        lines += [birthday_line(b, ctx.today) for b in birthdays]
+    if maturities:
+        lines.append(t("today_maturities", days=AHEAD_DAYS))
+        lines += [maturity_line(m, ctx.today) for m in maturities]
+    if followups:
+        lines.append(t("today_hint"))
+    return Reply("\n".join(lines), (event,))
