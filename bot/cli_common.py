@@ -37,7 +37,7 @@ def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise fail(str(exc)) from None
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(str(x) for x in first["loc"])
+            where = ".".join(str(x) for x in first["loc"]).upper()
             raise fail(f"bad setting {where}: {first['msg']}") from None
         except OperationalError as exc:
             raise fail(f"database unavailable: {str(exc.orig).splitlines()[0]}") from None

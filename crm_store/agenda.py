@@ -49,7 +49,7 @@ def _month_days(days: list[date]) -> tuple[set[tuple[int, int]], set[tuple[int, 
         solar.add((2, 29))  # 29 February is celebrated on the 28th in common years
     lunar: set[tuple[int, int]] = set()
     for d in days:
-        lunar_day = LunarDate.fromSolarDate(d.year, d.month, d.day)
+        lunar_day = LunarDate.from_solar_date(d.year, d.month, d.day)
         lunar.add((lunar_day.month, lunar_day.day))
         if lunar_day.day == 29:
             lunar.add((lunar_day.month, 30))  # a short month hosts day-30 birthdays on the 29th

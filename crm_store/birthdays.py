@@ -21,7 +21,7 @@ def lunar_to_solar(lunar_year: int, month: int, day: int, leap: bool = False) ->
     for is_leap in (True, False) if leap else (False,):
         for d in (day, day - 1) if day == 30 else (day,):
             try:
-                return LunarDate(lunar_year, month, d, is_leap).toSolarDate()
+                return LunarDate(lunar_year, month, d, is_leap).to_solar_date()
             except ValueError:
                 continue
     return None

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from crm_store.models import ConversationState
@@ -24,14 +26,20 @@ def remember(
     payload: dict[str, Any],
     expires_at: datetime,
 ) -> None:
-    """Store (or replace) one kind of state for this channel and staff member."""
-    forget(session, channel=channel, staff_id=staff_id, kind=kind)
-    session.add(
-        ConversationState(
-            channel=channel, staff_id=staff_id, kind=kind, payload=payload, expires_at=expires_at
+    """Store (or replace) one kind of state; an upsert, so two racing requests both succeed."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(ConversationState).values(
+        channel=channel, staff_id=staff_id, kind=kind, payload=payload, expires_at=expires_at
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["channel", "staff_id", "kind"],
+            set_={
+                "payload": statement.excluded.payload,
+                "expires_at": statement.excluded.expires_at,
+            },
         )
     )
-    session.flush()
 
 
 def recall(

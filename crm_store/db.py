@@ -55,12 +55,10 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for queries; rolled back at the end, so it never writes."""
+        """A session for queries; closed without commit, so it never writes. Objects read stay
+        usable after the block (closing detaches them without expiring their values)."""
         with self._reader() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:

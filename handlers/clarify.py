@@ -57,7 +57,7 @@ def take_choice(
     forget(ctx)
     # Access is checked again now: a customer reassigned since the question is gone.
     if not can_see(ctx.session, ctx.actor, chosen, ctx.today):
-        return None, None, Reply(t("not_found", name=""), (Event("not_found"),))
+        return None, None, Reply(t("not_found"), (Event("not_found"),))
     return state, chosen, None
 
 

@@ -29,7 +29,7 @@ async def note_from_text(ctx: Context, content: str, name: str | None = None) ->
     matches = _who(ctx, content, name)
     if not matches:
         if name:
-            return Reply(t("not_found", name=name), (Event("not_found"),))
+            return Reply(t("not_found"), (Event("not_found"),))
         return Reply(t("who_is_it"), (Event("not_found"),))
     found = find_followup_date(content, ctx.now)
     action = {

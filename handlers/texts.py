@@ -14,7 +14,9 @@ _ZH: dict[str, str] = {
         "记录后10分钟内回复“撤销”可撤回。"
     ),
     "unknown": "抱歉，我没理解。发送“帮助”查看我能做什么。",
-    "not_found": "没有找到您可查看的名为“{name}”的客户。",
+    # Never echo the name: the guard would redact a name that exists elsewhere, and that
+    # difference would tell the asker a hidden customer exists.
+    "not_found": "没有找到您可查看的对应客户。请核对姓名，或用“尾号1234”按手机尾号查找。",
     "not_found_tail": "没有找到您可查看的手机尾号为{last4}的客户。",
     "who_is_it": "没看出这条记录是哪位客户的。请写上客户姓名，或用“/note 姓名 内容”。",
     "clarify": "有{count}位客户符合，请回复序号选择（不会记录任何内容，直到您选择）：",
@@ -81,7 +83,7 @@ _EN: dict[str, str] = {
         "Reply 'undo' within 10 minutes to take a note back."
     ),
     "unknown": "Sorry, I did not understand. Send 'help' to see what I can do.",
-    "not_found": "No customer named '{name}' that you can see.",
+    "not_found": "No matching customer that you can see. Check the name or try a phone tail.",
     "not_found_tail": "No customer you can see has a phone ending in {last4}.",
     "unknown_sender": "This account is not linked to a staff member. Please contact your admin.",
     "group_chat": "To protect customer privacy, please continue in a private chat with me.",

@@ -1,0 +1,187 @@
+"""End to end through the console adapter and the dispatcher, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from crm_store.db import Database, make_engine
+from crm_store.models import AuditLog, ChannelIdentity, FollowUp, Interaction
+from crm_store.store import Store
+from tests.assistant import Assistant, platform_message
+from tests.world import build_world
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 11, 28, 10, 0, tzinfo=SHANGHAI)  # a Saturday
+
+
+@pytest.fixture
+def world(store: Store) -> Store:
+    build_world(store)
+    return store
+
+
+@pytest.fixture
+def bot(world: Store) -> Assistant:
+    return Assistant(world, NOW)
+
+
+def count(store: Store, model: type, **where: object) -> int:
+    with store.db.read() as s:
+        query = select(func.count()).select_from(model).filter_by(**where)
+        return int(s.scalar(query) or 0)
+
+
+def test_lookup_shows_own_customer_only(bot: Assistant) -> None:
+    said = bot.say("rm1", "张伟最近怎么样")
+    assert said.event("customer_shown") == {"customer_id": "c1"}
+    assert "138****5678" in said.text and "13812345678" not in said.text
+    assert "139****1111" not in said.text  # the other 张伟 does not exist for rm1
+    assert "大额存单2025年第12期" in said.text  # matures within 30 days
+    assert "易方达" not in said.text  # no maturity: not on the card's maturity list
+    assert bot.say("rm3", "/c 张伟").event("customer_shown") == {"customer_id": "c2"}
+
+
+@pytest.mark.parametrize("text", ["查一下张伟", "张伟", "/c 张伟", "张伟的情况"])
+def test_hidden_and_missing_customers_get_the_same_answer(bot: Assistant, text: str) -> None:
+    hidden = bot.say("rm9", text)  # 张伟 exists, but not for rm9
+    missing = bot.say("rm9", text.replace("张伟", "欧阳锋"))
+    assert hidden.text == missing.text
+    assert hidden.types() == missing.types() == ["not_found"]
+
+
+def test_phone_tail_lookup(bot: Assistant) -> None:
+    assert bot.say("rm1", "尾号5678的客户").event("customer_shown") == {"customer_id": "c1"}
+    assert bot.say("rm9", "尾号5678的客户").types() == ["not_found"]
+
+
+def test_ambiguity_asks_and_survives_a_restart(world: Store) -> None:
+    first = Assistant(world, NOW).say("rm1", "查一下王芳")
+    assert first.event("clarification_requested") == {"candidates": ["c4", "c5"]}
+    assert "136****3333" in first.text and "135****4444" in first.text
+    assert "137****2222" not in first.text  # rm2's 王芳 is not a candidate
+    # A new process: new engine, new dispatcher; the question lives in the database.
+    reopened = Store(world.settings, Database(make_engine(world.settings.db_url)), world.cipher)
+    try:
+        second = Assistant(reopened, NOW + timedelta(minutes=3)).say("rm1", "第二个")
+    finally:
+        reopened.close()
+    assert second.event("customer_shown") == {"customer_id": "c5"}
+
+
+def test_record_note_with_followup_then_undo(world: Store, bot: Assistant) -> None:
+    said = bot.say("rm1", "记录：刚和张伟通话，他想了解大额存单，下周二回访")
+    note = said.event("note_recorded")
+    assert note["customer_id"] == "c1" and note["next_followup_on"] == "2026-12-01"
+    assert "撤销" in said.text
+    assert count(world, FollowUp, customer_id="c1", status="open") == 1
+    undone = bot.say("rm1", "撤销")
+    assert undone.event("note_undone")["interaction_id"] == note["interaction_id"]
+    assert count(world, FollowUp, customer_id="c1") == 0
+    assert "刚和张伟通话" not in bot.say("rm1", "/c 张伟").text
+
+
+def test_undo_expires_after_ten_minutes(world: Store, bot: Assistant) -> None:
+    bot.say("rm1", "/note 张伟 送了台历，三天后回访")
+    bot.now = NOW + timedelta(minutes=11)
+    assert bot.say("rm1", "撤销").types() == []
+    assert count(world, Interaction, customer_id="c1") == 1
+
+
+def test_ambiguous_note_writes_nothing_until_chosen(world: Store, bot: Assistant) -> None:
+    said = bot.say("rm1", "刚和王芳通话，她想做基金定投，12月5号再联系")
+    assert said.event("clarification_requested") == {"candidates": ["c4", "c5"]}
+    assert count(world, Interaction) == 0
+    chosen = bot.say("rm1", "1")
+    note = chosen.event("note_recorded")
+    assert note["customer_id"] == "c4" and note["next_followup_on"] == "2026-12-05"
+    assert count(world, Interaction, customer_id="c4") == 1
+
+
+def test_same_message_delivered_twice_records_one_note(world: Store, bot: Assistant) -> None:
+    first = bot.say("rm1", "/note 张伟 客户咨询理财", msg_id="m-1")
+    again = bot.say("rm1", "/note 张伟 客户咨询理财", msg_id="m-1")
+    assert first.event("note_recorded") == again.event("note_recorded")
+    assert count(world, Interaction) == 1
+
+
+def test_note_masks_numbers_and_guard_redacts_hidden_names(world: Store, bot: Assistant) -> None:
+    bot.say("rm1", "/note 张伟 他朋友李雷也想开户，电话13400005555，明天回电")
+    with world.db.read() as s:
+        content = s.scalar(select(Interaction.content))
+    assert content is not None and "13400005555" not in content
+    card = bot.say("rm1", "/c 张伟").text
+    assert "李雷" not in card and "134****5555" in card  # 李雷 is rm9's customer
+    assert "李雷" in bot.say("rm9", "/c 李雷").text
+
+
+def test_today_lists_and_acts_on_items(world: Store, bot: Assistant) -> None:
+    bot.now = NOW - timedelta(days=3)
+    bot.say("rm1", "/note 张伟 讨论续存，明天回访")  # due 11-26: overdue today
+    bot.say("rm1", "/note 刘洋 约了面谈，后天见面")  # c8 through a grant; due 11-27
+    bot.now = NOW
+    today = bot.say("rm1", "今天要做什么")
+    assert set(today.event("agenda_shown")["customer_ids"]) >= {"c1", "c8"}
+    assert "逾期2天" in today.text and "12月1日" in today.text  # c1's birthday is 12-01
+    assert "大额存单2025年第12期" in today.text  # matures 12-03
+    done = bot.say("rm1", "完成 1")
+    assert done.event("followup_done")["customer_id"] == "c1"
+    snoozed = bot.say("rm1", "推迟 2 3天")
+    assert snoozed.event("followup_snoozed")["until"] == "2026-12-01"
+    assert "逾期" not in bot.say("rm1", "/today").text
+
+
+def test_lists(bot: Assistant) -> None:
+    vip = bot.say("rm1", "我的VIP客户")
+    assert vip.event("list_shown")["customer_ids"] == ["c1", "c8"]
+    maturing = bot.say("rm1", "下个月到期的客户")
+    assert maturing.event("list_shown")["customer_ids"] == ["c1", "c8"]
+
+
+def test_unknown_sender_and_deactivated_staff_learn_nothing(world: Store, bot: Assistant) -> None:
+    stranger = bot.send(platform_message("wecom", "zhangsan", "查一下张伟", NOW))
+    gone = bot.say("gone", "查一下韩梅梅")
+    assert stranger.event("refused") == {"reason": "unknown_sender"}
+    assert stranger.text == gone.text and "韩梅梅" not in gone.text
+    with world.db.read() as s:
+        row = s.scalars(select(AuditLog).order_by(AuditLog.id)).first()
+    assert row is not None and row.decision == "refused" and row.sender_id == "zhangsan"
+
+
+def test_bound_platform_identity_and_group_chat(world: Store, bot: Assistant) -> None:
+    with world.db.write() as s:
+        s.add(ChannelIdentity(channel="wecom", external_id="lina", staff_id="rm1", bound_at=NOW))
+    private = bot.send(platform_message("wecom", "lina", "查一下张伟", NOW))
+    assert private.event("customer_shown") == {"customer_id": "c1"}
+    group = bot.send(platform_message("wecom", "lina", "查一下张伟", NOW, chat_type="group"))
+    assert group.event("refused") == {"reason": "group_chat"} and "138" not in group.text
+
+
+def test_roles_admin_and_compliance(bot: Assistant) -> None:
+    assert bot.say("admin", "查一下张伟").event("refused") == {"reason": "role"}
+    assert bot.say("comp", "/c 李雷").event("customer_shown") == {"customer_id": "c6"}
+    assert bot.say("comp", "/note 李雷 测试").event("refused") == {"reason": "read_only"}
+
+
+def test_every_request_is_audited_with_disclosed_ids(world: Store, bot: Assistant) -> None:
+    bot.say("rm1", "/c 张伟")
+    bot.say("rm1", "帮助")
+    with world.db.read() as s:
+        rows = s.scalars(select(AuditLog).order_by(AuditLog.id)).all()
+    assert [(r.intent, r.customer_ids, r.decision) for r in rows] == [
+        ("lookup", "c1", "allowed"),
+        ("help", "", "allowed"),
+    ]
+    assert rows[0].at.astimezone(UTC) == NOW.astimezone(UTC)
+
+
+def test_reassignment_between_question_and_answer(world: Store, bot: Assistant) -> None:
+    bot.say("rm1", "查一下王芳")
+    with world.db.write() as s:
+        from crm_store.models import Customer
+
+        s.get(Customer, "c5").owner_staff_id = "rm2"  # type: ignore[union-attr]
+    assert bot.say("rm1", "2").types() == ["not_found"]

@@ -1,0 +1,95 @@
+"""The `bankbot` command line: init twice, ask --json, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from crm_store.settings import Settings
+from crm_store.store import open_store
+from tests.conftest import TEST_KEY
+from tests.world import build_world
+
+runner = CliRunner()
+
+
+def env_for(settings: Settings, **extra: str) -> dict[str, str]:
+    base = {
+        "BANKBOT_HOME": str(settings.bankbot_home),
+        "DATABASE_URL": settings.database_url or "",
+        "BANKBOT_DATA_KEY": TEST_KEY,
+    }
+    return {**base, **extra}
+
+
+def test_init_on_embedded_default_generates_a_private_key(tmp_path: Path) -> None:
+    env = {"BANKBOT_HOME": str(tmp_path / "home"), "DATABASE_URL": "", "BANKBOT_DATA_KEY": ""}
+    first = runner.invoke(app, ["init"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "generated a data key" in first.output
+    key_file = tmp_path / "home" / "data.key"
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    second = runner.invoke(app, ["init"], env=env)
+    assert second.exit_code == 0 and "generated" not in second.output
+    assert key_file.read_text()  # the key was kept, not replaced
+
+
+def test_ask_json_on_both_engines(settings: Settings) -> None:
+    store = open_store(settings)
+    build_world(store)
+    store.close()
+    args = ["ask", "--as", "rm1", "--now", "2026-11-28T10:00:00", "--json"]
+    result = runner.invoke(app, [*args, "记录：刚和张伟通话，他想了解大额存单，下周二回访"],
+                           env=env_for(settings))
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    note = next(e for e in payload["events"] if e["type"] == "note_recorded")
+    assert note["customer_id"] == "c1" and note["next_followup_on"] == "2026-12-01"
+    assert "下周二" in payload["reply"] or "12月1日" in payload["reply"]
+    tail = runner.invoke(app, ["audit", "tail", "-n", "1"], env=env_for(settings))
+    assert tail.exit_code == 0 and "note\tallowed\t[c1]" in tail.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "--as", "nobody", "你好"], "unknown staff id"),
+        (["ask", "--as", "rm1", "--now", "tomorrow", "你好"], "--now must be ISO 8601"),
+        (["import", "planets", "x.csv"], "unknown kind"),
+    ],
+)
+def test_bad_input_gets_one_line(settings: Settings, args: list[str], message: str) -> None:
+    store = open_store(settings)
+    build_world(store)
+    store.close()
+    result = runner.invoke(app, args, env=env_for(settings))
+    assert result.exit_code != 0
+    assert message in result.stderr and "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_uninitialised_home_says_run_init(tmp_path: Path) -> None:
+    env = {"BANKBOT_HOME": str(tmp_path / "empty"), "DATABASE_URL": "", "BANKBOT_DATA_KEY": ""}
+    result = runner.invoke(app, ["ask", "--as", "S001", "你好"], env=env)
+    assert result.exit_code == 1
+    assert "bankbot init" in result.stderr and "Traceback" not in result.output
+
+
+def test_bad_setting_is_one_line(tmp_path: Path) -> None:
+    env = {"BANKBOT_HOME": str(tmp_path), "BUSINESS_TZ": "Mars/Olympus", "DATABASE_URL": ""}
+    result = runner.invoke(app, ["init"], env=env)
+    assert result.exit_code == 1 and "BUSINESS_TZ" in result.stderr
+
+
+def test_wrong_data_key_is_refused(settings: Settings) -> None:
+    wrong = "A" * 43 + "="
+    result = runner.invoke(app, ["ask", "--as", "rm1", "你好"],
+                           env=env_for(settings, BANKBOT_DATA_KEY="not-base64!"))
+    assert result.exit_code == 1 and "BANKBOT_DATA_KEY" in result.stderr
+    assert wrong  # a well-formed but wrong key is caught when decrypting (see test_store)
