@@ -128,7 +128,7 @@ def ask(
 def chat(staff_id: Annotated[str, typer.Option("--as", help="Staff id of the asker.")]) -> None:
     """An interactive console chat (Ctrl-D or /quit to leave)."""
     store = store_from_env()
-    console = Console()
+    console = Console(soft_wrap=True)
     try:
         _require_staff(store, staff_id)
         console.print(f"bankbot console — {staff_id}. 发送“帮助”查看用法，/quit 退出。")

@@ -33,7 +33,7 @@ class ConsoleChannel:
     name = CHANNEL
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console()
+        self.console = console or Console(soft_wrap=True)
 
     async def send(self, recipient: str, reply: Reply) -> None:
         """Show a reply as plain text (no markup interpretation of customer data)."""
