@@ -27,8 +27,10 @@ def ask_to_choose(ctx: Context, matches: list[CustomerSummary], action: dict[str
         payload={**action, "candidates": candidates},
         expires_at=ctx.now + PENDING_FOR,
     )
-    head = t("clarify_note" if action["action"] == "note" else "clarify", count=len(matches))
-    lines = [head, *(summary_line(i, m) for i, m in enumerate(matches, 1))]
+    head = t(
+        "clarify_note" if action["action"] == "note" else "clarify", ctx.lang, count=len(matches)
+    )
+    lines = [head, *(summary_line(i, m, ctx.lang) for i, m in enumerate(matches, 1))]
     return Reply("\n".join(lines), (Event("clarification_requested", {"candidates": candidates}),))
 
 
@@ -49,15 +51,15 @@ def take_choice(
     """(the pending action, the chosen customer id, or a reply explaining a bad choice)."""
     state = pending(ctx)
     if state is None:
-        return None, None, Reply(t("nothing_pending"))
+        return None, None, Reply(t("nothing_pending", ctx.lang))
     candidates: list[str] = state["candidates"]
     if not 1 <= number <= len(candidates):
-        return None, None, Reply(t("bad_choice", count=len(candidates)))
+        return None, None, Reply(t("bad_choice", ctx.lang, count=len(candidates)))
     chosen = candidates[number - 1]
     forget(ctx)
     # Access is checked again now: a customer reassigned since the question is gone.
     if not can_see(ctx.session, ctx.actor, chosen, ctx.today):
-        return None, None, Reply(t("not_found"), (Event("not_found"),))
+        return None, None, Reply(t("not_found", ctx.lang), (Event("not_found"),))
     return state, chosen, None
 
 

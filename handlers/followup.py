@@ -21,14 +21,14 @@ def _item(ctx: Context, number: int) -> tuple[FollowUp | None, Reply | None]:
         now=ctx.now,
     )
     if state is None:
-        return None, Reply(t("no_items"))
+        return None, Reply(t("no_items", ctx.lang))
     ids: list[int] = state.get("followups", [])
     if not 1 <= number <= len(ids):
-        return None, Reply(t("bad_item", n=number))
+        return None, Reply(t("bad_item", ctx.lang, n=number))
     task = get_followup(ctx.session, ids[number - 1])
     # Permission again: the customer may have been reassigned since the list was shown.
     if task is None or not can_write(ctx.session, ctx.actor, task.customer_id, ctx.today):
-        return None, Reply(t("bad_item", n=number))
+        return None, Reply(t("bad_item", ctx.lang, n=number))
     return task, None
 
 
@@ -41,25 +41,28 @@ async def mark_item_done(ctx: Context, number: int) -> Reply:
     """Close follow-up number `number` of the last list."""
     task, problem = _item(ctx, number)
     if problem or task is None:
-        return problem or Reply(t("no_items"))
+        return problem or Reply(t("no_items", ctx.lang))
     if not mark_done(ctx.session, followup_id=task.id, now=ctx.now):
-        return Reply(t("already_done"))
+        return Reply(t("already_done", ctx.lang))
     event = Event("followup_done", {"followup_id": task.id, "customer_id": task.customer_id})
-    return Reply(t("done", name=_name(ctx, task), summary=task.summary), (event,))
+    return Reply(t("done", ctx.lang, name=_name(ctx, task), summary=task.summary), (event,))
 
 
 async def snooze_item(ctx: Context, number: int, when: str) -> Reply:
     """Move follow-up number `number` to a later day ('3天', '下周一'; default tomorrow)."""
     task, problem = _item(ctx, number)
     if problem or task is None:
-        return problem or Reply(t("no_items"))
+        return problem or Reply(t("no_items", ctx.lang))
     until = parse_date_expression(when or "明天", ctx.now)
     if until is None or until <= ctx.today:
-        return Reply(t("bad_snooze"))
+        return Reply(t("bad_snooze", ctx.lang))
     if not snooze(ctx.session, followup_id=task.id, until=until):
-        return Reply(t("already_done"))
+        return Reply(t("already_done", ctx.lang))
     event = Event(
         "followup_snoozed",
         {"followup_id": task.id, "customer_id": task.customer_id, "until": until.isoformat()},
     )
-    return Reply(t("snoozed", name=_name(ctx, task), due=day_text(until, ctx.today)), (event,))
+    return Reply(
+        t("snoozed", ctx.lang, name=_name(ctx, task), due=day_text(until, ctx.today, ctx.lang)),
+        (event,),
+    )

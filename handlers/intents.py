@@ -77,7 +77,9 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         LOOKUP_TAIL,
-        re.compile(r"^(?:查一?下)?(?:手机)?尾号\s*(?P<last4>\d{4})(?:的)?(?:客户)?(?:是谁)?[?？]?$"),
+        re.compile(
+            r"^(?:查一?下)?(?:手机)?尾号\s*(?P<last4>\d{4})(?:的)?(?:客户)?(?:是谁)?[?？]?$"
+        ),
     ),
     (LOOKUP, re.compile(r"(?i)^/c\s+(?P<name>.+)$")),
     (NOTE, re.compile(r"(?is)^/note\s+(?P<name>\S+)\s+(?P<content>.+)$")),

@@ -21,14 +21,15 @@ async def vip_customers(ctx: Context) -> Reply:
         ctx.session, actor=ctx.actor, today=ctx.today, segment="vip", limit=LIST_LIMIT
     )
     if not rows:
-        return Reply(t("vip_none"), (Event("list_shown", {"customer_ids": []}),))
+        return Reply(t("vip_none", ctx.lang), (Event("list_shown", {"customer_ids": []}),))
     total = len(rows) if len(rows) < LIST_LIMIT else count_visible_vip(ctx)
-    lines = [t("vip_title", total=total)]
+    lines = [t("vip_title", ctx.lang, total=total)]
     for i, c in enumerate(rows, 1):
-        aum = money_text(c.aum) if c.aum is not None else "-"
-        lines.append(f"{i}. {c.name}｜资产{aum}｜手机{c.phone_masked or '-'}")
+        aum = money_text(c.aum, lang=ctx.lang) if c.aum is not None else "-"
+        phone = c.phone_masked or "-"
+        lines.append(t("vip_line", ctx.lang, index=i, name=c.name, aum=aum, phone=phone))
     if total > len(rows):
-        lines.append(t("today_more", more=total - len(rows)))
+        lines.append(t("today_more", ctx.lang, more=total - len(rows)))
     return Reply("\n".join(lines), (Event("list_shown", {"customer_ids": [c.id for c in rows]}),))
 
 
@@ -53,9 +54,9 @@ async def maturing_customers(ctx: Context, which: str = "下个月") -> Reply:
     ids = list(dict.fromkeys(m.customer_id for m in rows))
     if not rows:
         return Reply(
-            t("maturing_none", start=start.isoformat(), end=end.isoformat()),
+            t("maturing_none", ctx.lang, start=start.isoformat(), end=end.isoformat()),
             (Event("list_shown", {"customer_ids": []}),),
         )
-    lines = [t("maturing_title", start=start.isoformat(), end=end.isoformat())]
-    lines += [maturity_line(m, ctx.today) for m in rows]
+    lines = [t("maturing_title", ctx.lang, start=start.isoformat(), end=end.isoformat())]
+    lines += [maturity_line(m, ctx.today, ctx.lang) for m in rows]
     return Reply("\n".join(lines), (Event("list_shown", {"customer_ids": ids}),))

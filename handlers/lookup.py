@@ -14,13 +14,13 @@ from handlers.texts import t
 async def lookup_by_name(ctx: Context, name: str) -> Reply:
     """'查一下张伟' -> the card of the one visible 张伟, or a choice, or not found."""
     matches = find_by_name(ctx.session, actor=ctx.actor, today=ctx.today, name=name)
-    return _answer(ctx, matches, t("not_found"))
+    return _answer(ctx, matches, t("not_found", ctx.lang))
 
 
 async def lookup_by_tail(ctx: Context, last4: str) -> Reply:
     """'尾号5678的客户' -> the visible customers whose phone ends so."""
     matches = find_by_phone_tail(ctx.session, actor=ctx.actor, today=ctx.today, last4=last4)
-    return _answer(ctx, matches, t("not_found_tail", last4=last4))
+    return _answer(ctx, matches, t("not_found_tail", ctx.lang, last4=last4))
 
 
 def _answer(ctx: Context, matches: list[CustomerSummary], not_found: str) -> Reply:
@@ -36,5 +36,7 @@ def show_card(ctx: Context, customer_id: str) -> Reply:
     """The card of one customer the actor may see."""
     card = customer_card(ctx.session, actor=ctx.actor, today=ctx.today, customer_id=customer_id)
     if card is None:
-        return Reply(t("not_found"), (Event("not_found"),))
-    return Reply(card_text(card, ctx.today), (Event("customer_shown", {"customer_id": card.id}),))
+        return Reply(t("not_found", ctx.lang), (Event("not_found"),))
+    return Reply(
+        card_text(card, ctx.today, ctx.lang), (Event("customer_shown", {"customer_id": card.id}),)
+    )

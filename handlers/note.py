@@ -23,14 +23,14 @@ async def note_from_text(ctx: Context, content: str, name: str | None = None) ->
     """'记录：刚和张伟通话…下周二回访' -> a saved note for the one visible 张伟."""
     content = content.strip()
     if not content:
-        return Reply(t("empty_note"))
+        return Reply(t("empty_note", ctx.lang))
     if ctx.actor.role == "compliance":
-        return Reply(t("read_only"), (Event("refused", {"reason": "read_only"}),))
+        return Reply(t("read_only", ctx.lang), (Event("refused", {"reason": "read_only"}),))
     matches = _who(ctx, content, name)
     if not matches:
         if name:
-            return Reply(t("not_found"), (Event("not_found"),))
-        return Reply(t("who_is_it"), (Event("not_found"),))
+            return Reply(t("not_found", ctx.lang), (Event("not_found"),))
+        return Reply(t("who_is_it", ctx.lang), (Event("not_found"),))
     found = find_followup_date(content, ctx.now)
     action = {
         "action": "note",
@@ -52,7 +52,7 @@ def _who(ctx: Context, content: str, name: str | None) -> list[CustomerSummary]:
 def save_note(ctx: Context, customer_id: str, action: dict[str, Any]) -> Reply:
     """Write the note (once per source message) and offer undo for ten minutes."""
     if not can_write(ctx.session, ctx.actor, customer_id, ctx.today):
-        return Reply(t("read_only"), (Event("refused", {"reason": "read_only"}),))
+        return Reply(t("read_only", ctx.lang), (Event("refused", {"reason": "read_only"}),))
     followup = date.fromisoformat(action["followup"]) if action.get("followup") else None
     saved = record_note(
         ctx.session,
@@ -73,7 +73,7 @@ def save_note(ctx: Context, customer_id: str, action: dict[str, Any]) -> Reply:
         },
     )
     if not saved.created:
-        return Reply(t("note_duplicate"), (event,))
+        return Reply(t("note_duplicate", ctx.lang), (event,))
     _offer_undo(ctx, saved.interaction_id, customer_id)
     return Reply(_confirmation(ctx, customer_id, action["content"], followup), (event,))
 
@@ -82,13 +82,19 @@ def _confirmation(ctx: Context, customer_id: str, content: str, followup: date |
     customer = ctx.session.get(Customer, customer_id)
     assert customer is not None  # can_write just saw it
     lines = [
-        t("note_saved", name=customer.name, phone=customer.phone_masked or "-", content=content)
+        t(
+            "note_saved",
+            ctx.lang,
+            name=customer.name,
+            phone=customer.phone_masked or "-",
+            content=content,
+        )
     ]
     if followup:
-        lines.append(t("note_followup", due=day_text(followup, ctx.today)))
+        lines.append(t("note_followup", ctx.lang, due=day_text(followup, ctx.today, ctx.lang)))
     else:
-        lines.append(t("note_no_followup"))
-    lines.append(t("note_undo_hint"))
+        lines.append(t("note_no_followup", ctx.lang))
+    lines.append(t("note_undo_hint", ctx.lang))
     return "\n".join(lines)
 
 
@@ -113,7 +119,7 @@ async def undo_last_note(ctx: Context) -> Reply:
         now=ctx.now,
     )
     if state is None:
-        return Reply(t("nothing_to_undo"))
+        return Reply(t("nothing_to_undo", ctx.lang))
     conversation.forget(
         ctx.session, channel=ctx.channel, staff_id=ctx.actor.staff_id, kind=conversation.UNDO
     )
@@ -121,11 +127,11 @@ async def undo_last_note(ctx: Context) -> Reply:
     if not undo_note(
         ctx.session, staff_id=ctx.actor.staff_id, interaction_id=interaction_id, now=ctx.now
     ):
-        return Reply(t("nothing_to_undo"))
+        return Reply(t("nothing_to_undo", ctx.lang))
     customer = ctx.session.get(Customer, state["customer_id"])
     name = customer.name if customer else ""
     return Reply(
-        t("note_undone", name=name),
+        t("note_undone", ctx.lang, name=name),
         (
             Event(
                 "note_undone",

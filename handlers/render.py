@@ -1,4 +1,7 @@
-"""Turning store results into the text a relationship manager reads on a phone."""
+"""Turning store results into the text a relationship manager reads on a phone.
+
+Every word comes from handlers/texts.py; `lang` is "zh" (default) or "en".
+"""
 
 from __future__ import annotations
 
@@ -7,95 +10,131 @@ from datetime import date
 from crm_store.agenda import BirthdayLine, MaturityLine
 from crm_store.cards import CustomerCard, FollowUpLine
 from crm_store.customers import CustomerSummary
-from handlers.texts import day_text, money_text, t
+from handlers.texts import day_text, has_text, money_text, t
 
-PRODUCT_NAMES = {
-    "time_deposit": "定期存款",
-    "large_cd": "大额存单",
-    "wealth_management": "理财",
-    "fund": "基金",
-    "insurance": "保险",
-    "loan": "贷款",
-}
+PRODUCT_TYPES = ("time_deposit", "large_cd", "wealth_management", "fund", "insurance", "loan")
 
 
-def segment_text(segment: str) -> str:
-    """VIP / 普通客户 / 潜在客户."""
-    return t(f"segment_{segment}")
+def product_text(product_type: str, lang: str = "zh") -> str:
+    """定期存款 / time deposit; an unknown product type is shown as stored."""
+    key = f"product_{product_type}"
+    return t(key, lang) if has_text(key) else product_type
 
 
-def summary_line(index: int, c: CustomerSummary) -> str:
+# Chinese names by product type, kept for callers that read the mapping directly.
+PRODUCT_NAMES = {p: product_text(p) for p in PRODUCT_TYPES}
+
+
+def segment_text(segment: str, lang: str = "zh") -> str:
+    """VIP / 普通客户 / 潜在客户 (VIP / regular / prospect)."""
+    return t(f"segment_{segment}", lang)
+
+
+def summary_line(index: int, c: CustomerSummary, lang: str = "zh") -> str:
     """One numbered choice: enough to tell two 王芳 apart, no full personal number."""
-    phone = c.phone_masked or t("none")
-    segment = segment_text(c.segment)
-    return f"{index}. {c.name}｜{segment}｜手机{phone}｜{c.branch_name}｜客户经理{c.owner_name}"
+    return t(
+        "summary_line",
+        lang,
+        index=index,
+        name=c.name,
+        segment=segment_text(c.segment, lang),
+        phone=c.phone_masked or t("none", lang),
+        branch=c.branch_name,
+        owner=c.owner_name,
+    )
 
 
-def _birthday_line(card: CustomerCard, today: date) -> str | None:
+def _birthday_line(card: CustomerCard, today: date, lang: str = "zh") -> str | None:
     if card.next_birthday is None:
         return None
-    calendar = t(f"calendar_{card.birthday_calendar}")
+    calendar = t(f"calendar_{card.birthday_calendar}", lang)
     days = (card.next_birthday - today).days
     if days == 0:
-        return t("card_birthday_today", calendar=calendar)
-    return t("card_birthday", on=day_text(card.next_birthday, today), calendar=calendar, days=days)
+        return t("card_birthday_today", lang, calendar=calendar)
+    return t(
+        "card_birthday_one_day" if days == 1 else "card_birthday",
+        lang,
+        on=day_text(card.next_birthday, today, lang),
+        calendar=calendar,
+        days=days,
+    )
 
 
-def card_text(card: CustomerCard, today: date) -> str:
+def card_text(card: CustomerCard, today: date, lang: str = "zh") -> str:
     """The customer card, in the order an RM scans it."""
+    unknown = t("unknown_value", lang)
     lines = [
         t(
             "card_head",
+            lang,
             name=card.name,
-            segment=segment_text(card.segment),
-            risk=card.risk_level or t("unknown_value"),
-            aum=money_text(card.aum) if card.aum is not None else t("unknown_value"),
+            segment=segment_text(card.segment, lang),
+            risk=card.risk_level or unknown,
+            aum=money_text(card.aum, lang=lang) if card.aum is not None else unknown,
         ),
         t(
             "card_contact",
-            phone=card.phone_masked or t("none"),
-            id_number=card.id_number_masked or t("none"),
+            lang,
+            phone=card.phone_masked or t("none", lang),
+            id_number=card.id_number_masked or t("none", lang),
             branch=card.branch_name,
             owner=card.owner_name,
         ),
     ]
     if card.tags:
-        lines.append(t("card_tags", tags="、".join(card.tags.split(";"))))
-    birthday = _birthday_line(card, today)
+        lines.append(t("card_tags", lang, tags=t("tag_separator", lang).join(card.tags.split(";"))))
+    birthday = _birthday_line(card, today, lang)
     if birthday:
         lines.append(birthday)
-    lines.append(t("card_maturing") if card.maturing else t("card_no_maturing"))
+    lines.append(t("card_maturing", lang) if card.maturing else t("card_no_maturing", lang))
     for h in card.maturing:
-        due = day_text(h.maturity_date, today) if h.maturity_date else ""
-        kind = PRODUCT_NAMES.get(h.product_type, h.product_type)
-        lines.append(f"  • {kind}「{h.product_name}」{money_text(h.amount, h.currency)}，{due}到期")
-    lines.append(t("card_notes") if card.notes else t("card_no_notes"))
+        lines.append(
+            t(
+                "card_holding",
+                lang,
+                kind=product_text(h.product_type, lang),
+                product=h.product_name,
+                amount=money_text(h.amount, h.currency, lang),
+                due=day_text(h.maturity_date, today, lang) if h.maturity_date else "",
+            )
+        )
+    lines.append(t("card_notes", lang) if card.notes else t("card_no_notes", lang))
     for n in card.notes:
-        lines.append(f"  • {n.occurred_at.date().isoformat()} {n.staff_name}：{n.content}")
+        date_text = n.occurred_at.date().isoformat()
+        lines.append(t("card_note", lang, date=date_text, staff=n.staff_name, content=n.content))
     if card.followups:
-        lines.append(t("card_followups"))
-        lines.extend(followup_line(None, f, today) for f in card.followups)
+        lines.append(t("card_followups", lang))
+        lines.extend(followup_line(None, f, today, lang) for f in card.followups)
     return "\n".join(lines)
 
 
-def followup_line(index: int | None, f: FollowUpLine, today: date) -> str:
+def followup_line(index: int | None, f: FollowUpLine, today: date, lang: str = "zh") -> str:
     """A follow-up as a list line; overdue ones say by how many days."""
     prefix = f"{index}. " if index is not None else "  • "
     late = (today - f.due_on).days
-    when = f"逾期{late}天" if late > 0 else day_text(f.due_on, today)
-    return f"{prefix}{f.customer_name}：{f.summary}（{when}）"
+    if late > 0:
+        when = t("overdue_one_day" if late == 1 else "overdue_days", lang, days=late)
+    else:
+        when = day_text(f.due_on, today, lang)
+    return t(
+        "followup_line", lang, prefix=prefix, name=f.customer_name, summary=f.summary, when=when
+    )
 
 
-def birthday_line(b: BirthdayLine, today: date) -> str:
+def birthday_line(b: BirthdayLine, today: date, lang: str = "zh") -> str:
     """An upcoming birthday as a list line."""
-    calendar = "（农历）" if b.calendar == "lunar" else ""
-    return f"  • {b.customer_name} {day_text(b.on, today)}{calendar}"
+    key = "birthday_line_lunar" if b.calendar == "lunar" else "birthday_line"
+    return t(key, lang, name=b.customer_name, on=day_text(b.on, today, lang))
 
 
-def maturity_line(m: MaturityLine, today: date) -> str:
+def maturity_line(m: MaturityLine, today: date, lang: str = "zh") -> str:
     """An upcoming maturity as a list line."""
-    kind = PRODUCT_NAMES.get(m.product_type, m.product_type)
-    return (
-        f"  • {m.customer_name}：{kind}「{m.product_name}」"
-        f"{money_text(m.amount, m.currency)}，{day_text(m.maturity_date, today)}到期"
+    return t(
+        "maturity_line",
+        lang,
+        name=m.customer_name,
+        kind=product_text(m.product_type, lang),
+        product=m.product_name,
+        amount=money_text(m.amount, m.currency, lang),
+        due=day_text(m.maturity_date, today, lang),
     )

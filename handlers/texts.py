@@ -74,23 +74,140 @@ _ZH: dict[str, str] = {
     "calendar_lunar": "农历",
     "none": "无",
     "unknown_value": "未知",
+    # lines of the card and of lists
+    "tag_separator": "、",
+    "card_holding": "  • {kind}「{product}」{amount}，{due}到期",
+    "card_note": "  • {date} {staff}：{content}",
+    "summary_line": "{index}. {name}｜{segment}｜手机{phone}｜{branch}｜客户经理{owner}",
+    "followup_line": "{prefix}{name}：{summary}（{when}）",
+    "overdue_days": "逾期{days}天",
+    "overdue_one_day": "逾期{days}天",
+    "card_birthday_one_day": "生日：{on}（{calendar}，还有{days}天）",
+    "birthday_line": "  • {name} {on}",
+    "birthday_line_lunar": "  • {name} {on}（农历）",
+    "maturity_line": "  • {name}：{kind}「{product}」{amount}，{due}到期",
+    "vip_line": "{index}. {name}｜资产{aum}｜手机{phone}",
+    # product types (holdings.product_type)
+    "product_time_deposit": "定期存款",
+    "product_large_cd": "大额存单",
+    "product_wealth_management": "理财",
+    "product_fund": "基金",
+    "product_insurance": "保险",
+    "product_loan": "贷款",
 }
 
+
+# Same keys and {placeholders} as _ZH, and no CJK characters or full-width punctuation
+# (tests/handlers/test_texts.py checks both).
 _EN: dict[str, str] = {
     "help": (
-        "I can: look up a customer (/c NAME, 'tail 5678'), record a note (/note NAME TEXT), "
-        "show what is due (/today, then 'done 2' / 'snooze 2 3d'), list VIP customers. "
+        "I can help you with:\n"
+        "• Customers: '/c NAME' shows a customer's card\n"
+        "• Notes: '/note NAME TEXT', e.g. '/note NAME wants a large CD, call back 12-01'\n"
+        "• To-dos: '/today', then 'done 2' or 'snooze 2 12-05'\n"
+        "• Lists: '/vip' (VIP customers) and '/maturing' (products maturing next month)\n"
         "Reply 'undo' within 10 minutes to take a note back."
     ),
     "unknown": "Sorry, I did not understand. Send 'help' to see what I can do.",
-    "not_found": "No matching customer that you can see. Check the name or try a phone tail.",
-    "not_found_tail": "No customer you can see has a phone ending in {last4}.",
+    "not_found": "No matching customer that you can see. Please check the name.",
+    "not_found_tail": "No customer you can see has a mobile number ending in {last4}.",
+    "who_is_it": (
+        "I could not tell which customer this note is about. "
+        "Please include the customer's name, or use '/note NAME TEXT'."
+    ),
+    "clarify": (
+        "{count} customers match. Reply with a number to choose (nothing is recorded until you do):"
+    ),
+    "clarify_note": "{count} customers match. Reply with a number to say whose note this is:",
+    "bad_choice": "Please reply with a number from 1 to {count}, or '/cancel'.",
+    "cancelled": "OK, cancelled.",
+    "nothing_pending": "There is nothing waiting for your choice.",
     "unknown_sender": "This account is not linked to a staff member. Please contact your admin.",
-    "group_chat": "To protect customer privacy, please continue in a private chat with me.",
+    "group_chat": (
+        "To protect customer privacy, customer information is not shared in group chats. "
+        "Please continue in a private chat with me."
+    ),
+    "admin_no_customers": "Admin accounts do not view customer information in chat.",
+    "read_only": "Your role is read-only: you cannot record or change follow-ups.",
     "error": "Sorry, something went wrong; nothing was saved. Please try again later.",
+    "note_saved": 'Note saved for {name} ({phone}):\n"{content}"',
+    "note_followup": "Next follow-up: {due}; a follow-up task was created.",
+    "note_no_followup": "No next follow-up date found.",
+    "note_undo_hint": "Reply 'undo' within 10 minutes to take it back.",
+    "note_duplicate": "This message was already recorded; it was not saved again.",
+    "note_undone": "Undone: the note on {name} and its follow-up task.",
+    "nothing_to_undo": "There is no note from the last 10 minutes to undo.",
+    "empty_note": "The note is empty. Please write what was discussed.",
+    "today_title": "To-do for today ({today}):",
+    "today_followups": "Follow-ups due: {total}",
+    "today_overdue": " ({overdue} overdue)",
+    "today_birthdays": "Birthdays in the next {days} days:",
+    "today_maturities": "Products maturing in the next {days} days:",
+    "today_nothing": "Nothing due today: no follow-ups, birthdays or maturities.",
+    "today_more": "... and {more} more not shown",
+    "today_hint": "Reply 'done N' to mark item N done, or 'snooze N 12-05' to move it.",
+    "no_items": "Send '/today' first to see your numbered to-do list.",
+    "bad_item": "There is no item {n}. Please use a number from your latest list.",
+    "done": "Done: {name} — {summary}",
+    "already_done": "This follow-up is already done.",
+    "snoozed": "Snoozed: {name} — moved to {due}.",
+    "bad_snooze": (
+        "I could not tell which day to snooze to: try 'snooze 2 12-05' (month-day), "
+        "or 'snooze 2' for tomorrow."
+    ),
+    "vip_title": "Your VIP customers ({total}, by AUM):",
+    "vip_none": "You have no VIP customers you can see.",
+    "maturing_title": "Customers with products maturing {start} to {end}:",
+    "maturing_none": "No customer you can see has a product maturing {start} to {end}.",
+    "no_customers": "You have no customers you can see.",
+    # card
+    "card_head": "{name} | {segment} | risk level {risk} | AUM {aum}",
+    "card_contact": "Mobile: {phone}  ID: {id_number}  {branch}, RM {owner}",
+    "card_tags": "Tags: {tags}",
+    "card_birthday": "Birthday: {on} ({calendar}, in {days} days)",
+    "card_birthday_today": "Birthday: today ({calendar}) 🎂",
+    "card_maturing": "Maturing within 30 days:",
+    "card_no_maturing": "Nothing maturing within 30 days.",
+    "card_notes": "Recent notes:",
+    "card_no_notes": "No notes yet.",
+    "card_followups": "Open follow-ups:",
+    "segment_vip": "VIP",
+    "segment_regular": "regular",
+    "segment_prospect": "prospect",
+    "calendar_solar": "Gregorian",
+    "calendar_lunar": "lunar",
+    "none": "n/a",
+    "unknown_value": "unknown",
+    # lines of the card and of lists
+    "tag_separator": ", ",
+    "card_holding": '  • {kind} "{product}" {amount}, matures {due}',
+    "card_note": "  • {date} {staff}: {content}",
+    "summary_line": "{index}. {name} | {segment} | mobile {phone} | {branch} | RM {owner}",
+    "followup_line": "{prefix}{name}: {summary} ({when})",
+    "overdue_days": "overdue by {days} days",
+    "overdue_one_day": "overdue by {days} day",
+    "card_birthday_one_day": "Birthday: {on} ({calendar}, in {days} day)",
+    "birthday_line": "  • {name}: {on}",
+    "birthday_line_lunar": "  • {name}: {on} (lunar)",
+    "maturity_line": '  • {name}: {kind} "{product}" {amount}, matures {due}',
+    "vip_line": "{index}. {name} | AUM {aum} | mobile {phone}",
+    # product types (holdings.product_type)
+    "product_time_deposit": "time deposit",
+    "product_large_cd": "large-denomination CD",
+    "product_wealth_management": "wealth management product",
+    "product_fund": "fund",
+    "product_insurance": "insurance",
+    "product_loan": "loan",
 }
 
 WEEKDAYS_ZH = "一二三四五六日"
+WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# Days near today get a word: days from today -> word.
+_NEAR_DAYS: dict[str, dict[int, str]] = {
+    "zh": {0: "今天", 1: "明天", 2: "后天", -1: "昨天"},
+    "en": {0: "today", 1: "tomorrow", 2: "in 2 days", -1: "yesterday"},
+}
 
 
 def t(key: str, lang: str = "zh", **values: object) -> str:
@@ -100,22 +217,35 @@ def t(key: str, lang: str = "zh", **values: object) -> str:
     return template.format(**values)
 
 
-def day_text(day: date, today: date) -> str:
-    """A date as people say it: 12月1日（周二）, with 今天/明天 for the nearest days."""
+def has_text(key: str) -> bool:
+    """Whether `key` is a known sentence (for keys built from data, like product types)."""
+    return key in _ZH
+
+
+def day_text(day: date, today: date, lang: str = "zh") -> str:
+    """A date as people say it: 12月1日（周二） or Tue 1 Dec; 今天/today for the nearest days."""
     delta = (day - today).days
-    label = {0: "今天", 1: "明天", 2: "后天", -1: "昨天"}.get(delta)
+    if lang == "en":
+        label = _NEAR_DAYS["en"].get(delta)
+        base = f"{WEEKDAYS_EN[day.weekday()]} {day.day} {MONTHS_EN[day.month - 1]}"
+        if day.year != today.year:
+            base = f"{base} {day.year}"
+        return f"{label}, {base}" if label else base
+    label = _NEAR_DAYS["zh"].get(delta)
     base = f"{day.month}月{day.day}日（周{WEEKDAYS_ZH[day.weekday()]}）"
     if day.year != today.year:
         base = f"{day.year}年{base}"
     return f"{label} {base}" if label else base
 
 
-def money_text(amount: object, currency: str = "CNY") -> str:
-    """An amount in 万元 when large, as bankers read it."""
+def money_text(amount: object, currency: str = "CNY", lang: str = "zh") -> str:
+    """An amount as bankers read it: 万元 when large in Chinese, 'CNY 1,234,567.00' in English."""
     try:
         value = float(str(amount))
     except ValueError:
         return str(amount)
+    if lang == "en":
+        return f"{currency} {value:,.2f}"
     suffix = "" if currency == "CNY" else f" {currency}"
     if abs(value) >= 10_000:
         return f"{value / 10_000:,.2f}万{suffix}"

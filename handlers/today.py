@@ -28,7 +28,7 @@ async def today_agenda(ctx: Context) -> Reply:
     shown += [b.customer_id for b in birthdays] + [m.customer_id for m in maturities]
     event = Event("agenda_shown", {"customer_ids": list(dict.fromkeys(shown))})
     if not (followups or birthdays or maturities):
-        return Reply(t("today_nothing"), (event,))
+        return Reply(t("today_nothing", ctx.lang), (event,))
     conversation.remember(
         ctx.session,
         channel=ctx.channel,
@@ -37,20 +37,20 @@ async def today_agenda(ctx: Context) -> Reply:
         payload={"followups": [f.id for f in followups]},
         expires_at=ctx.now + ITEMS_KEPT_FOR,
     )
-    lines = [t("today_title", today=ctx.today.isoformat())]
+    lines = [t("today_title", ctx.lang, today=ctx.today.isoformat())]
     if followups:
         overdue = sum(1 for f in followups if f.due_on < ctx.today)
-        head = t("today_followups", total=total)
-        lines.append(head + (t("today_overdue", overdue=overdue) if overdue else ""))
-        lines += [followup_line(i, f, ctx.today) for i, f in enumerate(followups, 1)]
+        head = t("today_followups", ctx.lang, total=total)
+        lines.append(head + (t("today_overdue", ctx.lang, overdue=overdue) if overdue else ""))
+        lines += [followup_line(i, f, ctx.today, ctx.lang) for i, f in enumerate(followups, 1)]
         if total > len(followups):
-            lines.append(t("today_more", more=total - len(followups)))
+            lines.append(t("today_more", ctx.lang, more=total - len(followups)))
     if birthdays:
-        lines.append(t("today_birthdays", days=AHEAD_DAYS))
-        lines += [birthday_line(b, ctx.today) for b in birthdays]
+        lines.append(t("today_birthdays", ctx.lang, days=AHEAD_DAYS))
+        lines += [birthday_line(b, ctx.today, ctx.lang) for b in birthdays]
     if maturities:
-        lines.append(t("today_maturities", days=AHEAD_DAYS))
-        lines += [maturity_line(m, ctx.today) for m in maturities]
+        lines.append(t("today_maturities", ctx.lang, days=AHEAD_DAYS))
+        lines += [maturity_line(m, ctx.today, ctx.lang) for m in maturities]
     if followups:
-        lines.append(t("today_hint"))
+        lines.append(t("today_hint", ctx.lang))
     return Reply("\n".join(lines), (event,))

@@ -44,7 +44,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test worker, dropped at the end."""
     admin = make_url(PG_ADMIN_URL)
-    name = f"bankbot_test_{_worker()}"
+    # The pid keeps two test runs on one machine (a developer's and CI's) apart.
+    name = f"bankbot_test_{_worker()}_{os.getpid()}"
     dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
     try:
         conn = psycopg.connect(dsn, autocommit=True)

@@ -23,7 +23,10 @@ NOTE = "刚和张伟通话，他想了解大额存单，下周二回访"
         ("手机尾号 1234", Intent("lookup_tail", {"last4": "1234"})),
         (f"记录：{NOTE}", Intent("note", {"content": NOTE})),
         (NOTE, Intent("note", {"content": NOTE})),
-        ("/note 张伟 想了解基金定投", Intent("note", {"name": "张伟", "content": "想了解基金定投"})),
+        (
+            "/note 张伟 想了解基金定投",
+            Intent("note", {"name": "张伟", "content": "想了解基金定投"}),
+        ),
         ("今天要做什么", Intent("today")),
         ("/today", Intent("today")),
         ("完成 2", Intent("done", {"n": "2"})),
