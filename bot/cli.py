@@ -64,6 +64,8 @@ def import_command(
     store = store_from_env()
     try:
         report = import_file(store, kind, path, dry_run=dry_run, progress=True)
+        if not dry_run:
+            store.db.analyze()
     finally:
         store.close()
     verb = "validated (dry run)" if dry_run else "imported"
@@ -85,6 +87,7 @@ def seed_demo(
         for kind in DEMO_KINDS:
             report = import_file(store, kind, files[kind], progress=True)
             print(f"imported {report.rows} {kind}")
+        store.db.analyze()
     finally:
         store.close()
     print(f"demo ready; try: bankbot chat --as {DEMO_USER}")

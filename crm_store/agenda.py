@@ -114,13 +114,7 @@ def due_followups(
     session: Session, *, actor: Actor | None, today: date, limit: int = 20
 ) -> tuple[list[FollowUpLine], int]:
     """Follow-ups due today or overdue for visible customers: (oldest first, total count)."""
-    where = (
-        FollowUp.status != "done",
-        FollowUp.due_on <= today,
-        customer_scope(actor, today),
-    )
-    base = select(FollowUp.id).join(Customer, Customer.id == FollowUp.customer_id).where(*where)
-    total = int(session.scalar(select(func.count()).select_from(base.subquery())) or 0)
+    # One query: the window count gives the total without a second pass over the scope.
     query = (
         select(
             FollowUp.id,
@@ -129,10 +123,13 @@ def due_followups(
             FollowUp.due_on,
             FollowUp.status,
             FollowUp.summary,
+            func.count().over(),
         )
         .join(Customer, Customer.id == FollowUp.customer_id)
-        .where(*where)
+        .where(FollowUp.status != "done", FollowUp.due_on <= today, customer_scope(actor, today))
         .order_by(FollowUp.due_on, FollowUp.id)
         .limit(limit)
     )
-    return [FollowUpLine(*row) for row in session.execute(query)], total
+    rows = session.execute(query).all()
+    total = int(rows[0][-1]) if rows else 0
+    return [FollowUpLine(*row[:-1]) for row in rows], total

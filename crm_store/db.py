@@ -66,6 +66,13 @@ class Database:
         with self._writer() as session, session.begin():
             yield session
 
+    def analyze(self) -> None:
+        """Refresh planner statistics after bulk changes; without them SQLite picks the
+        segment index over the owner index and a "my VIP customers" list gets 3x slower."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+            conn.commit()
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import ColumnElement, Select, false, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from crm_store.models import Branch, Customer, CustomerTeam, Staff
 
@@ -45,12 +45,23 @@ def branch_subtree(root_id: str) -> Select[tuple[str]]:
     return select(tree.c.id)
 
 
-def _own_and_granted(actor: Actor, today: date) -> ColumnElement[bool]:
-    grants = select(CustomerTeam.customer_id).where(
+def _grants(actor: Actor, today: date) -> Select[tuple[str]]:
+    return select(CustomerTeam.customer_id).where(
         CustomerTeam.staff_id == actor.staff_id,
         or_(CustomerTeam.ends_on.is_(None), CustomerTeam.ends_on >= today),
     )
-    return or_(Customer.owner_staff_id == actor.staff_id, Customer.id.in_(grants))
+
+
+def _own_and_granted(actor: Actor, today: date) -> ColumnElement[bool]:
+    return or_(Customer.owner_staff_id == actor.staff_id, Customer.id.in_(_grants(actor, today)))
+
+
+def _rm_scope(actor: Actor, today: date) -> ColumnElement[bool]:
+    # One id list (owned UNION granted) instead of an OR: PostgreSQL can then use the owner
+    # index rather than scanning every customer (measured in bench/bench_lookup.py).
+    owned = aliased(Customer)
+    ids = select(owned.id).where(owned.owner_staff_id == actor.staff_id)
+    return Customer.id.in_(ids.union(_grants(actor, today)))
 
 
 def customer_scope(actor: Actor | None, today: date) -> ColumnElement[bool]:
@@ -65,7 +76,9 @@ def customer_scope(actor: Actor | None, today: date) -> ColumnElement[bool]:
         return or_(own, Customer.owner_staff_id.in_(members))
     if actor.role == "branch_head" and actor.branch_id:
         return or_(own, Customer.branch_id.in_(branch_subtree(actor.branch_id)))
-    if actor.role in {"rm", "team_lead", "branch_head"}:
+    if actor.role == "rm":
+        return _rm_scope(actor, today)
+    if actor.role in {"team_lead", "branch_head"}:
         return own
     return false()  # an unknown role sees nothing
 

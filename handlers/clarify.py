@@ -31,7 +31,12 @@ def ask_to_choose(ctx: Context, matches: list[CustomerSummary], action: dict[str
         "clarify_note" if action["action"] == "note" else "clarify", ctx.lang, count=len(matches)
     )
     lines = [head, *(summary_line(i, m, ctx.lang) for i, m in enumerate(matches, 1))]
-    return Reply("\n".join(lines), (Event("clarification_requested", {"candidates": candidates}),))
+    trusted = frozenset({m.owner_name for m in matches} | {m.branch_name for m in matches})
+    return Reply(
+        "\n".join(lines),
+        (Event("clarification_requested", {"candidates": candidates}),),
+        allowed_names=trusted,
+    )
 
 
 def pending(ctx: Context) -> dict[str, Any] | None:

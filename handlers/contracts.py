@@ -41,6 +41,9 @@ class Reply:
 
     text: str
     events: tuple[Event, ...] = ()
+    # Names the handler rendered on purpose from trusted data (staff and branch names, fixed
+    # help text): the guard must not mistake them for a hidden customer with the same name.
+    allowed_names: frozenset[str] = frozenset()
 
     def customer_ids(self) -> list[str]:
         """Every customer id this reply discloses, in order, without repeats."""

@@ -25,14 +25,20 @@ class DisclosureBlocked(Exception):
     """A reply named a customer outside the actor's scope; it must not be sent."""
 
 
-def redact_hidden_names(session: Session, actor: Actor | None, today: date, text: str) -> str:
+def redact_hidden_names(
+    session: Session,
+    actor: Actor | None,
+    today: date,
+    text: str,
+    allowed: frozenset[str] = frozenset(),
+) -> str:
     """Replace every customer name the actor cannot see, keeping names they can."""
     candidates = name_candidates(text)
     known = existing_names(session, names=candidates)
     if not known:
         return text
     visible = visible_names(session, actor=actor, today=today, names=known)
-    hidden = known - visible
+    hidden = known - visible - allowed
     if not hidden:
         return text
     # Shield visible names first, so a hidden "王芳" never cuts into a visible "王芳芳".
@@ -65,6 +71,6 @@ def check_disclosures(session: Session, actor: Actor | None, today: date, reply:
 def guard_reply(session: Session, actor: Actor | None, today: date, reply: Reply) -> Reply:
     """The reply as it may leave: numbers masked, hidden names redacted, scope enforced."""
     check_disclosures(session, actor, today, reply)
-    text = redact_hidden_names(session, actor, today, mask_text(reply.text))
+    text = redact_hidden_names(session, actor, today, mask_text(reply.text), reply.allowed_names)
     events = tuple(Event(e.type, dict(e.data)) for e in reply.events)
     return replace(reply, text=text, events=events)

@@ -37,6 +37,9 @@ def show_card(ctx: Context, customer_id: str) -> Reply:
     card = customer_card(ctx.session, actor=ctx.actor, today=ctx.today, customer_id=customer_id)
     if card is None:
         return Reply(t("not_found", ctx.lang), (Event("not_found"),))
+    staff = {card.owner_name, card.branch_name, *(n.staff_name for n in card.notes)}
     return Reply(
-        card_text(card, ctx.today, ctx.lang), (Event("customer_shown", {"customer_id": card.id}),)
+        card_text(card, ctx.today, ctx.lang),
+        (Event("customer_shown", {"customer_id": card.id}),),
+        allowed_names=frozenset(staff),
     )

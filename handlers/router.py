@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crm_store.customers import name_candidates
 from handlers import intents as i
 from handlers.clarify import forget, pending, take_choice
 from handlers.context import Context
@@ -14,6 +15,11 @@ from handlers.texts import t
 from handlers.today import today_agenda
 
 
+def fixed_reply(text: str, *events: Event) -> Reply:
+    """A reply of fixed wording only: its example names ("查一下张伟") are nobody's data."""
+    return Reply(text, events, allowed_names=frozenset(name_candidates(text)))
+
+
 def parse(ctx: Context) -> i.Intent:
     """Parse the message, letting a pending clarification claim '1' / '第二个'."""
     return i.parse_intent(ctx.message.text, pending_choice=pending(ctx) is not None)
@@ -24,7 +30,7 @@ async def route(ctx: Context, intent: i.Intent) -> Reply:
     a = intent.args
     match intent.name:
         case i.HELP:
-            return Reply(t("help", ctx.lang), (Event("help_shown"),))
+            return fixed_reply(t("help", ctx.lang), Event("help_shown"))
         case i.LOOKUP:
             return await lookup_by_name(ctx, a["name"])
         case i.LOOKUP_TAIL:
@@ -48,7 +54,7 @@ async def route(ctx: Context, intent: i.Intent) -> Reply:
         case i.CANCEL:
             forget(ctx)
             return Reply(t("cancelled", ctx.lang))
-    return Reply(t("unknown", ctx.lang), (Event("not_understood"),))
+    return fixed_reply(t("unknown", ctx.lang), Event("not_understood"))
 
 
 async def _continue(ctx: Context, number: int) -> Reply:

@@ -185,3 +185,17 @@ def test_reassignment_between_question_and_answer(world: Store, bot: Assistant) 
 
         s.get(Customer, "c5").owner_staff_id = "rm2"  # type: ignore[union-attr]
     assert bot.say("rm1", "2").types() == ["not_found"]
+
+
+def test_staff_names_and_fixed_text_survive_the_guard(world: Store, bot: Assistant) -> None:
+    # With 100k customers nearly every staff name is also some customer's name.
+    with world.db.write() as s:
+        from crm_store.models import Customer
+
+        s.get(Customer, "c6").name = "李娜"  # type: ignore[union-attr]  # rm9's, hidden from rm1
+    bot.say("rm1", "/note 张伟 客户想了解理财")
+    card = bot.say("rm1", "/c 张伟").text
+    assert "客户经理李娜" in card and "李娜：客户想了解理财" in card
+    assert "查一下张伟" in bot.say("rm9", "帮助").text  # rm9 cannot see any 张伟
+    # Free text typed by staff is not trusted: there the name is a hidden customer's.
+    assert "朋友***来开户" in bot.say("rm1", "/note 张伟 她介绍了朋友李娜来开户").text
