@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bot import cli_staff
+from bot import cli_reminders, cli_staff
 from bot.cli_common import fail, load_settings, one_line_errors, parse_now, store_from_env
 from bot.console import ConsoleChannel, chat_loop, console_message
 from bot.dispatch import Dispatcher
@@ -25,6 +25,7 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_comp
 audit_app = typer.Typer(no_args_is_help=True, help="Read the audit log.")
 app.add_typer(cli_staff.app, name="staff")
 app.add_typer(audit_app, name="audit")
+app.add_typer(cli_reminders.app, name="reminders")
 
 KINDS = ("branches", "staff", "customers", "holdings", "interactions")
 DEMO_USER = "S001"
@@ -140,6 +141,13 @@ def chat(staff_id: Annotated[str, typer.Option("--as", help="Staff id of the ask
         )
     finally:
         store.close()
+
+
+@app.command()
+@one_line_errors
+def scheduler() -> None:
+    """Run the reminder timer alone (08:30 business time, catch-up on start, retries)."""
+    cli_reminders.run_scheduler()
 
 
 @audit_app.command("tail")

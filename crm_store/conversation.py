@@ -6,11 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from crm_store.models import ConversationState
+from crm_store.upsert import insert_for
 
 CLARIFY = "clarify"  # a pending "which 王芳 did you mean?"
 ITEMS = "items"  # the last numbered list of follow-ups, for "完成 2"
@@ -27,8 +26,7 @@ def remember(
     expires_at: datetime,
 ) -> None:
     """Store (or replace) one kind of state; an upsert, so two racing requests both succeed."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(ConversationState).values(
+    statement = insert_for(session, ConversationState).values(
         channel=channel, staff_id=staff_id, kind=kind, payload=payload, expires_at=expires_at
     )
     session.execute(

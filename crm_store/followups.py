@@ -34,3 +34,21 @@ def snooze(session: Session, *, followup_id: int, until: date) -> bool:
     task.due_on = until
     session.flush()
     return True
+
+
+def open_followup(
+    session: Session, *, customer_id: str, staff_id: str, due_on: date, summary: str, now: datetime
+) -> int:
+    """Open a follow-up task not tied to a note (e.g. a snoozed birthday reminder)."""
+    task = FollowUp(
+        customer_id=customer_id,
+        staff_id=staff_id,
+        interaction_id=None,
+        due_on=due_on,
+        status="open",
+        summary=summary[:200],
+        created_at=now,
+    )
+    session.add(task)
+    session.flush()
+    return task.id

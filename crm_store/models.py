@@ -227,3 +227,60 @@ class AuditLog(Base):
     decision: Mapped[str] = mapped_column(String(16))
     text_masked: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class Reminder(Base):
+    """Outbox row: one thing to remind one staff member of, planned once per unique key."""
+
+    __tablename__ = "reminder"
+    __table_args__ = (
+        UniqueConstraint("kind", "entity_id", "occurs_on", "lead_days", "recipient_staff_id"),
+        Index("ix_reminder_recipient_status", "recipient_staff_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # birthday | maturity | followup
+    entity_id: Mapped[str] = mapped_column(String(40))  # customer, holding or follow-up id
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), index=True)
+    occurs_on: Mapped[date] = mapped_column(Date)
+    lead_days: Mapped[int] = mapped_column(Integer)
+    recipient_staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"))
+    business_date: Mapped[date] = mapped_column(Date)  # the digest day it was planned for
+    # pending -> sent | acked | cancelled; digest_id is set when a digest takes the row.
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digest.id"), index=True)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Digest(Base):
+    """One morning message per staff member per business date, claimed by one sender."""
+
+    __tablename__ = "digest"
+    __table_args__ = (
+        UniqueConstraint("recipient_staff_id", "business_date"),
+        Index("ix_digest_status_next", "status", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    recipient_staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"))
+    business_date: Mapped[date] = mapped_column(Date)
+    # pending -> sending -> sent | failed | empty
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    channel: Mapped[str | None] = mapped_column(String(16))
+    item_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class PlanRun(Base):
+    """Business dates already planned: the next plan covers the days since the last one."""
+
+    __tablename__ = "reminder_plan_run"
+    business_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    planned_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,12 +22,38 @@ class Settings(BaseSettings):
     business_tz: str = Field(default="Asia/Shanghai", alias="BUSINESS_TZ")
     bankbot_lang: Literal["zh", "en"] = Field(default="zh", alias="BANKBOT_LANG")
     sqlite_busy_timeout_ms: int = Field(default=30_000, alias="SQLITE_BUSY_TIMEOUT_MS")
+    # Reminders (scheduler/)
+    digest_time: str = Field(default="08:30", alias="REMINDER_DIGEST_TIME")
+    birthday_leads: str = Field(default="3,0", alias="REMINDER_BIRTHDAY_LEADS")
+    maturity_leads: str = Field(default="30,7,1", alias="REMINDER_MATURITY_LEADS")
+    maturity_types: str = Field(
+        default="time_deposit,large_cd,wealth_management,loan", alias="REMINDER_MATURITY_TYPES"
+    )
+    digest_on_non_working_days: bool = Field(default=False, alias="REMINDER_ON_NON_WORKING_DAYS")
+    catchup_max_days: int = Field(default=7, ge=1, le=60, alias="REMINDER_CATCHUP_MAX_DAYS")
+    send_lease_seconds: int = Field(default=300, ge=10, alias="REMINDER_SEND_LEASE_SECONDS")
+    send_max_attempts: int = Field(default=5, ge=1, alias="REMINDER_SEND_MAX_ATTEMPTS")
+    send_retry_base_seconds: int = Field(default=60, ge=1, alias="REMINDER_RETRY_BASE_SECONDS")
 
     @field_validator("database_url", "bankbot_data_key", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # `.env.example` copies carry empty values: they mean "use the default".
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("birthday_leads", "maturity_leads")
+    @classmethod
+    def _leads(cls, value: str) -> str:
+        days = [int(x) for x in value.split(",") if x.strip()]  # ValueError -> bad setting
+        if not days or any(d < 0 or d > 366 for d in days):
+            raise ValueError("leads are days before the date, 0-366, comma separated")
+        return value
+
+    @field_validator("digest_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        time.fromisoformat(value)
+        return value
 
     @field_validator("business_tz")
     @classmethod
@@ -53,6 +80,26 @@ class Settings(BaseSettings):
     def key_file(self) -> Path:
         """Where `bankbot init` keeps a generated data key on the embedded default."""
         return self.home / "data.key"
+
+    @property
+    def digest_at(self) -> time:
+        """Wall-clock time of the morning digest in the business time zone."""
+        return time.fromisoformat(self.digest_time)
+
+    @property
+    def birthday_lead_days(self) -> tuple[int, ...]:
+        """Days before a birthday on which it is reminded (0 = on the day)."""
+        return tuple(sorted({int(x) for x in self.birthday_leads.split(",") if x.strip()}))
+
+    @property
+    def maturity_lead_days(self) -> tuple[int, ...]:
+        """Days before a maturity on which it is reminded."""
+        return tuple(sorted({int(x) for x in self.maturity_leads.split(",") if x.strip()}))
+
+    @property
+    def maturity_product_types(self) -> tuple[str, ...]:
+        """Product types whose maturity is reminded."""
+        return tuple(x.strip() for x in self.maturity_types.split(",") if x.strip())
 
     @property
     def tz(self) -> ZoneInfo:

@@ -1,18 +1,27 @@
-"""'完成 2' and '推迟 2 3天': act on the numbered items of the last agenda."""
+"""'完成 2' and '推迟 2 3天': act on the numbered items of the last list or digest.
+
+An item is a follow-up task (done / moved to a later day) or a birthday or maturity reminder
+(acknowledged, so later reminders of the same occurrence are not sent; snoozing it opens a
+follow-up for the chosen day).
+"""
 
 from __future__ import annotations
 
-from crm_store import conversation
-from crm_store.followups import get_followup, mark_done, snooze
-from crm_store.models import Customer, FollowUp
+from typing import Any
+
+from crm_store import conversation, reminder_items
+from crm_store.followups import mark_done, open_followup, snooze
+from crm_store.models import Customer, FollowUp, Reminder
 from crm_store.permissions import can_write
 from handlers.context import Context
 from handlers.contracts import Event, Reply
 from handlers.dates import parse_date_expression
 from handlers.texts import day_text, t
 
+Item = FollowUp | Reminder
 
-def _item(ctx: Context, number: int) -> tuple[FollowUp | None, Reply | None]:
+
+def _item(ctx: Context, number: int) -> tuple[Item | None, Reply | None]:
     state = conversation.recall(
         ctx.session,
         channel=ctx.channel,
@@ -22,47 +31,71 @@ def _item(ctx: Context, number: int) -> tuple[FollowUp | None, Reply | None]:
     )
     if state is None:
         return None, Reply(t("no_items", ctx.lang))
-    ids: list[int] = state.get("followups", [])
-    if not 1 <= number <= len(ids):
+    entries: list[dict[str, Any]] = state.get("items", [])
+    if not 1 <= number <= len(entries):
         return None, Reply(t("bad_item", ctx.lang, n=number))
-    task = get_followup(ctx.session, ids[number - 1])
+    entry = entries[number - 1]
+    item: Item | None
+    if entry["kind"] == "followup":
+        item = ctx.session.get(FollowUp, int(entry["id"]))
+    else:
+        item = ctx.session.get(Reminder, int(entry["id"]))
     # Permission again: the customer may have been reassigned since the list was shown.
-    if task is None or not can_write(ctx.session, ctx.actor, task.customer_id, ctx.today):
+    if item is None or not can_write(ctx.session, ctx.actor, item.customer_id, ctx.today):
         return None, Reply(t("bad_item", ctx.lang, n=number))
-    return task, None
+    return item, None
 
 
-def _name(ctx: Context, task: FollowUp) -> str:
-    customer = ctx.session.get(Customer, task.customer_id)
+def _name(ctx: Context, customer_id: str) -> str:
+    customer = ctx.session.get(Customer, customer_id)
     return customer.name if customer else ""
 
 
+def _what(ctx: Context, reminder: Reminder) -> str:
+    return t(f"reminder_kind_{reminder.kind}", ctx.lang)
+
+
 async def mark_item_done(ctx: Context, number: int) -> Reply:
-    """Close follow-up number `number` of the last list."""
-    task, problem = _item(ctx, number)
-    if problem or task is None:
+    """Close item `number`: a follow-up is done, a reminder is acknowledged."""
+    item, problem = _item(ctx, number)
+    if problem or item is None:
         return problem or Reply(t("no_items", ctx.lang))
-    if not mark_done(ctx.session, followup_id=task.id, now=ctx.now):
+    name = _name(ctx, item.customer_id)
+    if isinstance(item, Reminder):
+        reminder_items.acknowledge(ctx.session, item.id)
+        event = Event("reminder_acked", {"reminder_id": item.id, "customer_id": item.customer_id})
+        return Reply(t("reminder_acked", ctx.lang, name=name, what=_what(ctx, item)), (event,))
+    if not mark_done(ctx.session, followup_id=item.id, now=ctx.now):
         return Reply(t("already_done", ctx.lang))
-    event = Event("followup_done", {"followup_id": task.id, "customer_id": task.customer_id})
-    return Reply(t("done", ctx.lang, name=_name(ctx, task), summary=task.summary), (event,))
+    event = Event("followup_done", {"followup_id": item.id, "customer_id": item.customer_id})
+    return Reply(t("done", ctx.lang, name=name, summary=item.summary), (event,))
 
 
 async def snooze_item(ctx: Context, number: int, when: str) -> Reply:
-    """Move follow-up number `number` to a later day ('3天', '下周一'; default tomorrow)."""
-    task, problem = _item(ctx, number)
-    if problem or task is None:
+    """Move item `number` to a later day ('3天', '下周一'; default tomorrow)."""
+    item, problem = _item(ctx, number)
+    if problem or item is None:
         return problem or Reply(t("no_items", ctx.lang))
     until = parse_date_expression(when or "明天", ctx.now)
     if until is None or until <= ctx.today:
         return Reply(t("bad_snooze", ctx.lang))
-    if not snooze(ctx.session, followup_id=task.id, until=until):
+    name = _name(ctx, item.customer_id)
+    if isinstance(item, Reminder):
+        reminder_items.acknowledge(ctx.session, item.id)
+        summary = f"{_what(ctx, item)} {item.occurs_on.isoformat()}"
+        open_followup(
+            ctx.session,
+            customer_id=item.customer_id,
+            staff_id=ctx.actor.staff_id,
+            due_on=until,
+            summary=summary,
+            now=ctx.now,
+        )
+    elif not snooze(ctx.session, followup_id=item.id, until=until):
         return Reply(t("already_done", ctx.lang))
     event = Event(
         "followup_snoozed",
-        {"followup_id": task.id, "customer_id": task.customer_id, "until": until.isoformat()},
+        {"customer_id": item.customer_id, "until": until.isoformat(), "item": number},
     )
-    return Reply(
-        t("snoozed", ctx.lang, name=_name(ctx, task), due=day_text(until, ctx.today, ctx.lang)),
-        (event,),
-    )
+    due = day_text(until, ctx.today, ctx.lang)
+    return Reply(t("snoozed", ctx.lang, name=name, due=due), (event,))

@@ -34,7 +34,7 @@ async def today_agenda(ctx: Context) -> Reply:
         channel=ctx.channel,
         staff_id=ctx.actor.staff_id,
         kind=conversation.ITEMS,
-        payload={"followups": [f.id for f in followups]},
+        payload={"items": [{"kind": "followup", "id": f.id} for f in followups]},
         expires_at=ctx.now + ITEMS_KEPT_FOR,
     )
     lines = [t("today_title", ctx.lang, today=ctx.today.isoformat())]

@@ -1,0 +1,213 @@
+"""Sending claimed digests through the channel each staff member uses, once.
+
+A digest is marked sent in the same transaction that records its audit row and the numbered
+items for '完成 N'. A sender that dies after sending but before marking leaves the digest in
+"sending"; after its lease another sender sends it again and the audit row says "resent".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import update
+
+from crm_store import conversation
+from crm_store.audit import write_audit
+from crm_store.masking import mask_text
+from crm_store.models import Digest, Reminder
+from crm_store.store import Store
+from handlers.contracts import Channel, Event, Reply
+from scheduler.claims import Claimed, claim_next
+from scheduler.digest import DigestContent, collect
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+ITEMS_KEPT_FOR = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a staff member's digest goes: a channel and their own address on it."""
+
+    channel: Channel
+    address: str
+
+
+class Router(Protocol):
+    """Finds the private address of a staff member (never a group chat)."""
+
+    def route(self, staff_id: str) -> Route | None:
+        """The route, or None when the staff member has no way to be reached."""
+        ...
+
+
+Formatter = Callable[[DigestContent, str], str]  # (content, channel name) -> text
+
+
+@dataclass
+class SendStats:
+    sent: int = 0
+    items: int = 0
+    empty: int = 0
+    retried: int = 0
+    failed: int = 0
+    resent: int = 0
+
+
+class MemberRateLimit:
+    """At most `per_minute` messages to one member in any 60 s (WeCom allows 30)."""
+
+    def __init__(self, per_minute: int = 30) -> None:
+        self.per_minute = per_minute
+        self._sent: dict[str, deque[float]] = defaultdict(deque)
+
+    async def wait(self, member: str) -> None:
+        """Sleep until one more message to `member` stays within the limit."""
+        window = self._sent[member]
+        while window and time.monotonic() - window[0] >= 60:
+            window.popleft()
+        if len(window) >= self.per_minute:
+            await asyncio.sleep(60 - (time.monotonic() - window[0]))
+        window.append(time.monotonic())
+
+
+@dataclass
+class Sender:
+    """Claims due digests one by one and delivers them."""
+
+    store: Store
+    router: Router
+    formatter: Formatter
+    clock: Clock
+    worker: str
+    limiter: MemberRateLimit
+
+    async def run(self, *, max_digests: int | None = None) -> SendStats:
+        """Send every digest that is due now; return what happened."""
+        stats = SendStats()
+        lease = timedelta(seconds=self.store.settings.send_lease_seconds)
+        while max_digests is None or stats.sent + stats.empty + stats.failed < max_digests:
+            claimed = claim_next(self.store.db, now=self.clock(), worker=self.worker, lease=lease)
+            if claimed is None:
+                break
+            await self._deliver(claimed, stats)
+        return stats
+
+    async def _deliver(self, claimed: Claimed, stats: SendStats) -> None:
+        now = self.clock()
+        with self.store.db.write() as session:
+            content = collect(session, claimed, now)
+            if content is None or content.is_empty():
+                reason = "recipient inactive" if content is None else "nothing left to send"
+                _finish(session, claimed, status="empty", error=reason)
+                stats.empty += 1
+                return
+        route = self.router.route(claimed.recipient_staff_id)
+        if route is None:
+            self._failed(claimed, "no private channel bound for this staff member", stats)
+            return
+        text = self.formatter(content, route.channel.name)
+        reply = Reply(text, (Event("digest", {"customer_ids": content.customer_ids}),))
+        try:
+            await self.limiter.wait(route.address)
+            await route.channel.send(route.address, reply)
+        except Exception as exc:  # any channel error: retry later with backoff
+            log.warning("digest %s to %s failed: %s", claimed.digest_id, route.channel.name, exc)
+            self._failed(claimed, str(exc), stats)
+            return
+        self._sent(claimed, content, route, text, stats)
+
+    def _sent(
+        self, claimed: Claimed, content: DigestContent, route: Route, text: str, stats: SendStats
+    ) -> None:
+        now = self.clock()
+        with self.store.db.write() as session:
+            _finish(
+                session,
+                claimed,
+                status="sent",
+                channel=route.channel.name,
+                now=now,
+                items=len(content.entries),
+            )
+            conversation.remember(
+                session,
+                channel=route.channel.name,
+                staff_id=claimed.recipient_staff_id,
+                kind=conversation.ITEMS,
+                payload={"items": [e.action for e in content.entries]},
+                expires_at=now + ITEMS_KEPT_FOR,
+            )
+            write_audit(
+                session,
+                at=now,
+                actor_staff_id=claimed.recipient_staff_id,
+                channel=route.channel.name,
+                sender_id=route.address,
+                chat_type="private",
+                intent="reminder_digest",
+                customer_ids=content.customer_ids,
+                decision="resent" if claimed.reclaimed else "delivered",
+                text_masked=mask_text(text),
+                detail=f"digest={claimed.digest_id} attempt={claimed.attempt}",
+            )
+        stats.sent += 1
+        stats.items += len(content.entries)
+        stats.resent += int(claimed.reclaimed)
+
+    def _failed(self, claimed: Claimed, error: str, stats: SendStats) -> None:
+        settings = self.store.settings
+        final = claimed.attempt >= settings.send_max_attempts
+        delay = timedelta(seconds=settings.send_retry_base_seconds * 2 ** (claimed.attempt - 1))
+        with self.store.db.write() as session:
+            _finish(
+                session,
+                claimed,
+                status="failed" if final else "pending",
+                error=error,
+                retry_at=self.clock() + delay,
+            )
+        if final:
+            stats.failed += 1
+        else:
+            stats.retried += 1
+
+
+def _finish(
+    session: object,
+    claimed: Claimed,
+    *,
+    status: str,
+    error: str = "",
+    channel: str | None = None,
+    now: datetime | None = None,
+    items: int = 0,
+    retry_at: datetime | None = None,
+) -> None:
+    """Record the digest's outcome (and its reminders' when sent)."""
+    values: dict[str, object] = {"status": status, "lease_until": None, "last_error": error[:500]}
+    if status == "sent":
+        values |= {"channel": channel, "sent_at": now, "item_count": items}
+    if retry_at is not None:
+        values["next_attempt_at"] = retry_at
+    session.execute(update(Digest).where(Digest.id == claimed.digest_id).values(**values))  # type: ignore[attr-defined]
+    if status == "sent":
+        session.execute(  # type: ignore[attr-defined]
+            update(Reminder)
+            .where(Reminder.digest_id == claimed.digest_id, Reminder.status == "pending")
+            .values(status="sent", sent_at=now)
+        )
+    elif status == "empty":
+        session.execute(  # type: ignore[attr-defined]
+            update(Reminder)
+            .where(Reminder.digest_id == claimed.digest_id, Reminder.status == "pending")
+            .values(status="cancelled", note=error or "nothing to send")
+        )

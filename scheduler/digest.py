@@ -1,0 +1,169 @@
+"""What goes into one staff member's morning digest, checked again just before sending.
+
+The recipient must still be active and still own the customer; a customer reassigned since
+planning goes to the new owner; a follow-up closed meanwhile or an occurrence acknowledged
+from an earlier digest is dropped. Overdue follow-ups ride along as a count and the oldest few.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crm_store import reminder_items as items
+from crm_store.models import Customer, FollowUp
+from crm_store.permissions import can_see, load_actor
+from scheduler.claims import Claimed
+
+OVERDUE_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class DigestEntry:
+    """One numbered line of a digest, and what '完成 N' acts on."""
+
+    kind: str  # birthday | maturity | followup | overdue
+    customer_id: str
+    customer_name: str
+    on: date
+    lead_days: int = 0
+    calendar: str = "solar"
+    product_type: str = ""
+    product_name: str = ""
+    amount: Decimal | None = None
+    currency: str = "CNY"
+    summary: str = ""
+    action: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DigestContent:
+    """Everything a channel needs to write one staff member's digest."""
+
+    recipient_staff_id: str
+    recipient_name: str
+    business_date: date
+    late: bool
+    today: list[DigestEntry]
+    coming: list[DigestEntry]
+    overdue: list[DigestEntry]
+    overdue_total: int
+
+    @property
+    def entries(self) -> list[DigestEntry]:
+        """All numbered entries in display order (number = index + 1)."""
+        return [*self.today, *self.coming, *self.overdue]
+
+    @property
+    def customer_ids(self) -> list[str]:
+        """Customers this digest discloses, for the audit row."""
+        return list(dict.fromkeys(e.customer_id for e in self.entries))
+
+    def is_empty(self) -> bool:
+        """Nothing left to say (everything was closed or moved since planning)."""
+        return not self.entries
+
+
+def _entry(session: Session, line: items.ReminderLine) -> DigestEntry | None:
+    who = (line.customer_id, line.customer_name)
+    if line.kind == "birthday":
+        return DigestEntry(
+            "birthday",
+            *who,
+            on=line.occurs_on,
+            lead_days=line.lead_days,
+            calendar=line.birthday_calendar,
+            action={"kind": "reminder", "id": line.reminder_id},
+        )
+    if line.kind == "maturity":
+        detail = items.holding_detail(session, line.entity_id)
+        if detail is None:
+            return None
+        product_type, product_name, amount, currency = detail
+        return DigestEntry(
+            "maturity",
+            *who,
+            on=line.occurs_on,
+            lead_days=line.lead_days,
+            product_type=product_type,
+            product_name=product_name,
+            amount=Decimal(str(amount)),
+            currency=currency,
+            action={"kind": "reminder", "id": line.reminder_id},
+        )
+    state = items.followup_state(session, line.entity_id)
+    if state is None or state[0] == "done":
+        return None
+    action = {"kind": "followup", "id": int(line.entity_id)}
+    return DigestEntry("followup", *who, on=line.occurs_on, summary=state[1], action=action)
+
+
+def _usable(session: Session, claimed: Claimed, line: items.ReminderLine, now: datetime) -> bool:
+    """Re-check one planned reminder; close or reroute it when it must not go out here."""
+    if line.owner_staff_id != claimed.recipient_staff_id:
+        items.reroute(session, line, business_date=claimed.business_date, now=now)
+        return False
+    if items.acknowledged(session, line):
+        items.close_reminder(session, line.reminder_id, status="cancelled", note="acknowledged")
+        return False
+    return True
+
+
+def _overdue(
+    session: Session, recipient: str, business_date: date, exclude: set[int]
+) -> tuple[list[DigestEntry], int]:
+    where = (
+        Customer.owner_staff_id == recipient,
+        FollowUp.status != "done",
+        FollowUp.due_on < business_date,
+        FollowUp.id.not_in(exclude) if exclude else FollowUp.id.is_not(None),
+    )
+    total = session.scalar(select(func.count()).select_from(FollowUp).join(Customer).where(*where))
+    rows = session.execute(
+        select(FollowUp.id, Customer.id, Customer.name, FollowUp.due_on, FollowUp.summary)
+        .join(Customer, Customer.id == FollowUp.customer_id)
+        .where(*where)
+        .order_by(FollowUp.due_on, FollowUp.id)
+        .limit(OVERDUE_SHOWN)
+    ).all()
+    entries = [
+        DigestEntry(
+            "overdue", cid, name, on=due, summary=summary, action={"kind": "followup", "id": fid}
+        )
+        for fid, cid, name, due, summary in rows
+    ]
+    return entries, int(total or 0)
+
+
+def collect(session: Session, claimed: Claimed, now: datetime) -> DigestContent | None:
+    """The digest as it may go out now, or None if its recipient may no longer receive it."""
+    actor = load_actor(session, claimed.recipient_staff_id)
+    if actor is None or not actor.active:
+        return None
+    today: list[DigestEntry] = []
+    coming: list[DigestEntry] = []
+    for line in items.digest_reminders(session, claimed.digest_id):
+        if not _usable(session, claimed, line, now):
+            continue
+        entry = _entry(session, line)
+        if entry is None or not can_see(session, actor, line.customer_id, claimed.business_date):
+            items.close_reminder(session, line.reminder_id, status="cancelled", note="closed")
+            continue
+        (today if line.occurs_on <= claimed.business_date else coming).append(entry)
+    listed = {int(e.action["id"]) for e in today if e.kind == "followup"}
+    overdue, total = _overdue(session, actor.staff_id, claimed.business_date, listed)
+    return DigestContent(
+        actor.staff_id,
+        actor.name,
+        claimed.business_date,
+        claimed.late,
+        today,
+        coming,
+        overdue,
+        total,
+    )

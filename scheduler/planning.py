@@ -1,0 +1,241 @@
+"""Planning: what is due for a business date, written into the reminder outbox.
+
+Each kind is one `INSERT ... SELECT ... ON CONFLICT DO NOTHING` on indexed columns (birthday
+month-day, maturity date, follow-up due date), so planning 1M customers stays close to the
+cost of the SELECT alone and planning twice creates nothing new.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    CTE,
+    Date,
+    String,
+    and_,
+    cast,
+    distinct,
+    func,
+    literal,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import Session
+
+from crm_store.models import (
+    Customer,
+    Digest,
+    FollowUp,
+    Holding,
+    PlanRun,
+    Reminder,
+    UtcDateTime,
+)
+from crm_store.settings import Settings
+from crm_store.upsert import insert_for
+from scheduler.candidates import birthday_keys_on
+from scheduler.workdays import previous_digest_day
+
+REMINDER_KEY = ["kind", "entity_id", "occurs_on", "lead_days", "recipient_staff_id"]
+_CTE_CHUNK = 200  # SQLite allows at most 500 terms in one compound SELECT
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    business_date: date
+    since: date  # notify days in (since, business_date] were covered
+    birthdays: int
+    maturities: int
+    followups: int
+    digests: int
+
+    @property
+    def reminders(self) -> int:
+        """Rows added to the outbox."""
+        return self.birthdays + self.maturities + self.followups
+
+
+def plan_window_start(session: Session, business_date: date, settings: Settings) -> date:
+    """The day after which this plan starts: the last planned day, or the last digest day.
+
+    A bankbot that was down for days covers the missed days once, in one catch-up digest.
+    """
+    last = session.scalar(
+        select(func.max(PlanRun.business_date)).where(PlanRun.business_date < business_date)
+    )
+    floor = business_date - timedelta(days=settings.catchup_max_days)
+    if last is None:
+        last = previous_digest_day(
+            business_date, on_non_working_days=settings.digest_on_non_working_days
+        )
+    return max(last, floor)
+
+
+def _days(since: date, until: date, lead: int) -> list[date]:
+    """Occurrence dates whose notify day (occurrence - lead) falls in (since, until]."""
+    start = since + timedelta(days=lead + 1)
+    return [start + timedelta(days=i) for i in range((until - since).days)]
+
+
+def _insert(session: Session, query: Any) -> int:
+    columns = ["kind", "entity_id", "customer_id", "occurs_on", "lead_days"]
+    columns += ["recipient_staff_id", "business_date", "status", "created_at"]
+    # SQLite needs a WHERE in INSERT ... SELECT ... ON CONFLICT to parse it unambiguously.
+    statement = insert_for(session, Reminder).from_select(columns, query.where(true()))
+    statement = statement.on_conflict_do_nothing(index_elements=REMINDER_KEY)
+    # Counting RETURNING rows: INSERT ... SELECT gives no reliable rowcount on PostgreSQL.
+    return len(session.execute(statement.returning(Reminder.id)).all())
+
+
+def _birthday_rows(since: date, until: date, leads: tuple[int, ...]) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
+    for lead in leads:
+        for key, days in birthday_keys_on(_days(since, until, lead)).items():
+            rows.extend((*key, on, lead) for on in days)
+    return rows
+
+
+def _candidates(rows: list[tuple[Any, ...]]) -> CTE:
+    parts = [
+        select(
+            literal(cal).label("cal"),
+            literal(month).label("month"),
+            literal(day).label("day"),
+            literal(leap).label("leap"),
+            literal(on, Date).label("occurs_on"),
+            literal(lead).label("lead"),
+        )
+        for cal, month, day, leap, on, lead in rows
+    ]
+    return union_all(*parts).cte("birthday_candidates")
+
+
+def plan_birthdays(
+    session: Session, *, since: date, until: date, settings: Settings, now: datetime
+) -> int:
+    """Birthdays whose reminder day falls in (since, until], for each customer's owner."""
+    rows = _birthday_rows(since, until, settings.birthday_lead_days)
+    added = 0
+    for i in range(0, len(rows), _CTE_CHUNK):
+        cand = _candidates(rows[i : i + _CTE_CHUNK])
+        query = select(
+            literal("birthday"),
+            Customer.id,
+            Customer.id,
+            cand.c.occurs_on,
+            cand.c.lead,
+            Customer.owner_staff_id,
+            literal(until, Date),
+            literal("pending"),
+            literal(now, UtcDateTime()),
+        ).join(
+            cand,
+            and_(
+                Customer.birth_month == cand.c.month,
+                Customer.birth_day == cand.c.day,
+                Customer.birthday_calendar == cand.c.cal,
+                Customer.birthday_leap_month == cand.c.leap,
+            ),
+        )
+        added += _insert(session, query)
+    return added
+
+
+def plan_maturities(
+    session: Session, *, since: date, until: date, settings: Settings, now: datetime
+) -> int:
+    """Holdings whose maturity reminder day falls in (since, until], for each lead."""
+    added = 0
+    for lead in settings.maturity_lead_days:
+        first = since + timedelta(days=lead + 1)
+        last = until + timedelta(days=lead)
+        query = (
+            select(
+                literal("maturity"),
+                Holding.id,
+                Holding.customer_id,
+                Holding.maturity_date,
+                literal(lead),
+                Customer.owner_staff_id,
+                literal(until, Date),
+                literal("pending"),
+                literal(now, UtcDateTime()),
+            )
+            .join(Customer, Customer.id == Holding.customer_id)
+            .where(
+                Holding.maturity_date >= first,
+                Holding.maturity_date <= last,
+                Holding.product_type.in_(settings.maturity_product_types),
+            )
+        )
+        added += _insert(session, query)
+    return added
+
+
+def plan_followups(session: Session, *, since: date, until: date, now: datetime) -> int:
+    """Follow-ups falling due in (since, until] that are still open or snoozed."""
+    query = (
+        select(
+            literal("followup"),
+            cast(FollowUp.id, String),
+            FollowUp.customer_id,
+            FollowUp.due_on,
+            literal(0),
+            Customer.owner_staff_id,
+            literal(until, Date),
+            literal("pending"),
+            literal(now, UtcDateTime()),
+        )
+        .join(Customer, Customer.id == FollowUp.customer_id)
+        .where(FollowUp.status != "done", FollowUp.due_on > since, FollowUp.due_on <= until)
+    )
+    return _insert(session, query)
+
+
+def plan_digests(session: Session, *, business_date: date, now: datetime, late: bool) -> int:
+    """One digest row per staff member with something pending or overdue."""
+    pending = select(distinct(Reminder.recipient_staff_id)).where(
+        Reminder.status == "pending", Reminder.digest_id.is_(None)
+    )
+    overdue = (
+        select(distinct(Customer.owner_staff_id))
+        .join(FollowUp, FollowUp.customer_id == Customer.id)
+        .where(FollowUp.status != "done", FollowUp.due_on < business_date)
+    )
+    staff = pending.union(overdue).subquery()
+    query = select(
+        staff.c[0],
+        literal(business_date, Date),
+        literal("pending"),
+        literal(0),
+        literal(now, UtcDateTime()),
+        literal(late),
+        literal(0),
+        literal(""),
+        literal(now, UtcDateTime()),
+    )
+    columns = ["recipient_staff_id", "business_date", "status", "attempts", "next_attempt_at"]
+    columns += ["late", "item_count", "last_error", "created_at"]
+    statement = insert_for(session, Digest).from_select(columns, query.where(true()))
+    keys = ["recipient_staff_id", "business_date"]
+    statement = statement.on_conflict_do_nothing(index_elements=keys)
+    return len(session.execute(statement.returning(Digest.id)).all())
+
+
+def plan(
+    session: Session, *, business_date: date, settings: Settings, now: datetime, late: bool = False
+) -> PlanResult:
+    """Plan everything due for `business_date` (idempotent) and open the digests."""
+    since = plan_window_start(session, business_date, settings)
+    window = {"since": since, "until": business_date, "now": now}
+    birthdays = plan_birthdays(session, settings=settings, **window)  # type: ignore[arg-type]
+    maturities = plan_maturities(session, settings=settings, **window)  # type: ignore[arg-type]
+    followups = plan_followups(session, **window)  # type: ignore[arg-type]
+    digests = plan_digests(session, business_date=business_date, now=now, late=late)
+    run = insert_for(session, PlanRun).values(business_date=business_date, planned_at=now)
+    session.execute(run.on_conflict_do_nothing(index_elements=["business_date"]))
+    return PlanResult(business_date, since, birthdays, maturities, followups, digests)

@@ -1,0 +1,80 @@
+"""The reminder jobs as plain functions: plan a day, send what is due, preview a day."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from crm_store.models import Digest
+from crm_store.store import Store
+from scheduler.claims import Claimed, attach
+from scheduler.delivery import Formatter, MemberRateLimit, Router, Sender, SendStats
+from scheduler.digest import collect
+from scheduler.planning import PlanResult, plan
+
+Clock = Callable[[], datetime]
+
+
+def worker_name() -> str:
+    """Who claimed a digest, as shown in `bankbot reminders status`."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def plan_day(store: Store, business_date: date, *, now: datetime, late: bool = False) -> PlanResult:
+    """Plan `business_date` in one transaction (planning twice adds nothing)."""
+    with store.db.write() as session:
+        return plan(
+            session, business_date=business_date, settings=store.settings, now=now, late=late
+        )
+
+
+async def send_due(
+    store: Store, router: Router, formatter: Formatter, clock: Clock, *, worker: str | None = None
+) -> SendStats:
+    """Deliver every digest that is due now."""
+    sender = Sender(store, router, formatter, clock, worker or worker_name(), MemberRateLimit())
+    return await sender.run()
+
+
+class _Preview(Exception):
+    """Raised to roll a dry run back."""
+
+
+@dataclass(frozen=True)
+class PreviewedDigest:
+    recipient_staff_id: str
+    text: str
+
+
+def preview_day(
+    store: Store, business_date: date, *, now: datetime, formatter: Formatter
+) -> tuple[PlanResult, list[PreviewedDigest]]:
+    """What planning and sending `business_date` would do; nothing is recorded or sent."""
+    found: list[PreviewedDigest] = []
+    result: PlanResult | None = None
+    try:
+        with store.db.write() as session:
+            result = plan(session, business_date=business_date, settings=store.settings, now=now)
+            digests = session.scalars(
+                select(Digest).where(
+                    Digest.business_date == business_date, Digest.status == "pending"
+                )
+            ).all()
+            for d in digests:
+                claimed = Claimed(d.id, d.recipient_staff_id, business_date, 1, d.late, False)
+                attach(session, d.id, d.recipient_staff_id, business_date)
+                content = collect(session, claimed, now)
+                if content is not None and not content.is_empty():
+                    found.append(
+                        PreviewedDigest(d.recipient_staff_id, formatter(content, "console"))
+                    )
+            raise _Preview
+    except _Preview:
+        pass
+    assert result is not None
+    return result, found
