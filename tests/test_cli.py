@@ -45,8 +45,9 @@ def test_ask_json_on_both_engines(settings: Settings) -> None:
     build_world(store)
     store.close()
     args = ["ask", "--as", "rm1", "--now", "2026-11-28T10:00:00", "--json"]
-    result = runner.invoke(app, [*args, "记录：刚和张伟通话，他想了解大额存单，下周二回访"],
-                           env=env_for(settings))
+    result = runner.invoke(
+        app, [*args, "记录：刚和张伟通话，他想了解大额存单，下周二回访"], env=env_for(settings)
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     note = next(e for e in payload["events"] if e["type"] == "note_recorded")
@@ -89,7 +90,28 @@ def test_bad_setting_is_one_line(tmp_path: Path) -> None:
 
 def test_wrong_data_key_is_refused(settings: Settings) -> None:
     wrong = "A" * 43 + "="
-    result = runner.invoke(app, ["ask", "--as", "rm1", "你好"],
-                           env=env_for(settings, BANKBOT_DATA_KEY="not-base64!"))
+    result = runner.invoke(
+        app, ["ask", "--as", "rm1", "你好"], env=env_for(settings, BANKBOT_DATA_KEY="not-base64!")
+    )
     assert result.exit_code == 1 and "BANKBOT_DATA_KEY" in result.stderr
     assert wrong  # a well-formed but wrong key is caught when decrypting (see test_store)
+
+
+def test_staff_management_takes_effect_on_the_next_message(settings: Settings) -> None:
+    store = open_store(settings)
+    build_world(store)
+    store.close()
+    env = env_for(settings)
+    ask = ["ask", "--as", "rm2", "--now", "2026-11-28T10:00:00", "--json", "/c 张伟"]
+    assert json.loads(runner.invoke(app, ask, env=env).stdout)["events"][0]["type"] == "not_found"
+    granted = runner.invoke(app, ["staff", "grant", "rm2", "c1", "--until", "2026-12-31"], env=env)
+    assert granted.exit_code == 0, granted.output
+    shown = json.loads(runner.invoke(app, ask, env=env).stdout)["events"][0]
+    assert shown == {"type": "customer_shown", "customer_id": "c1"}
+    assert runner.invoke(app, ["staff", "deactivate", "rm2"], env=env).exit_code == 0
+    refused = json.loads(runner.invoke(app, ask, env=env).stdout)["events"][0]
+    assert refused == {"type": "refused", "reason": "unknown_sender"}
+    listing = runner.invoke(app, ["staff", "list"], env=env).stdout
+    assert "rm2\t周杰\trm\tB2\tT1\tleft" in listing
+    bad = runner.invoke(app, ["staff", "set-role", "rm1", "king"], env=env)
+    assert bad.exit_code == 1 and "unknown role" in bad.stderr
