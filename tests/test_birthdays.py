@@ -23,9 +23,7 @@ from crm_store.birthdays import lunar_to_solar, next_birthday
         (12, 30, "lunar", date(2026, 11, 28), date(2027, 2, 5)),  # 除夕 2027 (腊月小, 29th)
     ],
 )
-def test_next_birthday(
-    month: int, day: int, calendar: str, today: date, expected: date
-) -> None:
+def test_next_birthday(month: int, day: int, calendar: str, today: date, expected: date) -> None:
     assert next_birthday(month, day, calendar, False, today) == expected
 
 

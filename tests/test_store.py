@@ -75,9 +75,18 @@ def test_wrong_key_is_a_clear_error(store: Store) -> None:
 
 def test_audit_log_is_append_only(store: Store) -> None:
     with store.db.write() as s:
-        write_audit(s, at=NOW, actor_staff_id=None, channel="console", sender_id="x",
-                    chat_type="private", intent="help", customer_ids=[], decision="allowed",
-                    text_masked="帮助")
+        write_audit(
+            s,
+            at=NOW,
+            actor_staff_id=None,
+            channel="console",
+            sender_id="x",
+            chat_type="private",
+            intent="help",
+            customer_ids=[],
+            decision="allowed",
+            text_masked="帮助",
+        )
     for statement in ("UPDATE audit_log SET decision = 'x'", "DELETE FROM audit_log"):
         with pytest.raises(DBAPIError, match="append-only"), store.db.write() as s:
             s.execute(text(statement))
@@ -85,9 +94,15 @@ def test_audit_log_is_append_only(store: Store) -> None:
 
 def test_note_is_recorded_once_per_message_and_undo_removes_its_task(store: Store) -> None:
     build_world(store)
-    args = dict(staff_id="rm1", customer_id="c1", content="客户电话13812345678，想买理财",
-                occurred_at=NOW, channel="wecom", source_message_id="msg-9",
-                next_followup_on=date(2026, 12, 1))
+    args = dict(
+        staff_id="rm1",
+        customer_id="c1",
+        content="客户电话13812345678，想买理财",
+        occurred_at=NOW,
+        channel="wecom",
+        source_message_id="msg-9",
+        next_followup_on=date(2026, 12, 1),
+    )
     with store.db.write() as s:
         first = record_note(s, **args)  # type: ignore[arg-type]
         again = record_note(s, **args)  # type: ignore[arg-type]

@@ -17,8 +17,12 @@ from crm_store.store import Store
 TODAY = date(2026, 11, 28)
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
-BRANCHES = [("B1", "上海分行", None), ("B2", "陆家嘴支行", "B1"), ("B3", "社区支行", "B2"),
-            ("B9", "北京分行", None)]
+BRANCHES = [
+    ("B1", "上海分行", None),
+    ("B2", "陆家嘴支行", "B1"),
+    ("B3", "社区支行", "B2"),
+    ("B9", "北京分行", None),
+]
 TEAMS = [("T1", "B2"), ("T2", "B2"), ("T9", "B9")]
 STAFF = [  # id, name, role, branch, team, active
     ("rm1", "李娜", "rm", "B2", "T1", True),
@@ -56,7 +60,9 @@ def build_world(store: Store) -> None:
             s.add(Team(id=tid, name=tid, branch_id=branch))
         s.flush()
         for sid, name, role, branch, team, active in STAFF:
-            s.add(Staff(id=sid, name=name, role=role, branch_id=branch, team_id=team, active=active))
+            s.add(
+                Staff(id=sid, name=name, role=role, branch_id=branch, team_id=team, active=active)
+            )
         s.flush()
         for row in CUSTOMERS:
             s.add(customer(store.cipher, *row))
@@ -66,7 +72,9 @@ def build_world(store: Store) -> None:
         s.flush()
         s.add(holding("h1", "c1", "large_cd", "大额存单2025年第12期", "500000", date(2026, 12, 3)))
         s.add(holding("h2", "c1", "fund", "易方达蓝筹精选混合", "80000", None))
-        s.add(holding("h3", "c8", "time_deposit", "稳盈3个月定期存款", "200000", date(2026, 12, 20)))
+        s.add(
+            holding("h3", "c8", "time_deposit", "稳盈3个月定期存款", "200000", date(2026, 12, 20))
+        )
 
 
 def customer(
@@ -101,7 +109,9 @@ def customer(
     )
 
 
-def holding(hid: str, cid: str, kind: str, name: str, amount: str, maturity: date | None) -> Holding:
+def holding(
+    hid: str, cid: str, kind: str, name: str, amount: str, maturity: date | None
+) -> Holding:
     """One holding row."""
     return Holding(
         id=hid,
