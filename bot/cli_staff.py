@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 import typer
 
 from bot.cli_common import one_line_errors, store_from_env
 from crm_store import staff_admin
+from crm_store.binding import issue_code
 
 app = typer.Typer(no_args_is_help=True, help="Manage staff, roles and customer-team grants.")
 
@@ -116,3 +117,17 @@ def revoke_command(staff_id: str, customer_id: str) -> None:
     finally:
         store.close()
     print("revoked" if removed else "there was no such grant")
+
+
+@app.command("invite")
+@one_line_errors
+def invite_command(staff_id: str) -> None:
+    """Issue a one-time code (24 h) the staff member sends as '/bind CODE' from WeCom/Telegram."""
+    store = store_from_env()
+    try:
+        with store.db.write() as session:
+            code = issue_code(session, staff_id=staff_id, now=datetime.now(UTC))
+    finally:
+        store.close()
+    print(f"bind code for {staff_id}: {code} (valid 24 hours, single use)")
+    print(f"the staff member sends: /bind {code}")

@@ -10,7 +10,10 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.identity import resolve_actor
+from sqlalchemy.orm import Session
+
+from bot.gate import StrangerLimit, bind_account, bind_request, stranger_reply
+from bot.identity import TRUSTED_LOCAL_CHANNELS, resolve_actor
 from crm_store.audit import write_audit
 from crm_store.masking import mask_text
 from crm_store.permissions import Actor, may_use_customer_chat
@@ -35,6 +38,7 @@ class Dispatcher:
         self.store = store
         self.clock = clock or (lambda: datetime.now(store.settings.tz))
         self.lang = store.settings.bankbot_lang
+        self.strangers = StrangerLimit()
 
     def _now(self) -> datetime:
         return self.clock().astimezone(self.store.settings.tz)
@@ -53,7 +57,7 @@ class Dispatcher:
         with self.store.db.write() as session:
             actor = resolve_actor(session, channel=message.channel, sender_id=message.sender_id)
             ctx = Context(session, actor, message, now, self.lang) if actor else None
-            intent, reply = await self._decide(ctx, actor, message)
+            intent, reply = await self._decide(session, ctx, actor, message)
             guarded = guard_reply(session, actor, now.date(), reply)
             write_audit(
                 session,
@@ -71,11 +75,19 @@ class Dispatcher:
             return guarded
 
     async def _decide(
-        self, ctx: Context | None, actor: Actor | None, message: IncomingMessage
+        self,
+        session: Session,
+        ctx: Context | None,
+        actor: Actor | None,
+        message: IncomingMessage,
     ) -> tuple[str, Reply]:
+        code = bind_request(message)
+        if code is not None and message.channel not in TRUSTED_LOCAL_CHANNELS:
+            reply = bind_account(session, message, code, self._now(), self.lang)
+            return "bind", reply
         if ctx is None or actor is None or not actor.active:
             # Unknown and deactivated senders get the same reply: nothing to learn from it.
-            return "refused", _refusal(t("unknown_sender", self.lang), "unknown_sender")
+            return "refused", stranger_reply(self.strangers, message, self.lang)
         intent = parse(ctx)
         if message.chat_type != "private" and intent.name not in GROUP_SAFE_INTENTS:
             return intent.name, _refusal(t("group_chat", self.lang), "group_chat")

@@ -284,3 +284,45 @@ class PlanRun(Base):
     __tablename__ = "reminder_plan_run"
     business_date: Mapped[date] = mapped_column(Date, primary_key=True)
     planned_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class InboxMessage(Base):
+    """A platform message, stored before it is acknowledged: a retried delivery is a
+    duplicate key, and a row a crash left pending is processed after restart."""
+
+    __tablename__ = "inbox_message"
+    __table_args__ = (
+        UniqueConstraint("channel", "msg_key"),
+        Index("ix_inbox_message_status", "status", "received_at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    msg_key: Mapped[str] = mapped_column(String(128))  # MsgId, or sender + CreateTime, update_id
+    sender_id: Mapped[str] = mapped_column(String(128))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    chat_type: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|done|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class BindCode(Base):
+    """A one-time code an admin issues so a staff member can bind a chat account."""
+
+    __tablename__ = "bind_code"
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SharedSecret(Base):
+    """Short-lived values shared by every bot process, e.g. a platform access token."""
+
+    __tablename__ = "shared_secret"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -25,6 +25,8 @@ _ZH: dict[str, str] = {
     "cancelled": "好的，已取消。",
     "nothing_pending": "当前没有需要选择的内容。",
     "unknown_sender": "您好，此账号尚未绑定员工身份，无法提供服务。请联系管理员。",
+    "bind_failed": "绑定码无效或已过期，请向管理员重新申请。",
+    "bound": "绑定成功，{name}您好！发送“帮助”查看我能做什么。",
     "group_chat": "为保护客户隐私，群聊中不提供客户信息，请在与我的私聊中继续。",
     "admin_no_customers": "管理员账号不通过聊天查看客户信息。",
     "read_only": "您的角色为只读，不能记录或修改跟进。",
@@ -137,6 +139,8 @@ _EN: dict[str, str] = {
     "bad_choice": "Please reply with a number from 1 to {count}, or '/cancel'.",
     "cancelled": "OK, cancelled.",
     "nothing_pending": "There is nothing waiting for your choice.",
+    "bind_failed": "That code is invalid or has expired. Please ask your admin for a new one.",
+    "bound": "Linked. Hello {name}! Send 'help' to see what I can do.",
     "unknown_sender": "This account is not linked to a staff member. Please contact your admin.",
     "group_chat": (
         "To protect customer privacy, customer information is not shared in group chats. "

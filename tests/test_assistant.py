@@ -199,3 +199,28 @@ def test_staff_names_and_fixed_text_survive_the_guard(world: Store, bot: Assista
     assert "查一下张伟" in bot.say("rm9", "帮助").text  # rm9 cannot see any 张伟
     # Free text typed by staff is not trusted: there the name is a hidden customer's.
     assert "朋友***来开户" in bot.say("rm1", "/note 张伟 她介绍了朋友李娜来开户").text
+
+
+def test_bind_with_a_one_time_code(world: Store, bot: Assistant) -> None:
+    from crm_store.binding import issue_code
+
+    with world.db.write() as s:
+        code = issue_code(s, staff_id="rm1", now=NOW)
+    before = bot.send(platform_message("telegram", "777", "查一下张伟", NOW))
+    assert before.event("refused") == {"reason": "unknown_sender"}
+    bound = bot.send(platform_message("telegram", "777", f"/bind {code.lower()}", NOW))
+    assert bound.event("bound") == {"staff_id": "rm1"}
+    after = bot.send(platform_message("telegram", "777", "查一下张伟", NOW))
+    assert after.event("customer_shown") == {"customer_id": "c1"}
+    reused = bot.send(platform_message("telegram", "888", f"/bind {code}", NOW))
+    assert reused.event("refused") == {"reason": "bad_code"}
+    with world.db.write() as s:
+        late = issue_code(s, staff_id="rm2", now=NOW - timedelta(hours=25))
+    expired = bot.send(platform_message("telegram", "999", f"/bind {late}", NOW))
+    assert expired.event("refused") == {"reason": "bad_code"}
+
+
+def test_strangers_get_one_short_answer_then_silence(bot: Assistant) -> None:
+    replies = [bot.send(platform_message("wecom", "spy", "查一下张伟", NOW)) for _ in range(5)]
+    assert [bool(r.text) for r in replies] == [True, True, True, False, False]
+    assert all(r.types() == ["refused"] for r in replies)
