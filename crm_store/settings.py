@@ -22,6 +22,21 @@ class Settings(BaseSettings):
     business_tz: str = Field(default="Asia/Shanghai", alias="BUSINESS_TZ")
     bankbot_lang: Literal["zh", "en"] = Field(default="zh", alias="BANKBOT_LANG")
     sqlite_busy_timeout_ms: int = Field(default=30_000, alias="SQLITE_BUSY_TIMEOUT_MS")
+    # WeCom self-built app (企业微信自建应用)
+    wecom_corp_id: str | None = Field(default=None, alias="WECOM_CORP_ID")
+    wecom_agent_id: int | None = Field(default=None, alias="WECOM_AGENT_ID")
+    wecom_secret: SecretStr | None = Field(default=None, alias="WECOM_SECRET")
+    wecom_token: SecretStr | None = Field(default=None, alias="WECOM_TOKEN")
+    wecom_aes_key: SecretStr | None = Field(default=None, alias="WECOM_AES_KEY")
+    wecom_api_base_url: str = Field(
+        default="https://qyapi.weixin.qq.com", alias="WECOM_API_BASE_URL"
+    )
+    # Telegram
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_webhook_secret: SecretStr | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET")
+    telegram_api_base_url: str | None = Field(default=None, alias="TELEGRAM_API_BASE_URL")
+    # Shared storage for several bot processes (access tokens); the database when unset.
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
     # Reminders (scheduler/)
     digest_time: str = Field(default="08:30", alias="REMINDER_DIGEST_TIME")
     birthday_leads: str = Field(default="3,0", alias="REMINDER_BIRTHDAY_LEADS")
@@ -35,7 +50,20 @@ class Settings(BaseSettings):
     send_max_attempts: int = Field(default=5, ge=1, alias="REMINDER_SEND_MAX_ATTEMPTS")
     send_retry_base_seconds: int = Field(default=60, ge=1, alias="REMINDER_RETRY_BASE_SECONDS")
 
-    @field_validator("database_url", "bankbot_data_key", mode="before")
+    @field_validator(
+        "database_url",
+        "bankbot_data_key",
+        "wecom_corp_id",
+        "wecom_agent_id",
+        "wecom_secret",
+        "wecom_token",
+        "wecom_aes_key",
+        "telegram_bot_token",
+        "telegram_webhook_secret",
+        "telegram_api_base_url",
+        "redis_url",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # `.env.example` copies carry empty values: they mean "use the default".
@@ -80,6 +108,17 @@ class Settings(BaseSettings):
     def key_file(self) -> Path:
         """Where `bankbot init` keeps a generated data key on the embedded default."""
         return self.home / "data.key"
+
+    @property
+    def wecom_configured(self) -> bool:
+        """All five WeCom values are set."""
+        values = (self.wecom_corp_id, self.wecom_agent_id, self.wecom_secret)
+        return all(v is not None for v in (*values, self.wecom_token, self.wecom_aes_key))
+
+    @property
+    def telegram_configured(self) -> bool:
+        """A bot token is set."""
+        return self.telegram_bot_token is not None
 
     @property
     def digest_at(self) -> time:

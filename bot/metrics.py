@@ -1,0 +1,35 @@
+"""Request and delivery counters for `GET /metrics` (Prometheus text format); no personal data."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+REGISTRY = CollectorRegistry()
+
+CALLBACKS = Counter(
+    "bankbot_callbacks_total",
+    "Platform callbacks received, by channel and outcome (accepted, duplicate, refused).",
+    ["channel", "outcome"],
+    registry=REGISTRY,
+)
+ACK_SECONDS = Histogram(
+    "bankbot_ack_seconds",
+    "Time from receiving a callback to acknowledging it.",
+    ["channel"],
+    registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+REPLIES = Counter(
+    "bankbot_replies_total",
+    "Replies sent, by channel and result.",
+    ["channel", "result"],
+    registry=REGISTRY,
+)
+DELIVERIES = Counter(
+    "bankbot_deliveries_total", "Reminder digests by result.", ["result"], registry=REGISTRY
+)
+
+
+def render() -> bytes:
+    """The current counters in Prometheus text format."""
+    return generate_latest(REGISTRY)

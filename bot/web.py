@@ -1,0 +1,110 @@
+"""`bankbot serve`: one ASGI app for WeCom callbacks, Telegram webhooks, health and metrics.
+
+Platform adapters plug in through `PlatformAdapter`: they verify and parse their payloads, hand
+an `IncomingMessage` to the inbox (durable before the acknowledgement), and implement
+`Channel` for replies and reminder digests. No business logic lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot import metrics
+from bot.inbox import Inbox
+from crm_store.store import Store
+from handlers.contracts import Channel
+from scheduler.timer import ReminderTimer
+
+log = logging.getLogger(__name__)
+
+
+class PlatformAdapter(Protocol):
+    """A messaging platform: its HTTP routes, its outgoing channel, its readiness."""
+
+    name: str
+    channel: Channel
+
+    def routes(self, inbox: Inbox) -> list[BaseRoute]:
+        """The routes that receive this platform's traffic and feed the inbox."""
+        ...
+
+    async def start(self) -> None:
+        """Connect (e.g. fetch a token); must not fail the whole app when offline."""
+        ...
+
+    async def stop(self) -> None:
+        """Release connections."""
+        ...
+
+    def ready(self) -> bool:
+        """Whether the platform can be reached right now."""
+        ...
+
+
+def _database_ok(store: Store) -> bool:
+    try:
+        with store.db.read() as session:
+            session.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        log.warning("health check: database unreachable")
+        return False
+
+
+def build_app(
+    store: Store,
+    inbox: Inbox,
+    adapters: Sequence[PlatformAdapter],
+    timer: ReminderTimer | None = None,
+) -> Starlette:
+    """The web app; its lifespan starts adapters, drains the inbox and starts the timer."""
+
+    async def healthz(_: Request) -> JSONResponse:
+        database = await asyncio.to_thread(_database_ok, store)
+        channels = {a.name: a.ready() for a in adapters}
+        body = {
+            "database": database,
+            "index": "not configured",
+            "channels": channels,
+            "timer": timer is not None,
+        }
+        healthy = database and all(channels.values())
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    async def metrics_endpoint(_: Request) -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        for adapter in adapters:
+            await adapter.start()
+        drained = await inbox.drain()
+        if drained:
+            log.info("processed %s messages left from before the restart", drained)
+        if timer is not None:
+            timer.start()
+        try:
+            yield
+        finally:
+            if timer is not None:
+                timer.stop()
+            for adapter in adapters:
+                await adapter.stop()
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
+    ]
+    for adapter in adapters:
+        routes.extend(adapter.routes(inbox))
+    return Starlette(routes=routes, lifespan=lifespan)
