@@ -115,13 +115,18 @@ class Sender:
             self._failed(claimed, "no private channel bound for this staff member", stats)
             return
         text = self.formatter(content, route.channel.name)
-        reply = Reply(text, (Event("digest", {"customer_ids": content.customer_ids}),))
+        event = Event(
+            "digest", {"customer_ids": content.customer_ids, "items": len(content.entries)}
+        )
+        reply = Reply(text, (event,))
         try:
             await self.limiter.wait(route.address)
             await route.channel.send(route.address, reply)
         except Exception as exc:  # any channel error: retry later with backoff
             log.warning("digest %s to %s failed: %s", claimed.digest_id, route.channel.name, exc)
-            self._failed(claimed, str(exc), stats)
+            # A channel error may say it cannot succeed later (WeCom 60020, 81013): stop now.
+            retryable = bool(getattr(exc, "retryable", True))
+            self._failed(claimed, str(exc) or type(exc).__name__, stats, retryable=retryable)
             return
         self._sent(claimed, content, route, text, stats)
 
@@ -163,19 +168,23 @@ class Sender:
         stats.items += len(content.entries)
         stats.resent += int(claimed.reclaimed)
 
-    def _failed(self, claimed: Claimed, error: str, stats: SendStats) -> None:
+    def _failed(
+        self, claimed: Claimed, error: str, stats: SendStats, *, retryable: bool = True
+    ) -> None:
         settings = self.store.settings
-        final = claimed.attempt >= settings.send_max_attempts
+        final = not retryable or claimed.attempt >= settings.send_max_attempts
         delay = timedelta(seconds=settings.send_retry_base_seconds * 2 ** (claimed.attempt - 1))
         with self.store.db.write() as session:
-            _finish(
+            owned = _finish(
                 session,
                 claimed,
                 status="failed" if final else "pending",
                 error=error,
                 retry_at=self.clock() + delay,
             )
-        if final:
+        if not owned:  # our lease ran out and another sender took the digest over
+            log.warning("digest %s: claim lost, outcome left to its new sender", claimed.digest_id)
+        elif final:
             stats.failed += 1
         else:
             stats.retried += 1
@@ -191,19 +200,38 @@ def _finish(
     now: datetime | None = None,
     items: int = 0,
     retry_at: datetime | None = None,
-) -> None:
-    """Record the digest's outcome (and its reminders' when sent)."""
+) -> bool:
+    """Record the digest's outcome (and its reminders' when sent), only while this claim still
+    holds it: a sender that outlived its lease must not undo the outcome of the one that took
+    the digest over. Returns whether it did."""
     values: dict[str, object] = {"status": status, "lease_until": None, "last_error": error[:500]}
     if status == "sent":
         values |= {"channel": channel, "sent_at": now, "item_count": items}
     if retry_at is not None:
         values["next_attempt_at"] = retry_at
-    session.execute(update(Digest).where(Digest.id == claimed.digest_id).values(**values))  # type: ignore[attr-defined]
+    result = session.execute(  # type: ignore[attr-defined]
+        update(Digest)
+        .where(
+            Digest.id == claimed.digest_id,
+            Digest.status == "sending",
+            Digest.attempts == claimed.attempt,
+        )
+        .values(**values)
+    )
+    if result.rowcount != 1:
+        return False
     if status == "sent":
         session.execute(  # type: ignore[attr-defined]
             update(Reminder)
             .where(Reminder.digest_id == claimed.digest_id, Reminder.status == "pending")
             .values(status="sent", sent_at=now)
+        )
+    elif status == "failed":
+        # Given up on this digest: its reminders ride along with the recipient's next one.
+        session.execute(  # type: ignore[attr-defined]
+            update(Reminder)
+            .where(Reminder.digest_id == claimed.digest_id, Reminder.status == "pending")
+            .values(digest_id=None)
         )
     elif status == "empty":
         session.execute(  # type: ignore[attr-defined]
@@ -211,3 +239,4 @@ def _finish(
             .where(Reminder.digest_id == claimed.digest_id, Reminder.status == "pending")
             .values(status="cancelled", note=error or "nothing to send")
         )
+    return True

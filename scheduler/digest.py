@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crm_store import reminder_items as items
-from crm_store.models import Customer, FollowUp
+from crm_store.models import Customer, Digest, FollowUp
 from crm_store.permissions import can_see, load_actor
+from crm_store.upsert import insert_for
 from scheduler.claims import Claimed
 
 OVERDUE_SHOWN = 3
@@ -103,15 +104,46 @@ def _entry(session: Session, line: items.ReminderLine) -> DigestEntry | None:
     return DigestEntry("followup", *who, on=line.occurs_on, summary=state[1], action=action)
 
 
+def _open_digest(session: Session, recipient: str, claimed: Claimed, now: datetime) -> None:
+    """Give the new owner a digest for the same day (if they have none yet), so a rerouted
+    reminder goes out in this run instead of waiting for the next plan."""
+    statement = insert_for(session, Digest).values(
+        recipient_staff_id=recipient,
+        business_date=claimed.business_date,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        late=claimed.late,
+        item_count=0,
+        last_error="",
+        created_at=now,
+    )
+    keys = ["recipient_staff_id", "business_date"]
+    session.execute(statement.on_conflict_do_nothing(index_elements=keys))
+
+
+def _reroute(session: Session, claimed: Claimed, line: items.ReminderLine, now: datetime) -> None:
+    """The customer changed hands since planning: the reminder goes to the new owner today."""
+    items.reroute(session, line, business_date=claimed.business_date, now=now)
+    _open_digest(session, line.owner_staff_id, claimed, now)
+
+
 def _usable(session: Session, claimed: Claimed, line: items.ReminderLine, now: datetime) -> bool:
     """Re-check one planned reminder; close or reroute it when it must not go out here."""
     if line.owner_staff_id != claimed.recipient_staff_id:
-        items.reroute(session, line, business_date=claimed.business_date, now=now)
+        _reroute(session, claimed, line, now)
         return False
     if items.acknowledged(session, line):
         items.close_reminder(session, line.reminder_id, status="cancelled", note="acknowledged")
         return False
     return True
+
+
+def _reroute_reassigned(session: Session, claimed: Claimed, now: datetime) -> None:
+    """Send on the reminders whose customer has a new owner; the rest are cancelled."""
+    for line in items.digest_reminders(session, claimed.digest_id):
+        if line.owner_staff_id != claimed.recipient_staff_id:
+            _reroute(session, claimed, line, now)
 
 
 def _overdue(
@@ -144,6 +176,7 @@ def collect(session: Session, claimed: Claimed, now: datetime) -> DigestContent 
     """The digest as it may go out now, or None if its recipient may no longer receive it."""
     actor = load_actor(session, claimed.recipient_staff_id)
     if actor is None or not actor.active:
+        _reroute_reassigned(session, claimed, now)  # a leaver's handed-over customers
         return None
     today: list[DigestEntry] = []
     coming: list[DigestEntry] = []

@@ -63,16 +63,17 @@ def plan_window_start(session: Session, business_date: date, settings: Settings)
     """The day after which this plan starts: the last planned day, or the last digest day.
 
     A bankbot that was down for days covers the missed days once, in one catch-up digest.
+    The catch-up cap never cuts into the days since the last scheduled digest day: a holiday
+    longer than the cap (Spring Festival, National Day) is no outage.
     """
     last = session.scalar(
         select(func.max(PlanRun.business_date)).where(PlanRun.business_date < business_date)
     )
-    floor = business_date - timedelta(days=settings.catchup_max_days)
-    if last is None:
-        last = previous_digest_day(
-            business_date, on_non_working_days=settings.digest_on_non_working_days
-        )
-    return max(last, floor)
+    scheduled = previous_digest_day(
+        business_date, on_non_working_days=settings.digest_on_non_working_days
+    )
+    floor = min(scheduled, business_date - timedelta(days=settings.catchup_max_days))
+    return max(scheduled if last is None else last, floor)
 
 
 def _days(since: date, until: date, lead: int) -> list[date]:
