@@ -102,9 +102,11 @@ class Inbox:
         try:
             if reply.text and channel is not None:
                 await channel.send(message.chat_id, reply)
-        except Exception:
-            log.exception("reply to inbox message %s could not be sent", inbox_id)
-            await asyncio.to_thread(self._finish, inbox_id, "failed")
+        except Exception as exc:
+            log.warning("reply to inbox message %s not sent: %s", inbox_id, type(exc).__name__)
+            # Retryable (rate limit, timeout): the periodic drain sends it again.
+            status = "pending" if getattr(exc, "retryable", False) else "failed"
+            await asyncio.to_thread(self._finish, inbox_id, status)
             return reply
         await asyncio.to_thread(self._finish, inbox_id, "done")
         return reply

@@ -8,7 +8,8 @@ REGISTRY = CollectorRegistry()
 
 CALLBACKS = Counter(
     "bankbot_callbacks_total",
-    "Platform callbacks received, by channel and outcome (accepted, duplicate, refused).",
+    "Platform callbacks by channel and outcome (accepted, duplicate, refused, invalid, event, "
+    "unsupported, ignored, verified, error).",
     ["channel", "outcome"],
     registry=REGISTRY,
 )

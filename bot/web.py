@@ -61,6 +61,19 @@ def _database_ok(store: Store) -> bool:
         return False
 
 
+DRAIN_EVERY_SECONDS = 60.0
+
+
+async def _drain_forever(inbox: Inbox) -> None:
+    """Retry replies that could not be sent (rate limits, timeouts) once a minute."""
+    while True:
+        await asyncio.sleep(DRAIN_EVERY_SECONDS)
+        try:
+            await inbox.drain()
+        except Exception:
+            log.exception("inbox drain failed; trying again in a minute")
+
+
 def build_app(
     store: Store,
     inbox: Inbox,
@@ -93,9 +106,11 @@ def build_app(
             log.info("processed %s messages left from before the restart", drained)
         if timer is not None:
             timer.start()
+        retry = asyncio.create_task(_drain_forever(inbox))
         try:
             yield
         finally:
+            retry.cancel()
             if timer is not None:
                 timer.stop()
             for adapter in adapters:

@@ -26,7 +26,8 @@ async def today_agenda(ctx: Context) -> Reply:
     maturities = maturities_between(ctx.session, actor=ctx.actor, start=ctx.today, end=end)
     shown = [f.customer_id for f in followups]
     shown += [b.customer_id for b in birthdays] + [m.customer_id for m in maturities]
-    event = Event("agenda_shown", {"customer_ids": list(dict.fromkeys(shown))})
+    ids = list(dict.fromkeys(shown))
+    event = Event("agenda_shown", {"customer_ids": ids, "items": len(followups)})
     if not (followups or birthdays or maturities):
         return Reply(t("today_nothing", ctx.lang), (event,))
     conversation.remember(
