@@ -1,0 +1,87 @@
+"""From a Telegram update to an `IncomingMessage`, or None when it is not for the dispatcher.
+
+Private text messages and inline-button presses are taken; group messages only when they are a
+command or mention the bot (the dispatcher answers those with its group refusal or help).
+Edited messages are ignored on purpose: re-running an edited "记录：..." would record a second
+note, and an edit is not a new question.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from telegram import Message, MessageEntity, Update
+from telegram.constants import ChatType
+
+from bot.telegram_channel import CHANNEL
+from handlers.contracts import ChatType as OurChatType
+from handlers.contracts import IncomingMessage
+
+
+def _addressed_text(message: Message, username: str | None) -> tuple[bool, str]:
+    """(whether the bot is addressed, the text with '@botname' removed)."""
+    text = message.text or ""
+    addressed = False
+    found = message.parse_entities([MessageEntity.BOT_COMMAND, MessageEntity.MENTION])
+    for entity, value in found.items():
+        if entity.type == MessageEntity.BOT_COMMAND and entity.offset == 0:
+            target = value.partition("@")[2]
+            if target and (username is None or target.lower() != username.lower()):
+                return False, text  # a command for another bot in the same group
+            addressed = True
+        elif username and value.lower() == f"@{username.lower()}":
+            addressed = True
+    if username:
+        text = re.sub(rf"@{re.escape(username)}\b", "", text, flags=re.IGNORECASE)
+    return addressed, text.strip()
+
+
+def incoming_from_update(
+    update: Update, username: str | None, now: datetime
+) -> IncomingMessage | None:
+    """The message an update carries for the dispatcher, or None when it is not for us."""
+    query = update.callback_query
+    if query is not None:
+        if not query.data:
+            return None
+        chat = query.message.chat if query.message is not None else None
+        chat_id = chat.id if chat is not None else query.from_user.id
+        private = chat is None or chat.type == ChatType.PRIVATE
+        key = f"cb{query.id}"
+        return _incoming(update, query.from_user.id, chat_id, private, key, query.data, now)
+    message = update.message  # edited messages and channel posts are ignored on purpose
+    if message is None or message.from_user is None or message.from_user.is_bot:
+        return None
+    if not message.text:
+        return None
+    private = message.chat.type == ChatType.PRIVATE
+    addressed, text = _addressed_text(message, username)
+    if not (private or addressed) or not text:
+        return None
+    key = f"m{message.chat.id}:{message.message_id}"
+    return _incoming(update, message.from_user.id, message.chat.id, private, key, text, now)
+
+
+def _incoming(
+    update: Update,
+    sender: int,
+    chat_id: int,
+    private: bool,
+    key: str,
+    text: str,
+    now: datetime,
+) -> IncomingMessage:
+    chat_type: OurChatType = "private" if private else "group"
+    return IncomingMessage(
+        channel=CHANNEL,
+        sender_id=str(sender),  # identity is the numeric user id, never the username
+        chat_id=str(chat_id),
+        chat_type=chat_type,
+        # update_id is the dedupe key; the message part guards against Telegram restarting
+        # its update_id sequence after a quiet week.
+        msg_id=f"u{update.update_id}:{key}",
+        text=text,
+        received_at=now,
+        raw={"update_id": update.update_id},
+    )
