@@ -145,6 +145,27 @@ def chat(staff_id: Annotated[str, typer.Option("--as", help="Staff id of the ask
 
 @app.command()
 @one_line_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    telegram_polling: Annotated[
+        bool, typer.Option("--telegram-polling", help="Poll Telegram instead of a webhook.")
+    ] = False,
+) -> None:
+    """Run the web app: WeCom callbacks, Telegram webhook, /healthz, /metrics, reminders."""
+    from bot.serve import serve as run_server
+
+    store = store_from_env()
+    try:
+        run_server(store, host=host, port=port, telegram_polling=telegram_polling)
+    except (ValueError, RuntimeError) as exc:  # a platform's settings are incomplete or wrong
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+
+
+@app.command()
+@one_line_errors
 def scheduler() -> None:
     """Run the reminder timer alone (08:30 business time, catch-up on start, retries)."""
     cli_reminders.run_scheduler()

@@ -32,7 +32,11 @@ class PlatformAdapter(Protocol):
     """A messaging platform: its HTTP routes, its outgoing channel, its readiness."""
 
     name: str
-    channel: Channel
+
+    @property
+    def channel(self) -> Channel:
+        """How replies and digests reach this platform's users."""
+        ...
 
     def routes(self, inbox: Inbox) -> list[BaseRoute]:
         """The routes that receive this platform's traffic and feed the inbox."""
