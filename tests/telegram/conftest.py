@@ -65,7 +65,7 @@ def inbox_rows(store: Store) -> int:
         return int(session.scalar(select(func.count()).select_from(InboxMessage)) or 0)
 
 
-def wait_processed(store: Store, count: int, timeout: float = 10.0) -> None:
+def wait_processed(store: Store, count: int, timeout: float = 30.0) -> None:
     """Wait until `count` inbox rows are finished (done or failed)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -87,7 +87,7 @@ class FakeTelegram:
         with self._lock:
             return [c for c in self._calls if method is None or c.method == method]
 
-    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+    def wait_for(self, method: str, count: int = 1, timeout: float = 30.0) -> list[Call]:
         """Wait until at least `count` calls of `method` arrived; return them."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -189,7 +189,7 @@ def serving(app: ASGIApp) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def _wait(done: Callable[[], bool], message: str, timeout: float = 10.0) -> None:
+def _wait(done: Callable[[], bool], message: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not done():
         if time.monotonic() > deadline:

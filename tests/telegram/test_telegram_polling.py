@@ -53,7 +53,7 @@ def test_polling_loop_runs_from_start_to_stop(world: Store, fake_telegram: FakeT
         await adapter.start()
         try:
             fake_telegram.queue_update(payload("private-text"))
-            for _ in range(500):
+            for _ in range(3000):  # up to 30 s on a loaded machine
                 if fake_telegram.calls("sendMessage"):
                     break
                 await asyncio.sleep(0.01)

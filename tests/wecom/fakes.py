@@ -191,7 +191,7 @@ def envelope(
     return params, body.encode("utf-8")
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+def wait_until(check: Callable[[], bool], timeout: float = 30.0) -> None:
     """Poll until `check()` holds; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not check():

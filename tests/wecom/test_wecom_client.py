@@ -92,13 +92,15 @@ def test_token_fetched_once_and_cached_in_the_database(
 
 
 def test_message_send_request_shape(api: WeComApi, fake: FakeWeCom) -> None:
-    send(api, "您好")
-    body = fake.sent("wangfang")[0]
-    recorded = RESPONSES["message_send_request_text"]
-    assert set(recorded) <= set(body)
-    assert body["agentid"] == AGENT_ID and body["msgtype"] == "text"
-    assert body["text"] == {"content": "您好"}
-    assert body["enable_duplicate_check"] == 1 and body["duplicate_check_interval"] == 1800
+    api.send_text("wangfang", "今日提醒", dedupe=True)  # a reminder digest
+    api.send_text("wangfang", "您好")  # a chat reply
+    digest, reply = fake.sent("wangfang")
+    assert set(RESPONSES["message_send_request_text"]) <= set(digest)
+    assert digest["agentid"] == AGENT_ID and digest["msgtype"] == "text"
+    assert digest["text"] == {"content": "今日提醒"}
+    assert digest["enable_duplicate_check"] == 1 and digest["duplicate_check_interval"] == 1800
+    # The same question asked twice must be answered twice: no duplicate check on replies.
+    assert reply["text"] == {"content": "您好"} and "enable_duplicate_check" not in reply
 
 
 def test_token_cached_in_redis(fake: FakeWeCom) -> None:
