@@ -1,0 +1,122 @@
+"""Reading CSV and XLSX files as (spreadsheet row number, {column: cell}) with a header check.
+
+Cells come out as stripped text, except XLSX date cells, which stay `date`/`datetime`.
+The header is row 1, so the first data row is row 2; blank rows are skipped but still counted.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Collection, Iterator
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from crm_store.importer.errors import ImportRejected
+
+Cell = str | date  # datetime is a date too
+Row = dict[str, Cell]
+EXTRA = "(extra cells)"  # key under which a row's cells beyond the header are kept
+SUFFIXES = (".csv", ".xlsx")
+
+
+def read_rows(
+    path: Path, allowed: Collection[str], required: Collection[str]
+) -> Iterator[tuple[int, Row]]:
+    """Rows of a .csv or .xlsx file after checking its header against the allowed columns."""
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ImportRejected([f'{path.name}: unsupported file type "{suffix}" (use .csv or .xlsx)'])
+    if not path.exists():
+        raise ImportRejected([f"{path.name}: no such file"])
+    if not path.is_file():
+        raise ImportRejected([f"{path.name}: not a file"])
+    raw = _csv_cells(path) if suffix == ".csv" else _xlsx_cells(path)
+    try:
+        first = next(raw, None)
+        if first is None:
+            raise ImportRejected([f"{path.name}: empty file"])
+        header = _check_header(path.name, first, allowed, required)
+        width = len(header)
+        for number, cells in enumerate(raw, start=2):
+            if not any(cells):  # "" is the only false cell
+                continue
+            row: Row = dict(zip(header, cells, strict=False))
+            if len(cells) > width and any(cells[width:]):
+                row[EXTRA] = "more cells than header columns"
+            yield number, row
+    except UnicodeDecodeError as exc:
+        raise ImportRejected([f"{path.name}: not UTF-8 text ({exc.reason})"]) from exc
+    except (OSError, csv.Error) as exc:
+        raise ImportRejected([f"{path.name}: cannot read file ({exc})"]) from exc
+
+
+def _check_header(
+    name: str, cells: list[Cell], allowed: Collection[str], required: Collection[str]
+) -> list[str]:
+    header = [str(cell).strip().lower() for cell in cells]
+    while header and header[-1] == "":
+        header.pop()
+    if not header:
+        raise ImportRejected([f"{name}:1: empty header row"])
+    errors: list[str] = []
+    seen: set[str] = set()
+    for position, column in enumerate(header, start=1):
+        if column == "":
+            errors.append(f"{name}:1: column {position}: empty column name")
+        elif column in seen:
+            errors.append(f"{name}:1: {column}: duplicate column")
+        elif column not in allowed:
+            errors.append(f"{name}:1: {column}: unknown column")
+        seen.add(column)
+    errors.extend(
+        f"{name}:1: {column}: missing column" for column in required if column not in seen
+    )
+    if errors:
+        raise ImportRejected(errors)
+    return header
+
+
+def _csv_cells(path: Path) -> Iterator[list[Cell]]:
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise ImportRejected([f"{path.name}: cannot read file ({exc.strerror})"]) from exc
+    with handle:
+        for record in csv.reader(handle):
+            yield [cell.strip() for cell in record]
+
+
+def _xlsx_cells(path: Path) -> Iterator[list[Cell]]:
+    from openpyxl import load_workbook  # imported here: CSV-only runs skip its start-up cost
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged or foreign file
+        raise ImportRejected([f"{path.name}: not a readable .xlsx file ({exc})"]) from exc
+    try:
+        if not book.worksheets:
+            return
+        for values in book.worksheets[0].iter_rows(values_only=True):
+            yield [_xlsx_cell(value) for value in values]
+    finally:
+        book.close()
+
+
+def _xlsx_cell(value: Any) -> Cell:
+    """Spreadsheet cell -> text (numbers without a spurious `.0`) or a date."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime | date):
+        return value
+    if isinstance(value, time):
+        return value.isoformat()
+    return str(value).strip()
