@@ -22,6 +22,7 @@ import bisect
 import itertools
 import os
 import random
+import re
 import statistics
 import tempfile
 import time
@@ -69,6 +70,8 @@ LOOKUP_KINDS = (
     "head:查一下{name}",  # the branch head of the measured RM's sub-branch asks
 )
 
+# The guard's redaction mark, not the stars inside a masked number such as 138****5678.
+REDACTED = re.compile(r"(?<![\d*])\*\*\*(?![\d*])")
 SURNAME_CUM = list(itertools.accumulate(1 / (rank + 8) for rank in range(len(W.SURNAMES))))
 SEGMENTS = ("vip", "regular", "prospect")
 SEGMENT_CUM = list(itertools.accumulate((15, 60, 25)))
@@ -447,7 +450,7 @@ def run_messages(store: Store, messages: list[tuple[str, str, str]]) -> list[Sam
         ms = (time.perf_counter() - started) * 1000
         if n >= len(warm):
             events = tuple(e.type for e in reply.events)
-            samples.append(Sample(kind, body, ms, events, "***" in reply.text))
+            samples.append(Sample(kind, body, ms, events, bool(REDACTED.search(reply.text))))
     return samples
 
 
