@@ -155,9 +155,16 @@ def _overdue(
         FollowUp.due_on < business_date,
         FollowUp.id.not_in(exclude) if exclude else FollowUp.id.is_not(None),
     )
-    total = session.scalar(select(func.count()).select_from(FollowUp).join(Customer).where(*where))
+    # One pass: the window count gives the total alongside the oldest few.
     rows = session.execute(
-        select(FollowUp.id, Customer.id, Customer.name, FollowUp.due_on, FollowUp.summary)
+        select(
+            FollowUp.id,
+            Customer.id,
+            Customer.name,
+            FollowUp.due_on,
+            FollowUp.summary,
+            func.count().over(),
+        )
         .join(Customer, Customer.id == FollowUp.customer_id)
         .where(*where)
         .order_by(FollowUp.due_on, FollowUp.id)
@@ -167,8 +174,9 @@ def _overdue(
         DigestEntry(
             "overdue", cid, name, on=due, summary=summary, action={"kind": "followup", "id": fid}
         )
-        for fid, cid, name, due, summary in rows
+        for fid, cid, name, due, summary, _ in rows
     ]
+    total = rows[0][-1] if rows else 0
     return entries, int(total or 0)
 
 
