@@ -1,7 +1,8 @@
 """The reply guard: the last gate every outgoing text passes, whatever produced it.
 
-It masks personal numbers, redacts the names of customers the actor may not see, and
-fails closed if a reply claims to disclose a customer outside the actor's scope.
+It masks personal numbers, redacts the names of customers the actor may not see, strips
+links and images whose host is not allow-listed, and fails closed if a reply claims to
+disclose a customer outside the actor's scope.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from crm_store.masking import mask_text
 from crm_store.models import Customer
 from crm_store.permissions import Actor, customer_scope
 from handlers.contracts import Event, Reply
+from retrieval.links import strip_links
 
 REDACTED = "***"
 
@@ -68,9 +70,16 @@ def check_disclosures(session: Session, actor: Actor | None, today: date, reply:
         raise DisclosureBlocked(f"{len(claimed - allowed)} customer(s) outside scope")
 
 
-def guard_reply(session: Session, actor: Actor | None, today: date, reply: Reply) -> Reply:
-    """The reply as it may leave: numbers masked, hidden names redacted, scope enforced."""
+def guard_reply(
+    session: Session,
+    actor: Actor | None,
+    today: date,
+    reply: Reply,
+    allowed_link_hosts: frozenset[str] = frozenset(),
+) -> Reply:
+    """The reply as it may leave: links stripped, numbers masked, hidden names redacted."""
     check_disclosures(session, actor, today, reply)
-    text = redact_hidden_names(session, actor, today, mask_text(reply.text), reply.allowed_names)
+    text = mask_text(strip_links(reply.text, allowed_link_hosts))
+    text = redact_hidden_names(session, actor, today, text, reply.allowed_names)
     events = tuple(Event(e.type, dict(e.data)) for e in reply.events)
     return replace(reply, text=text, events=events)

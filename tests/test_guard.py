@@ -38,3 +38,13 @@ def test_events_naming_hidden_customers_block_the_reply(world: Store) -> None:
         leaked = Reply("ok", (Event("customer_shown", {"customer_id": "c6"}),))
         with pytest.raises(DisclosureBlocked):
             guard_reply(s, rm1, TODAY, leaked)
+
+
+def test_links_and_images_are_stripped_unless_allow_listed(world: Store) -> None:
+    with world.db.read() as s:
+        rm1 = load_actor(s, "rm1")
+        reply = Reply("张伟 ![x](http://evil.example/p.png) [这里](http://evil.example) ok")
+        assert guard_reply(s, rm1, TODAY, reply).text == "张伟  这里 ok"
+        kept = Reply("[手册](https://docs.bank.example.com/a)")
+        allowed = frozenset({"bank.example.com"})
+        assert guard_reply(s, rm1, TODAY, kept, allowed).text == kept.text
