@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bot import cli_reminders, cli_staff
+from bot import cli_index, cli_reminders, cli_staff
 from bot.cli_common import fail, load_settings, one_line_errors, parse_now, store_from_env
 from bot.console import ConsoleChannel, chat_loop, console_message
 from bot.dispatch import Dispatcher
@@ -26,6 +26,8 @@ audit_app = typer.Typer(no_args_is_help=True, help="Read the audit log.")
 app.add_typer(cli_staff.app, name="staff")
 app.add_typer(audit_app, name="audit")
 app.add_typer(cli_reminders.app, name="reminders")
+app.add_typer(cli_index.app, name="index")
+app.command("reindex")(cli_index.reindex_command)
 
 KINDS = ("branches", "staff", "customers", "holdings", "interactions")
 DEMO_USER = "S001"

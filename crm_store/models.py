@@ -326,3 +326,17 @@ class SharedSecret(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class IndexOutbox(Base):
+    """A note whose search-index entry must be written or removed, queued in the same
+    transaction as the change; `retrieval.sync` applies it to Chroma after commit."""
+
+    __tablename__ = "index_outbox"
+    __table_args__ = (Index("ix_index_outbox_pending", "processed_at", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # No foreign key: a delete must outlive the note it removes from the index.
+    note_id: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(8))  # upsert | delete
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

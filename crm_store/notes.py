@@ -9,8 +9,10 @@ from datetime import date, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from crm_store.index_outbox import enqueue
 from crm_store.masking import mask_text
 from crm_store.models import FollowUp, Interaction
+from crm_store.redaction import redact_secrets
 
 SUMMARY_CHARS = 60
 
@@ -30,8 +32,8 @@ def new_note_id() -> str:
 
 
 def clean_content(content: str) -> str:
-    """Personal numbers never reach the notes table in plain text."""
-    return mask_text(content.strip())
+    """Personal numbers and passwords never reach the notes table in plain text."""
+    return redact_secrets(mask_text(content.strip()))
 
 
 def record_note(
@@ -72,6 +74,7 @@ def record_note(
     )
     session.add(note)
     session.flush()
+    enqueue(session, note.id, "upsert")
     followup_id = None
     if next_followup_on is not None:
         task = FollowUp(
@@ -95,6 +98,7 @@ def undo_note(session: Session, *, staff_id: str, interaction_id: str, now: date
     if note is None or note.staff_id != staff_id or note.undone_at is not None:
         return False
     note.undone_at = now
+    enqueue(session, interaction_id, "delete", now=now)
     session.execute(delete(FollowUp).where(FollowUp.interaction_id == interaction_id))
     session.flush()
     return True

@@ -23,6 +23,7 @@ from crm_store.models import (
 )
 from crm_store.personal import id_number_columns, phone_columns
 from crm_store.pinyin import name_pinyin
+from crm_store.redaction import redact_secrets
 
 BRANCH: Table = Branch.__table__  # type: ignore[assignment]
 TEAM: Table = Team.__table__  # type: ignore[assignment]
@@ -146,7 +147,7 @@ def interaction(v: Values, ctx: Context) -> tuple[Values, Values]:
         "staff_id": v["staff_id"],
         "occurred_at": v["occurred_at"],
         "channel": v["channel"],
-        "content": mask_text(v["content"]),
+        "content": redact_secrets(mask_text(v["content"])),
         "next_followup_on": v["next_followup_on"],
         "created_at": ctx.now,
     }

@@ -34,6 +34,7 @@ from crm_store.importer.upsert import (
     upsert,
     write_table,
 )
+from crm_store.index_outbox import enqueue_customers, enqueue_many, enqueue_owners
 
 FOLLOWUP_DUE = ("due_on", "summary", "staff_id", "customer_id")
 Writer = Callable[[Connection, list[Built], Context, Counter, Tick], None]
@@ -83,7 +84,9 @@ def _staff(conn: Connection, rows: list[Built], ctx: Context, counter: Counter, 
             teams[team_id] = {"id": team_id, "name": team_id, "branch_id": row.values["branch_id"]}
     execute_batches(conn, insert_new(conn, TEAM, ["id"]), list(teams.values()), Counter())
     values = [row.values for row in rows]
-    write_table(conn, STAFF, values, stored(conn, STAFF, _ids(values)), counter, tick)
+    teams_before = stored(conn, STAFF, _ids(values), "team_id")
+    write_table(conn, STAFF, values, teams_before, counter, tick)
+    enqueue_owners(conn, _moved(values, teams_before, "team_id"), now=ctx.now)
     identities = [
         {
             "channel": channel,
@@ -108,6 +111,7 @@ def _customers(
     tick(len(rows) - len(changed))
     # Encrypt only what will be written: a re-import of an unchanged file encrypts nothing.
     values = [seal_customer(row.values, row.extra, ctx.cipher) for row in changed]
+    scope_before = stored(conn, CUSTOMER, _ids(values), "owner_staff_id", "branch_id")
     stmt = upsert(
         conn,
         CUSTOMER,
@@ -117,6 +121,8 @@ def _customers(
         where=lambda excluded: CUSTOMER.c.import_hash.is_distinct_from(excluded.import_hash),
     )
     write_table(conn, CUSTOMER, values, hashes, counter, tick, upsert_stmt=stmt)
+    moved = _moved(values, scope_before, "owner_staff_id", "branch_id")
+    enqueue_customers(conn, moved, now=ctx.now)
 
 
 def _holdings(
@@ -130,7 +136,7 @@ def _interactions(
     conn: Connection, rows: list[Built], ctx: Context, counter: Counter, tick: Tick
 ) -> None:
     values = [row.values for row in rows]
-    c = ("next_followup_on", "content", "staff_id", "customer_id", "undone_at")
+    c = ("next_followup_on", "content", "staff_id", "customer_id", "undone_at", "occurred_at")
     notes = stored(conn, INTERACTION, _ids(values), *c)
     stmt = upsert(
         conn,
@@ -139,6 +145,7 @@ def _interactions(
         updatable(INTERACTION, "created_at", "source_message_id", "undone_at"),
     )
     write_table(conn, INTERACTION, values, notes, counter, tick, upsert_stmt=stmt)
+    enqueue_many(conn, _reindexed(values, notes), "upsert", now=ctx.now)
     due_changed: list[Values] = []
     other: list[Values] = []
     for note in values:
@@ -152,6 +159,26 @@ def _interactions(
     for update, tasks in ((FOLLOWUP_DUE, due_changed), (FOLLOWUP_DUE[1:], other)):
         stmt = upsert(conn, FOLLOWUP, ["interaction_id"], update, where=_open_and_differs(update))
         execute_batches(conn, stmt, tasks, Counter())
+
+
+def _moved(values: list[Values], before: dict[str, tuple[Any, ...]], *columns: str) -> list[str]:
+    """Ids of existing rows whose `columns` change: their notes' index metadata goes stale."""
+    return [
+        v["id"]
+        for v in values
+        if v["id"] in before and before[v["id"]] != tuple(v[c] for c in columns)
+    ]
+
+
+def _reindexed(values: list[Values], notes: dict[str, tuple[Any, ...]]) -> list[str]:
+    """Notes new, or with another text, author, customer or time: their index entry is stale."""
+    wanted = ("content", "staff_id", "customer_id", "occurred_at")
+    return [
+        v["id"]
+        for v in values
+        if (before := notes.get(v["id"])) is None
+        or (before[1], before[2], before[3], before[5]) != tuple(v[k] for k in wanted)
+    ]
 
 
 def _open_and_differs(columns: Sequence[str]) -> Callable[[Any], ColumnElement[bool]]:

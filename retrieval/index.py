@@ -1,0 +1,243 @@
+"""The Chroma index of interaction notes: one entry per note, with scalar permission metadata.
+
+Only masked, redacted text reaches Chroma. A search is always narrowed to a permission scope
+computed in SQL by the caller: a list of customer ids, where `None` means the caller decided
+"every customer" (compliance) and an empty list answers nothing without asking Chroma.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ParamSpec, TypeVar
+
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.errors import NotFoundError
+from langchain_chroma import Chroma
+from langchain_core.embeddings import Embeddings
+from numpy.typing import NDArray
+
+from retrieval.embeddings import E5Embeddings, embeddings_name
+from retrieval.entries import Hit, NoteEntry, make_hit
+from retrieval.errors import IndexUnavailable
+from retrieval.lock import IndexLock
+
+COLLECTION = "notes"
+COLLECTION_CONFIG: Any = {"hnsw": {"space": "cosine"}}
+MODEL_KEY = "bankbot_embeddings"
+WRITE_BATCH = 256
+PAGE = 5_000
+# Scopes of at most this many customers are searched exactly over their own vectors; larger
+# ones by Chroma's `$in` filter. Measured at 10k notes, ~10 per customer (p50, 2 cores,
+# bench/bench_index_paths.py): exact 3 ms for 1 customer, 7 ms for 10, 10 ms for 20, 12 ms
+# for 30, 37 ms for 100; the filter 10-12 ms up to 100 customers. Chroma hands back stored
+# vectors at ~30 us each, so the exact path grows with the scope and the filter does not.
+EXACT_MAX_CUSTOMERS = 20
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def _scope_filter(scope: Sequence[str]) -> dict[str, Any]:
+    if len(scope) == 1:
+        return {"customer_id": scope[0]}
+    return {"customer_id": {"$in": list(scope)}}
+
+
+class NoteIndex:
+    """Notes in a Chroma collection "notes" (cosine), embedded by our own embeddings only."""
+
+    def __init__(
+        self,
+        client: ClientAPI,
+        embeddings: Embeddings,
+        *,
+        lock: IndexLock | None = None,
+        owns_client: bool = False,
+        exact_max_customers: int = EXACT_MAX_CUSTOMERS,
+    ) -> None:
+        if embeddings is None:  # Chroma would fall back to a model it downloads
+            raise IndexUnavailable("the note index needs an embeddings object")
+        self.client = client
+        self.embeddings = embeddings
+        self.model = embeddings_name(embeddings)
+        self.exact_max_customers = exact_max_customers
+        self._lock = lock
+        self._owns_client = owns_client
+        self._connect()
+
+    def _connect(self) -> None:
+        self.store = Chroma(
+            collection_name=COLLECTION,
+            embedding_function=self.embeddings,
+            client=self.client,
+            collection_metadata={MODEL_KEY: self.model},
+            collection_configuration=COLLECTION_CONFIG,
+        )
+        self._collection = self.client.get_or_create_collection(
+            COLLECTION,
+            embedding_function=None,
+            metadata={MODEL_KEY: self.model},
+            configuration=COLLECTION_CONFIG,
+        )
+
+    def _retry(self, action: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        # `action` must read self.store / self._collection when called, not before.
+        try:
+            return action(*args, **kwargs)
+        except NotFoundError:  # another process rebuilt the collection: take the new one
+            self._connect()
+            return action(*args, **kwargs)
+
+    @property
+    def collection(self) -> Collection:
+        """The raw Chroma collection."""
+        return self._collection
+
+    def built_with(self) -> str | None:
+        """The embeddings the stored vectors came from."""
+        value = (self._collection.metadata or {}).get(MODEL_KEY)
+        return str(value) if value is not None else None
+
+    def _require_same_model(self) -> None:
+        built = self.built_with()
+        if built is None or built == self.model:
+            return
+        if self.count() == 0:  # nothing to mix up: relabel by recreating it empty
+            self.reset()
+            return
+        raise IndexUnavailable(
+            f"the index was built with {built}, not {self.model}: run `bankbot reindex`"
+        )
+
+    def upsert(self, notes: Sequence[NoteEntry]) -> None:
+        """Write or replace the entries of these notes."""
+        self._require_same_model()
+        latest = list({n.note_id: n for n in notes}.values())
+        for start in range(0, len(latest), WRITE_BATCH):
+            self._retry(self._write, latest[start : start + WRITE_BATCH])
+
+    def _write(self, batch: Sequence[NoteEntry]) -> None:
+        metas: list[dict[str, Any]] = [n.metadata() for n in batch]
+        ids = [n.note_id for n in batch]
+        self.store.add_texts([n.document() for n in batch], metadatas=metas, ids=ids)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove entries; ids not in the index are ignored."""
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), WRITE_BATCH):
+            self._retry(self._delete, unique[start : start + WRITE_BATCH])
+
+    def _delete(self, ids: list[str]) -> None:
+        self._collection.delete(ids=ids)
+
+    def query_vector(self, query: str) -> NDArray[np.float32]:
+        """The query embedding (e5's "query: " form)."""
+        if isinstance(self.embeddings, E5Embeddings):
+            return self.embeddings.query_vector(query)
+        return np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
+
+    def search(self, query: str, *, customer_ids: list[str] | None, k: int = 5) -> list[Hit]:
+        """The k notes closest to `query` among the scope's customers (None: all customers)."""
+        if customer_ids is not None and not customer_ids:
+            return []  # no accessible customers: never an unfiltered query
+        return self.search_vector(self.query_vector(query), customer_ids=customer_ids, k=k)
+
+    def search_vector(
+        self, vector: NDArray[np.float32], *, customer_ids: list[str] | None, k: int = 5
+    ) -> list[Hit]:
+        """Like `search`, for a query already embedded."""
+        if k <= 0 or (customer_ids is not None and not customer_ids):
+            return []
+        self._require_same_model()
+        if customer_ids is None:
+            return self._retry(self._filtered, vector, None, k)
+        scope = sorted(set(customer_ids))
+        if len(scope) <= self.exact_max_customers:
+            hits = self._retry(self._exact, vector, scope, k)
+        else:
+            hits = self._retry(self._filtered, vector, _scope_filter(scope), k)
+        allowed = set(scope)
+        return [h for h in hits if h.customer_id in allowed]  # belt and braces
+
+    def _filtered(
+        self, vector: NDArray[np.float32], where: dict[str, Any] | None, k: int
+    ) -> list[Hit]:
+        found = self.store.similarity_search_by_vector_with_relevance_scores(
+            vector.tolist(), k=k, filter=where
+        )
+        return [make_hit(str(doc.id), doc.metadata, doc.page_content, 1.0 - d) for doc, d in found]
+
+    def _exact(self, vector: NDArray[np.float32], scope: Sequence[str], k: int) -> list[Hit]:
+        got = self._collection.get(where=_scope_filter(scope), include=["embeddings"])
+        ids = got["ids"]
+        if not ids:
+            return []
+        matrix = np.asarray(got["embeddings"], dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1) * max(float(np.linalg.norm(vector)), 1e-12)
+        scores = (matrix @ vector) / np.maximum(norms, 1e-12)
+        top = np.argsort(-scores, kind="stable")[:k]
+        chosen = [ids[i] for i in top]
+        rows = self._collection.get(ids=chosen, include=["documents", "metadatas"])
+        docs = rows["documents"] or []
+        metas = rows["metadatas"] or []
+        by_id = {i: (m, d) for i, m, d in zip(rows["ids"], metas, docs, strict=True)}
+        return [make_hit(ids[i], *by_id[ids[i]], float(scores[i])) for i in top if ids[i] in by_id]
+
+    def count(self) -> int:
+        """How many entries the index holds."""
+        return self._retry(self._count)
+
+    def _count(self) -> int:
+        return int(self._collection.count())
+
+    def entries(self, *, documents: bool = True) -> Iterator[tuple[str, dict[str, Any], str]]:
+        """Every entry as (id, metadata, stored text), page by page."""
+        include: Any = ["metadatas", "documents"] if documents else ["metadatas"]
+        offset = 0
+        while True:
+            got = self._collection.get(include=include, limit=PAGE, offset=offset)
+            ids = got["ids"]
+            if not ids:
+                return
+            metas = got["metadatas"] or [{}] * len(ids)
+            docs = got["documents"] if documents and got["documents"] else [""] * len(ids)
+            for note_id, meta, doc in zip(ids, metas, docs, strict=True):
+                yield note_id, dict(meta or {}), doc or ""
+            offset += len(ids)
+
+    def all_ids(self) -> set[str]:
+        """The ids of every entry."""
+        ids: set[str] = set()
+        offset = 0
+        while True:
+            page = self._collection.get(include=[], limit=PAGE, offset=offset)["ids"]
+            if not page:
+                return ids
+            ids.update(page)
+            offset += len(page)
+
+    def reset(self) -> None:
+        """Drop the collection and create it empty (with the current embeddings' label)."""
+        with contextlib.suppress(NotFoundError):
+            self.client.delete_collection(COLLECTION)
+        self._connect()
+
+    def close(self) -> None:
+        """Release the embedded folder's lock and the client, if this index opened them."""
+        if self._owns_client:
+            self._owns_client = False
+            close = getattr(self.client, "close", None)
+            if callable(close):
+                close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> NoteIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,126 @@
+"""Keeping the index in step with SQL: the outbox after commit, full rebuilds, drift checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from crm_store.index_outbox import last_id, mark_processed, mark_processed_up_to, pending
+from crm_store.store import Store
+from retrieval.entries import META_KEYS, NoteEntry
+from retrieval.index import WRITE_BATCH, NoteIndex
+from retrieval.source import live_note_count, note_entries, note_pages
+
+OUTBOX_BATCH = 500
+PAGE_SIZE = 2_000  # notes read from SQL at a time by `check`
+
+
+def process_outbox(
+    store: Store, index: NoteIndex, limit: int = OUTBOX_BATCH, *, now: datetime | None = None
+) -> int:
+    """Apply up to `limit` pending outbox rows to the index; the number of rows applied.
+
+    Each note is read as it is *now*: live notes are (re)written with fresh metadata, notes
+    undone or deleted are removed, whatever the queued action said. Rows are marked only
+    after the index accepted the change, so a failure leaves them to be retried.
+    """
+    with store.db.read() as session:
+        rows = pending(session, limit)
+    if not rows:
+        return 0
+    note_ids = list(dict.fromkeys(note_id for _, note_id, _ in rows))
+    with store.db.read() as session:
+        entries = note_entries(session, store.settings.tz, note_ids)
+    live = {e.note_id for e in entries}
+    index.upsert(entries)
+    index.delete([n for n in note_ids if n not in live])
+    with store.db.write() as session:
+        mark_processed(session, [row_id for row_id, _, _ in rows], now=now)
+    return len(rows)
+
+
+def drain_outbox(store: Store, index: NoteIndex, *, batch: int = OUTBOX_BATCH) -> int:
+    """Apply every pending row; the number applied."""
+    total = 0
+    while done := process_outbox(store, index, batch):
+        total += done
+    return total
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+        transient=False,
+    )
+
+
+def reindex(store: Store, index: NoteIndex, progress: bool = True) -> int:
+    """Drop the collection and rebuild it from SQL; the number of notes indexed.
+
+    Outbox rows queued before the rebuild started are covered by it and marked processed;
+    later ones stay pending for `process_outbox`.
+    """
+    with store.db.read() as session:
+        covered = last_id(session)
+        total = live_note_count(session)
+    index.reset()
+    done = 0
+    with _progress(progress) as bar:
+        task = bar.add_task("indexing notes", total=total)
+        for page in note_pages(store.db, store.settings.tz, WRITE_BATCH):
+            index.upsert(page)
+            done += len(page)
+            bar.update(task, completed=done, total=max(total, done))
+    with store.db.write() as session:
+        mark_processed_up_to(session, covered)
+    return done
+
+
+@dataclass(frozen=True)
+class Drift:
+    """What differs between SQL and the index (note ids, sorted)."""
+
+    missing: list[str] = field(default_factory=list)  # live in SQL, absent from the index
+    extra: list[str] = field(default_factory=list)  # in the index, undone or gone in SQL
+    stale: list[str] = field(default_factory=list)  # in both, other metadata or text
+
+    @property
+    def total(self) -> int:
+        """How many notes are out of step."""
+        return len(self.missing) + len(self.extra) + len(self.stale)
+
+
+def _differs(entry: NoteEntry, meta: dict[str, object], document: str) -> bool:
+    wanted = entry.metadata()
+    return any(meta.get(key) != wanted[key] for key in META_KEYS) or document != entry.document()
+
+
+def check(store: Store, index: NoteIndex, repair: bool = False) -> Drift:
+    """Compare SQL with the index (ids, owner and scope metadata, text); repair if asked."""
+    in_sql: dict[str, NoteEntry] = {}
+    for page in note_pages(store.db, store.settings.tz, PAGE_SIZE):
+        in_sql.update((e.note_id, e) for e in page)
+    seen: set[str] = set()
+    extra: list[str] = []
+    stale: list[str] = []
+    for note_id, meta, document in index.entries():
+        seen.add(note_id)
+        entry = in_sql.get(note_id)
+        if entry is None:
+            extra.append(note_id)
+        elif _differs(entry, meta, document):
+            stale.append(note_id)
+    missing = sorted(set(in_sql) - seen)
+    drift = Drift(missing, sorted(extra), sorted(stale))
+    if repair and drift.total:
+        index.upsert([in_sql[n] for n in (*drift.missing, *drift.stale)])
+        index.delete(drift.extra)
+    return drift
