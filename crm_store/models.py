@@ -113,6 +113,8 @@ class Customer(Base):
     __table_args__ = (
         Index("ix_customer_birthday_md", "birth_month", "birth_day"),
         Index("ix_customer_owner_name", "owner_staff_id", "name"),
+        # Customer id -> owner without reading the row: the planner joins overdue follow-ups.
+        Index("ix_customer_id_owner", "id", "owner_staff_id"),
     )
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), index=True)
@@ -188,9 +190,14 @@ class FollowUp(Base):
     """A follow-up task opened by a note; at most one per note."""
 
     __tablename__ = "followup"
-    __table_args__ = (Index("ix_followup_status_due", "status", "due_on"),)
+    # Covering indexes for the reminder planner (overdue follow-ups -> their customers' owners)
+    # and for each digest's overdue list (one customer's open follow-ups by due date).
+    __table_args__ = (
+        Index("ix_followup_status_due_customer", "status", "due_on", "customer_id"),
+        Index("ix_followup_customer_status_due", "customer_id", "status", "due_on"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), index=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"))
     staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"), index=True)
     interaction_id: Mapped[str | None] = mapped_column(ForeignKey("interaction.id"), unique=True)
     due_on: Mapped[date] = mapped_column(Date)
