@@ -9,11 +9,17 @@ note it may record is itself keyed by the message id, so a second pass writes no
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import DataError, IntegrityError
 
 from bot.dispatch import Dispatcher
 from crm_store.models import InboxMessage
@@ -25,6 +31,14 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 3
+# Messages arriving while a batch commits are stored together in the next transaction.
+MAX_BATCH = 200
+# Threads answering messages (as many as the loop's default executor has): an answer holds
+# its thread for as long as the LLM takes.
+ANSWER_THREADS = min(32, (os.cpu_count() or 1) + 4)
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Inbox:
@@ -37,24 +51,51 @@ class Inbox:
         self.dispatcher = dispatcher
         self.channels = channels
         self._tasks: set[asyncio.Task[Reply | None]] = set()
+        # Threads of their own, not the loop's default executor: there a few answers waiting
+        # on a slow LLM took every thread, and each acknowledgement (and health check) queued
+        # behind them for seconds. One thread stores: one transaction at a time (SQLite takes
+        # one writer anyway), each holding every message that arrived meanwhile.
+        self._accepting = ThreadPoolExecutor(1, thread_name_prefix="inbox-accept")
+        self._answering = ThreadPoolExecutor(ANSWER_THREADS, thread_name_prefix="inbox-answer")
+        self._waiting: list[tuple[IncomingMessage, asyncio.Future[int | None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     def accept(self, message: IncomingMessage) -> int | None:
         """Store the message; its inbox id, or None when it was already received."""
+        return self.accept_many([message])[0]
+
+    def accept_many(self, messages: Sequence[IncomingMessage]) -> list[int | None]:
+        """Store the messages in one transaction; for each its inbox id, or None when it was
+        already received (before, or earlier in `messages`)."""
+        first: dict[tuple[str, str], int] = {}
+        for n, message in enumerate(messages):
+            first.setdefault((message.channel, message.msg_id), n)
+        values = [
+            {
+                "channel": message.channel,
+                "msg_key": message.msg_id,
+                "sender_id": message.sender_id,
+                "chat_id": message.chat_id,
+                "chat_type": message.chat_type,
+                "text": message.text,
+                "received_at": message.received_at,
+                "status": "pending",
+                "attempts": 0,
+            }
+            for n, message in enumerate(messages)
+            if first[(message.channel, message.msg_id)] == n
+        ]
         with self.store.db.write() as session:
-            statement = insert_for(session, InboxMessage).values(
-                channel=message.channel,
-                msg_key=message.msg_id,
-                sender_id=message.sender_id,
-                chat_id=message.chat_id,
-                chat_type=message.chat_type,
-                text=message.text,
-                received_at=message.received_at,
-                status="pending",
-                attempts=0,
-            )
+            statement = insert_for(session, InboxMessage).values(values)
             statement = statement.on_conflict_do_nothing(index_elements=["channel", "msg_key"])
-            row = session.execute(statement.returning(InboxMessage.id)).first()
-        return int(row[0]) if row else None
+            returning = (InboxMessage.channel, InboxMessage.msg_key, InboxMessage.id)
+            stored = {
+                (c, k): int(i) for c, k, i in session.execute(statement.returning(*returning))
+            }
+        return [
+            stored.get(key) if first[key] == n else None
+            for n, key in enumerate((m.channel, m.msg_id) for m in messages)
+        ]
 
     def _claim(self, inbox_id: int, now: datetime) -> IncomingMessage | None:
         with self.store.db.write() as session:
@@ -83,6 +124,14 @@ class Inbox:
                 received_at=row.received_at,
             )
 
+    def _claim_and_answer(self, inbox_id: int) -> tuple[IncomingMessage, Reply] | None:
+        """Claim the message and answer it in one go, in an answering thread: its lease starts
+        when a thread starts on it, not while it waits for a free one."""
+        message = self._claim(inbox_id, datetime.now(UTC))
+        if message is None:
+            return None
+        return message, _run(self.dispatcher, message)
+
     def _finish(self, inbox_id: int, status: str) -> None:
         with self.store.db.write() as session:
             session.execute(
@@ -93,11 +142,12 @@ class Inbox:
 
     async def process(self, inbox_id: int) -> Reply | None:
         """Answer one stored message and send the reply to the chat it came from."""
-        message = await asyncio.to_thread(self._claim, inbox_id, datetime.now(UTC))
-        if message is None:
+        # The dispatcher does blocking SQL: keep it off the loop that acknowledges callbacks,
+        # and off the thread that stores them.
+        taken = await _in_thread(self._answering, self._claim_and_answer, inbox_id)
+        if taken is None:
             return None  # another worker has it, or it is done
-        # The dispatcher does blocking SQL: keep it off the loop that acknowledges callbacks.
-        reply = await asyncio.to_thread(_run, self.dispatcher, message)
+        message, reply = taken
         channel = self.channels.get(message.channel)
         try:
             if reply.text and channel is not None:
@@ -132,7 +182,7 @@ class Inbox:
 
     async def intake(self, message: IncomingMessage) -> bool:
         """Accept durably, then process in the background; False for a duplicate delivery."""
-        inbox_id = await asyncio.to_thread(self.accept, message)
+        inbox_id = await self._store(message)
         if inbox_id is None:
             return False
         task = asyncio.create_task(self.process(inbox_id))
@@ -140,12 +190,71 @@ class Inbox:
         task.add_done_callback(self._tasks.discard)
         return True
 
+    async def _store(self, message: IncomingMessage) -> int | None:
+        """The message's inbox id once its transaction committed (group commit: a message
+        waits for at most the transaction in progress, then goes in the next one)."""
+        loop = asyncio.get_running_loop()
+        stored: asyncio.Future[int | None] = loop.create_future()
+        self._waiting.append((message, stored))
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._write_waiting())
+        return await stored
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            batch = self._waiting[:MAX_BATCH]
+            del self._waiting[:MAX_BATCH]
+            messages = [message for message, _ in batch]
+            try:
+                ids = await _in_thread(self._accepting, self._accept_or_fail, messages)
+            except BaseException as exc:  # cancelled (shutdown) or worse: nobody waits forever
+                for _, stored in batch:
+                    if isinstance(exc, asyncio.CancelledError):
+                        stored.cancel()
+                    elif not stored.done():
+                        stored.set_exception(exc)
+                raise
+            for (_, stored), result in zip(batch, ids, strict=True):
+                if stored.done() or stored.get_loop().is_closed():
+                    continue  # its caller has gone; the row is stored all the same
+                if isinstance(result, Exception):
+                    stored.set_exception(result)
+                else:
+                    stored.set_result(result)
+
+    def _accept_or_fail(self, messages: list[IncomingMessage]) -> list[int | Exception | None]:
+        """`accept_many`; a message that cannot be stored fails only its own acknowledgement,
+        a database that cannot be reached fails them all."""
+        try:
+            return list(self.accept_many(messages))
+        except (IntegrityError, DataError) as exc:  # a bad row: store the others one by one
+            if len(messages) == 1:
+                return [exc]
+        except Exception as exc:
+            return [exc] * len(messages)
+        results: list[int | Exception | None] = []
+        for message in messages:
+            try:
+                results.append(self.accept(message))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
     async def drain(self) -> int:
         """Process every unfinished message; how many were taken."""
         ids = await asyncio.to_thread(self.unfinished, datetime.now(UTC))
         for inbox_id in ids:
             await self.process(inbox_id)
         return len(ids)
+
+
+async def _in_thread(
+    pool: ThreadPoolExecutor, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """`asyncio.to_thread` on a given pool (context variables travel along the same way)."""
+    context = contextvars.copy_context()
+    bound = functools.partial(context.run, call, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(pool, bound)
 
 
 def _run(dispatcher: Dispatcher, message: IncomingMessage) -> Reply:
