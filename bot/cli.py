@@ -91,6 +91,7 @@ def seed_demo(
             report = import_file(store, kind, files[kind], progress=True)
             print(f"imported {report.rows} {kind}")
         store.db.analyze()
+        print(f"indexed {cli_index.reindex_store(store)} notes for questions")
     finally:
         store.close()
     print(f"demo ready; try: bankbot chat --as {DEMO_USER}")
@@ -114,13 +115,18 @@ def ask(
 ) -> None:
     """Send one message through the same dispatcher every channel uses."""
     store = store_from_env()
+    retriever = None
     try:
         _require_staff(store, staff_id)
         clock_value = parse_now(now, store.settings)
-        dispatcher = Dispatcher(store, clock=(lambda: clock_value) if clock_value else None)
+        retriever = cli_index.retriever_for_chat(store)
+        clock = (lambda: clock_value) if clock_value else None
+        dispatcher = Dispatcher(store, clock=clock, retriever=retriever)
         message = console_message(staff_id, text, dispatcher.clock())
         reply = asyncio.run(dispatcher.handle(message))
     finally:
+        if retriever is not None:
+            retriever.close()
         store.close()
     if as_json:
         events = [e.as_dict() for e in reply.events]
@@ -135,13 +141,16 @@ def chat(staff_id: Annotated[str, typer.Option("--as", help="Staff id of the ask
     """An interactive console chat (Ctrl-D or /quit to leave)."""
     store = store_from_env()
     console = Console(soft_wrap=True)
+    retriever = None
     try:
         _require_staff(store, staff_id)
+        retriever = cli_index.retriever_for_chat(store)
         console.print(f"bankbot console — {staff_id}. 发送“帮助”查看用法，/quit 退出。")
-        asyncio.run(
-            chat_loop(Dispatcher(store), staff_id, lambda: input("> "), ConsoleChannel(console))
-        )
+        dispatcher = Dispatcher(store, retriever=retriever)
+        asyncio.run(chat_loop(dispatcher, staff_id, lambda: input("> "), ConsoleChannel(console)))
     finally:
+        if retriever is not None:
+            retriever.close()
         store.close()
 
 

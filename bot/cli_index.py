@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -9,11 +10,13 @@ from typing import Annotated
 import typer
 
 from bot.cli_common import fail, one_line_errors, store_from_env
+from bot.wiring import build_retriever
 from crm_store.index_outbox import pending_count
 from crm_store.store import Store
 from retrieval.connect import open_index
 from retrieval.errors import RetrievalError
 from retrieval.index import NoteIndex
+from retrieval.search import Retriever
 from retrieval.sync import check, drain_outbox, reindex
 
 app = typer.Typer(no_args_is_help=True, help="The search index of interaction notes (Chroma).")
@@ -82,3 +85,24 @@ def sync_command() -> None:
     """Apply every queued note change to the index now."""
     with _opened() as (store, index):
         print(f"applied {drain_outbox(store, index)} outbox rows")
+
+
+def retriever_for_chat(store: Store) -> Retriever | None:
+    """The index and LLM for a console `ask`/`chat`, if an index exists; else None (and why)."""
+    try:
+        return build_retriever(store, only_existing=True)
+    except RetrievalError as exc:
+        print(f"warning: questions over notes are off: {exc}", file=sys.stderr)
+        return None
+
+
+def reindex_store(store: Store) -> int:
+    """Rebuild the index from SQL with a progress bar (after `seed-demo`); notes indexed."""
+    try:
+        index = open_index(store.settings)
+    except RetrievalError as exc:
+        raise fail(str(exc)) from None
+    try:
+        return reindex(store, index, progress=True)
+    finally:
+        index.close()

@@ -24,6 +24,8 @@ from handlers.contracts import Event, IncomingMessage, Reply
 from handlers.guard import guard_reply
 from handlers.router import parse, route
 from handlers.texts import t
+from retrieval.search import Retriever
+from retrieval.sync import process_outbox
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +36,11 @@ GROUP_SAFE_INTENTS = frozenset({intents.HELP})
 class Dispatcher:
     """Handles one incoming message at a time for any channel."""
 
-    def __init__(self, store: Store, clock: Clock | None = None) -> None:
+    def __init__(
+        self, store: Store, clock: Clock | None = None, retriever: Retriever | None = None
+    ) -> None:
         self.store = store
+        self.retriever = retriever
         self.clock = clock or (lambda: datetime.now(store.settings.tz))
         self.lang = store.settings.bankbot_lang
         self.strangers = StrangerLimit()
@@ -47,18 +52,32 @@ class Dispatcher:
         """Answer one message; any failure becomes a short apology and an 'error' audit row."""
         now = self._now()
         try:
-            return await self._handle(message, now)
+            reply = await self._handle(message, now)
         except Exception:
             log.exception("request failed (channel=%s msg=%s)", message.channel, message.msg_id)
             self._audit_failure(message, now)
             return Reply(t("error", self.lang), (Event("refused", {"reason": "error"}),))
+        self._sync_index()
+        return reply
+
+    def _sync_index(self) -> None:
+        """Bring what the request committed to the index; a failure waits for the next try."""
+        if self.retriever is None:
+            return
+        try:
+            process_outbox(self.store, self.retriever.index)
+        except Exception:  # the reply is already decided: the outbox keeps the rows
+            log.exception("could not apply the index outbox")
 
     async def _handle(self, message: IncomingMessage, now: datetime) -> Reply:
         with self.store.db.write() as session:
             actor = resolve_actor(session, channel=message.channel, sender_id=message.sender_id)
-            ctx = Context(session, actor, message, now, self.lang) if actor else None
+            ctx = None
+            if actor:
+                ctx = Context(session, actor, message, now, self.lang, self.retriever)
             intent, reply = await self._decide(session, ctx, actor, message)
-            guarded = guard_reply(session, actor, now.date(), reply)
+            hosts = self.retriever.allowed_link_hosts if self.retriever else frozenset()
+            guarded = guard_reply(session, actor, now.date(), reply, hosts)
             write_audit(
                 session,
                 at=now,
@@ -70,7 +89,7 @@ class Dispatcher:
                 customer_ids=guarded.customer_ids(),
                 decision=_decision(guarded),
                 text_masked=mask_text(message.text),
-                detail=",".join(e.type for e in guarded.events),
+                detail=_detail(guarded),
             )
             return guarded
 
@@ -116,6 +135,16 @@ class Dispatcher:
 
 def _refusal(text: str, reason: str) -> Reply:
     return Reply(text, (Event("refused", {"reason": reason}),))
+
+
+def _detail(reply: Reply) -> str:
+    """Event types, plus the prompt hash and model of an LLM prompt when one was sent."""
+    parts = [",".join(e.type for e in reply.events)]
+    for event in reply.events:
+        for key in ("prompt_hash", "model"):
+            if event.data.get(key):
+                parts.append(f"{key}={event.data[key]}")
+    return " ".join(parts)
 
 
 def _decision(reply: Reply) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from crm_store.permissions import Actor
 from handlers.contracts import IncomingMessage
+from retrieval.search import Retriever
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Context:
     message: IncomingMessage
     now: datetime  # aware, in the business time zone
     lang: str = "zh"
+    retriever: Retriever | None = None  # None: no note index configured
 
     @property
     def today(self) -> date:

@@ -17,6 +17,7 @@ LIST_VIP = "list_vip"
 LIST_MATURING = "list_maturing"
 CHOOSE = "choose"
 CANCEL = "cancel"
+QUESTION = "question"
 UNKNOWN = "unknown"
 
 _CN_DIGITS = {
@@ -96,6 +97,8 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ),
     (LOOKUP, re.compile(rf"^{_NAME}(?:最近)?(?:怎么样|如何|情况|的情况|的资料|的信息)了?[?？]?$")),
 ]
+# Anything else phrased as a question goes to the notes ("最近谁对基金感兴趣？").
+_QUESTION = re.compile(r"谁|哪些|什么|吗|怎么|有没有|是否|[?？]$")
 
 
 def parse_intent(text: str, *, pending_choice: bool = False) -> Intent:
@@ -110,6 +113,8 @@ def parse_intent(text: str, *, pending_choice: bool = False) -> Intent:
         if m:
             args = {k: v.strip() for k, v in m.groupdict().items() if v is not None}
             return Intent(name, args)
+    if _QUESTION.search(clean) and len(clean) > 1:
+        return Intent(QUESTION, {"text": clean})  # answered from the notes
     if re.fullmatch(r"[\u4e00-\u9fff·]{2,4}", clean):
         return Intent(LOOKUP, {"name": clean})  # a bare name asks for that customer
     return Intent(UNKNOWN)

@@ -11,6 +11,7 @@ from handlers.followup import mark_item_done, snooze_item
 from handlers.lists import maturing_customers, vip_customers
 from handlers.lookup import lookup_by_name, lookup_by_tail, show_card
 from handlers.note import note_from_text, save_note, undo_last_note
+from handlers.question import answer_question
 from handlers.texts import t
 from handlers.today import today_agenda
 
@@ -49,6 +50,8 @@ async def route(ctx: Context, intent: i.Intent) -> Reply:
             return await vip_customers(ctx)
         case i.LIST_MATURING:
             return await maturing_customers(ctx, a.get("when", "下个月"))
+        case i.QUESTION:
+            return await answer_question(ctx, a["text"])
         case i.CHOOSE:
             return await _continue(ctx, int(a["n"]))
         case i.CANCEL:

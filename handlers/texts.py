@@ -73,6 +73,8 @@ _ZH: dict[str, str] = {
     "maturing_title": "{start}至{end}有产品到期的客户：",
     "maturing_none": "{start}至{end}没有您可查看的客户产品到期。",
     "no_customers": "您目前没有可查看的客户。",
+    "question_off": "沟通记录检索未启用，暂时无法回答这类问题。发送“帮助”查看我能做什么。",
+    "question_unavailable": "沟通记录检索暂时不可用，请稍后再试。",
     # card
     "card_head": "{name}｜{segment}｜风险等级{risk}｜资产{aum}",
     "card_contact": "手机：{phone}　证件：{id_number}　{branch}，客户经理{owner}",
@@ -194,6 +196,11 @@ _EN: dict[str, str] = {
     "maturing_title": "Customers with products maturing {start} to {end}:",
     "maturing_none": "No customer you can see has a product maturing {start} to {end}.",
     "no_customers": "You have no customers you can see.",
+    "question_off": (
+        "Searching the interaction notes is not enabled, so I cannot answer questions "
+        "like this yet. Send 'help' to see what I can do."
+    ),
+    "question_unavailable": "Searching the interaction notes is unavailable; try again later.",
     # card
     "card_head": "{name} | {segment} | risk level {risk} | AUM {aum}",
     "card_contact": "Mobile: {phone}  ID: {id_number}  {branch}, RM {owner}",

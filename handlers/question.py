@@ -1,0 +1,63 @@
+"""Questions over the interaction notes: "张伟上次聊了什么？", "最近谁对基金感兴趣？"."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC
+
+from crm_store.customers import find_in_text
+from handlers.context import Context
+from handlers.contracts import Event, Reply
+from handlers.texts import t
+from retrieval.answer import Lang, compose_answer
+from retrieval.errors import RetrievalError
+from retrieval.search import search_notes, search_scope
+
+log = logging.getLogger(__name__)
+
+TOP_K = 5
+
+
+async def answer_question(ctx: Context, text: str) -> Reply:
+    """Answer from the notes of the one customer named, or of every customer the actor sees."""
+    retriever = ctx.retriever
+    if retriever is None:
+        return Reply(t("question_off", ctx.lang), (Event("question_unavailable"),))
+    if not search_scope(ctx.session, ctx.actor, ctx.today):
+        return Reply(t("no_customers", ctx.lang), (Event("no_customers"),))
+    named = find_in_text(ctx.session, actor=ctx.actor, today=ctx.today, text=text, limit=2)
+    # Two visible customers of that name: no guessing, search across every visible one.
+    customer_id = named[0].id if len(named) == 1 else None
+    try:
+        notes = search_notes(
+            ctx.session,
+            retriever.index,
+            actor=ctx.actor,
+            today=ctx.today,
+            question=text,
+            customer_id=customer_id,
+            k=TOP_K,
+            tz=ctx.now.tzinfo or UTC,
+        )
+    except RetrievalError as exc:
+        log.warning("note search failed: %s", exc)
+        return Reply(t("question_unavailable", ctx.lang), (Event("question_unavailable"),))
+    lang: Lang = "en" if ctx.lang == "en" else "zh"
+    answer = await compose_answer(
+        retriever.model,
+        question=text,
+        notes=notes,
+        lang=lang,
+        timeout=retriever.timeout,
+        allowed_link_hosts=retriever.allowed_link_hosts,
+    )
+    data: dict[str, object] = {
+        # Every customer whose notes were shown or put in the prompt: the audit row lists them.
+        "customer_ids": list(dict.fromkeys(n.customer_id for n in notes)),
+        "used_llm": answer.used_llm,
+        "notes": [n.note_id for n in notes],
+    }
+    if answer.prompt_hash:
+        data["prompt_hash"] = answer.prompt_hash
+        data["model"] = answer.model_name
+    return Reply(answer.text, (Event("question_answered", data),))
