@@ -70,28 +70,52 @@ class Dispatcher:
             log.exception("could not apply the index outbox")
 
     async def _handle(self, message: IncomingMessage, now: datetime) -> Reply:
+        if intents.parse_intent(message.text).name == intents.QUESTION:
+            # A question may wait seconds for an LLM: answer it under a read session (on SQLite
+            # readers block no writer), then guard and audit in a short write transaction.
+            with self.store.db.read() as session:
+                actor, intent, reply = await self._answer(session, message, now)
+            with self.store.db.write() as session:
+                return self._guard_and_audit(session, message, now, actor, intent, reply)
         with self.store.db.write() as session:
-            actor = resolve_actor(session, channel=message.channel, sender_id=message.sender_id)
-            ctx = None
-            if actor:
-                ctx = Context(session, actor, message, now, self.lang, self.retriever)
-            intent, reply = await self._decide(session, ctx, actor, message)
-            hosts = self.retriever.allowed_link_hosts if self.retriever else frozenset()
-            guarded = guard_reply(session, actor, now.date(), reply, hosts)
-            write_audit(
-                session,
-                at=now,
-                actor_staff_id=actor.staff_id if actor else None,
-                channel=message.channel,
-                sender_id=message.sender_id,
-                chat_type=message.chat_type,
-                intent=intent,
-                customer_ids=guarded.customer_ids(),
-                decision=_decision(guarded),
-                text_masked=mask_text(message.text),
-                detail=_detail(guarded),
-            )
-            return guarded
+            actor, intent, reply = await self._answer(session, message, now)
+            return self._guard_and_audit(session, message, now, actor, intent, reply)
+
+    async def _answer(
+        self, session: Session, message: IncomingMessage, now: datetime
+    ) -> tuple[Actor | None, str, Reply]:
+        actor = resolve_actor(session, channel=message.channel, sender_id=message.sender_id)
+        ctx = None
+        if actor:
+            ctx = Context(session, actor, message, now, self.lang, self.retriever)
+        intent, reply = await self._decide(session, ctx, actor, message)
+        return actor, intent, reply
+
+    def _guard_and_audit(
+        self,
+        session: Session,
+        message: IncomingMessage,
+        now: datetime,
+        actor: Actor | None,
+        intent: str,
+        reply: Reply,
+    ) -> Reply:
+        hosts = self.retriever.allowed_link_hosts if self.retriever else frozenset()
+        guarded = guard_reply(session, actor, now.date(), reply, hosts)
+        write_audit(
+            session,
+            at=now,
+            actor_staff_id=actor.staff_id if actor else None,
+            channel=message.channel,
+            sender_id=message.sender_id,
+            chat_type=message.chat_type,
+            intent=intent,
+            customer_ids=guarded.customer_ids(),
+            decision=_decision(guarded),
+            text_masked=mask_text(message.text),
+            detail=_detail(guarded),
+        )
+        return guarded
 
     async def _decide(
         self,

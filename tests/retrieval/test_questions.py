@@ -228,3 +228,38 @@ def test_audit_row_lists_the_customers_in_the_prompt(
 def test_question_without_index_says_it_is_off(store: Store, notes: list[str]) -> None:
     said = Assistant(store, NOW).say("rm1", "谁对基金感兴趣？")
     assert said.text == t("question_off") and said.types() == ["question_unavailable"]
+
+
+def test_a_slow_llm_blocks_no_writer(
+    store: Store, index: NoteIndex, notes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a question waits on the LLM, another request can still write (SQLite lock)."""
+    import asyncio
+    import threading
+    import time
+
+    import handlers.question as question
+    from tests.assistant import platform_message
+
+    real = question.compose_answer
+    waits: list[float] = []
+
+    async def slow_compose(*args: Any, **kwargs: Any) -> Any:
+        writer = Assistant(store, NOW)
+
+        def write_a_note() -> None:
+            start = time.monotonic()
+            writer.say("rm2", "/note 刘洋 客户来电咨询理财")
+            waits.append(time.monotonic() - start)
+
+        thread = threading.Thread(target=write_a_note)
+        thread.start()
+        await asyncio.to_thread(thread.join, 20)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(question, "compose_answer", slow_compose)
+    said = assistant(store, index).send(
+        platform_message("console", "rm1", "张伟上次聊了什么？", NOW)
+    )
+    assert said.types() == ["question_answered"]
+    assert waits and waits[0] < 5.0  # it did not wait for the question's transaction to end
