@@ -9,6 +9,7 @@ import logging
 import uvicorn
 from starlette.applications import Starlette
 
+from bot import logs
 from bot.dispatch import Dispatcher
 from bot.inbox import Inbox
 from bot.web import PlatformAdapter, build_app
@@ -60,6 +61,7 @@ def build_server(
 
 def serve(store: Store, *, host: str, port: int, telegram_polling: bool = False) -> None:
     """Run the service until interrupted."""
+    log_config = logs.configure()
     retriever = open_retriever(store)
     app = build_server(store, telegram_polling=telegram_polling, retriever=retriever)
     # Objects made at start-up never die: keep the collector from pausing the event loop
@@ -67,7 +69,7 @@ def serve(store: Store, *, host: str, port: int, telegram_polling: bool = False)
     gc.collect()
     gc.freeze()
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+        uvicorn.run(app, host=host, port=port, proxy_headers=True, log_config=log_config)
     finally:
         if retriever is not None:
             retriever.close()
