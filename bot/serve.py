@@ -56,7 +56,8 @@ def build_server(
         timer = ReminderTimer(store, build_router(store, channels), build_formatter(store))
     if not adapters:
         log.warning("no WeCom or Telegram settings: serving health and metrics only")
-    return build_app(store, inbox, adapters, timer)
+    count = retriever.index.count if retriever is not None else None
+    return build_app(store, inbox, adapters, timer, index_count=count)
 
 
 def serve(store: Store, *, host: str, port: int, telegram_polling: bool = False) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Protocol
 
@@ -78,24 +78,36 @@ async def _drain_forever(inbox: Inbox) -> None:
             log.exception("inbox drain failed; trying again in a minute")
 
 
+def _index_state(count: Callable[[], int] | None) -> str:
+    if count is None:
+        return "not configured"
+    try:
+        return f"ready ({count()} notes)"
+    except Exception:
+        log.warning("health check: retrieval index unreachable")
+        return "unreachable"
+
+
 def build_app(
     store: Store,
     inbox: Inbox,
     adapters: Sequence[PlatformAdapter],
     timer: ReminderTimer | None = None,
+    index_count: Callable[[], int] | None = None,
 ) -> Starlette:
     """The web app; its lifespan starts adapters, drains the inbox and starts the timer."""
 
     async def healthz(_: Request) -> JSONResponse:
         database = await asyncio.to_thread(_database_ok, store)
+        index = await asyncio.to_thread(_index_state, index_count)
         channels = {a.name: a.ready() for a in adapters}
         body = {
             "database": database,
-            "index": "not configured",
+            "index": index,
             "channels": channels,
             "timer": timer is not None,
         }
-        healthy = database and all(channels.values())
+        healthy = database and all(channels.values()) and index != "unreachable"
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     async def metrics_endpoint(_: Request) -> Response:
