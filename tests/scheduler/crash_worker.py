@@ -152,9 +152,11 @@ class CrashingChannel:
         self.mode = mode
         self.at = at
         self.calls = 0
+        self.delay = 0.0  # seconds per send, so two workers surely overlap
 
     async def send(self, recipient: str, reply: Reply) -> None:
         self.calls += 1
+        await asyncio.sleep(self.delay)
         if self.calls == self.at and self.mode == "before-send":
             self.die()
         await self.inner.send(recipient, reply)
@@ -198,6 +200,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--marker", type=Path)
     parser.add_argument("--ready", type=Path)
     parser.add_argument("--go", type=Path)
+    parser.add_argument("--send-delay", type=float, default=0.0)
     return parser.parse_args(argv)
 
 
@@ -211,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     channel = CrashingChannel(
         ConsoleDeliveryChannel(store.settings.home / DELIVERY_LOG), die, args.die, args.at
     )
+    channel.delay = args.send_delay
     if args.die == "in-claim":
         _crash_inside_claim(die, args.at)
     router = build_router(store, {CONSOLE: channel})

@@ -140,7 +140,19 @@ def test_two_processes_deliver_each_reminder_exactly_once(store: Store, tmp_path
     env = worker_env(store.settings, TEST_KEY)
     procs = [
         subprocess.Popen(
-            [sys.executable, str(SCRIPT), "--worker", name, "--ready", str(flag), "--go", str(go)],
+            # 50 ms per send: one worker alone would need 2.5 s, so the other surely takes some.
+            [
+                sys.executable,
+                str(SCRIPT),
+                "--worker",
+                name,
+                "--ready",
+                str(flag),
+                "--go",
+                str(go),
+                "--send-delay",
+                "0.05",
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
