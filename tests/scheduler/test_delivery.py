@@ -62,7 +62,7 @@ class RecordingChannel:
         self._lock = threading.Lock()
 
     async def send(self, recipient: str, reply: Reply) -> None:
-        await asyncio.sleep(0.001)
+        await asyncio.sleep(0.01)  # long enough that both senders surely get work
         with self._lock:
             self.calls += 1
             if self.calls <= self.fail_first:
