@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC
 
+from crm_store.cards import customer_card
 from crm_store.customers import find_in_text
 from handlers.context import Context
 from handlers.contracts import Event, Reply
+from handlers.render import card_text
 from handlers.texts import t
 from retrieval.answer import Lang, compose_answer
 from retrieval.errors import RetrievalError
@@ -51,13 +53,24 @@ async def answer_question(ctx: Context, text: str) -> Reply:
         timeout=retriever.timeout,
         allowed_link_hosts=retriever.allowed_link_hosts,
     )
+    shown = list(dict.fromkeys(n.customer_id for n in notes))
     data: dict[str, object] = {
         # Every customer whose notes were shown or put in the prompt: the audit row lists them.
-        "customer_ids": list(dict.fromkeys(n.customer_id for n in notes)),
+        "customer_ids": shown,
         "used_llm": answer.used_llm,
         "notes": [n.note_id for n in notes],
     }
     if answer.prompt_hash:
         data["prompt_hash"] = answer.prompt_hash
         data["model"] = answer.model_name
-    return Reply(answer.text, (Event("question_answered", data),))
+    text, trusted = answer.text, frozenset[str]()
+    if customer_id is not None and not answer.used_llm:
+        # Retrieval-only about one customer: their card first, then the notes that matched.
+        card = customer_card(ctx.session, actor=ctx.actor, today=ctx.today, customer_id=customer_id)
+        if card is not None:
+            text = card_text(card, ctx.today, ctx.lang) + "\n\n" + answer.text
+            trusted = frozenset(
+                {card.owner_name, card.branch_name, *(n.staff_name for n in card.notes)}
+            )
+            data["customer_ids"] = list(dict.fromkeys([customer_id, *shown]))
+    return Reply(text, (Event("question_answered", data),), allowed_names=trusted)

@@ -93,6 +93,7 @@ def test_one_customer_question_shows_that_customers_notes_with_dates(
     assert set(data["notes"]) == {notes[0], notes[1]}
     assert "2026-11-28" in said.text and "基金定投" in said.text
     assert "黄金积存" not in said.text  # rm3's 张伟 (c2)
+    assert said.text.startswith("张伟｜VIP") and "138****5678" in said.text  # the card first
     other = assistant(store, index).say("rm3", "张伟上次聊了什么？")
     assert answered(other)["customer_ids"] == ["c2"] and "黄金积存" in other.text
 
