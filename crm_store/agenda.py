@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from crm_store.birthdays import next_birthday
-from crm_store.cards import FollowUpLine
+from crm_store.cards import FOLLOWUP_LINE_COLUMNS, FollowUpLine
 from crm_store.models import Customer, FollowUp, Holding
 from crm_store.permissions import Actor, customer_scope
 
@@ -116,15 +116,7 @@ def due_followups(
     """Follow-ups due today or overdue for visible customers: (oldest first, total count)."""
     # One query: the window count gives the total without a second pass over the scope.
     query = (
-        select(
-            FollowUp.id,
-            FollowUp.customer_id,
-            Customer.name,
-            FollowUp.due_on,
-            FollowUp.status,
-            FollowUp.summary,
-            func.count().over(),
-        )
+        select(*FOLLOWUP_LINE_COLUMNS, func.count().over())
         .join(Customer, Customer.id == FollowUp.customer_id)
         .where(FollowUp.status != "done", FollowUp.due_on <= today, customer_scope(actor, today))
         .order_by(FollowUp.due_on, FollowUp.id)

@@ -143,17 +143,20 @@ def recent_notes(session: Session, *, customer_id: str, limit: int = CARD_NOTES)
     return [NoteLine(*row) for row in session.execute(query)]
 
 
+FOLLOWUP_LINE_COLUMNS = (
+    FollowUp.id,
+    FollowUp.customer_id,
+    Customer.name,
+    FollowUp.due_on,
+    FollowUp.status,
+    FollowUp.summary,
+)
+
+
 def open_followups(session: Session, *, customer_id: str) -> list[FollowUpLine]:
     """Follow-ups of one customer that are not done, earliest first."""
     query = (
-        select(
-            FollowUp.id,
-            FollowUp.customer_id,
-            Customer.name,
-            FollowUp.due_on,
-            FollowUp.status,
-            FollowUp.summary,
-        )
+        select(*FOLLOWUP_LINE_COLUMNS)
         .join(Customer, Customer.id == FollowUp.customer_id)
         .where(FollowUp.customer_id == customer_id, FollowUp.status != "done")
         .order_by(FollowUp.due_on)
