@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import ParamSpec, TypeVar
 
 import typer
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from crm_store.errors import StoreError
 from crm_store.settings import Settings
@@ -66,3 +68,14 @@ def parse_now(value: str | None, settings: Settings) -> datetime | None:
     except ValueError:
         raise fail(f"--now must be ISO 8601, e.g. 2026-11-28T09:00:00, not {value!r}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=settings.tz)
+
+
+@contextmanager
+def store_session(*, write: bool) -> Iterator[Session]:
+    """Open the store, give one session (a write transaction if asked), close everything."""
+    store = store_from_env()
+    try:
+        with store.db.write() if write else store.db.read() as session:
+            yield session
+    finally:
+        store.close()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli_common import one_line_errors, store_from_env
+from bot.cli_common import one_line_errors, store_session
 from crm_store import staff_admin
 from crm_store.binding import issue_code
 
@@ -18,16 +18,10 @@ app = typer.Typer(no_args_is_help=True, help="Manage staff, roles and customer-t
 @one_line_errors
 def list_command() -> None:
     """List staff: id, name, role, branch, team, active."""
-    store = store_from_env()
-    try:
-        with store.db.read() as session:
-            for s in staff_admin.list_staff(session):
-                state = "active" if s.active else "left"
-                print(
-                    f"{s.id}\t{s.name}\t{s.role}\t{s.branch_id or '-'}\t{s.team_id or '-'}\t{state}"
-                )
-    finally:
-        store.close()
+    with store_session(write=False) as session:
+        for s in staff_admin.list_staff(session):
+            state = "active" if s.active else "left"
+            print(f"{s.id}\t{s.name}\t{s.role}\t{s.branch_id or '-'}\t{s.team_id or '-'}\t{state}")
 
 
 @app.command("add")
@@ -40,14 +34,10 @@ def add_command(
     team: Annotated[str | None, typer.Option(help="Team id.")] = None,
 ) -> None:
     """Add a staff member."""
-    store = store_from_env()
-    try:
-        with store.db.write() as session:
-            staff_admin.add_staff(
-                session, staff_id=staff_id, name=name, role=role, branch_id=branch, team_id=team
-            )
-    finally:
-        store.close()
+    with store_session(write=True) as session:
+        staff_admin.add_staff(
+            session, staff_id=staff_id, name=name, role=role, branch_id=branch, team_id=team
+        )
     print(f"added {staff_id}")
 
 
@@ -66,12 +56,8 @@ def activate_command(staff_id: str) -> None:
 
 
 def _set_active(staff_id: str, *, active: bool) -> None:
-    store = store_from_env()
-    try:
-        with store.db.write() as session:
-            staff_admin.set_active(session, staff_id=staff_id, active=active)
-    finally:
-        store.close()
+    with store_session(write=True) as session:
+        staff_admin.set_active(session, staff_id=staff_id, active=active)
     print(f"{staff_id} is now {'active' if active else 'deactivated'}")
 
 
@@ -79,12 +65,8 @@ def _set_active(staff_id: str, *, active: bool) -> None:
 @one_line_errors
 def set_role_command(staff_id: str, role: str) -> None:
     """Change a staff member's role."""
-    store = store_from_env()
-    try:
-        with store.db.write() as session:
-            staff_admin.set_role(session, staff_id=staff_id, role=role)
-    finally:
-        store.close()
+    with store_session(write=True) as session:
+        staff_admin.set_role(session, staff_id=staff_id, role=role)
     print(f"{staff_id} is now {role}")
 
 
@@ -97,12 +79,8 @@ def grant_command(
 ) -> None:
     """Give a staff member access to one customer (customer team)."""
     ends_on = date.fromisoformat(until) if until else None
-    store = store_from_env()
-    try:
-        with store.db.write() as session:
-            staff_admin.grant(session, staff_id=staff_id, customer_id=customer_id, ends_on=ends_on)
-    finally:
-        store.close()
+    with store_session(write=True) as session:
+        staff_admin.grant(session, staff_id=staff_id, customer_id=customer_id, ends_on=ends_on)
     print(f"{staff_id} may see {customer_id}" + (f" until {until}" if until else ""))
 
 
@@ -110,12 +88,8 @@ def grant_command(
 @one_line_errors
 def revoke_command(staff_id: str, customer_id: str) -> None:
     """Take back a customer-team grant."""
-    store = store_from_env()
-    try:
-        with store.db.write() as session:
-            removed = staff_admin.revoke(session, staff_id=staff_id, customer_id=customer_id)
-    finally:
-        store.close()
+    with store_session(write=True) as session:
+        removed = staff_admin.revoke(session, staff_id=staff_id, customer_id=customer_id)
     print("revoked" if removed else "there was no such grant")
 
 
@@ -123,11 +97,7 @@ def revoke_command(staff_id: str, customer_id: str) -> None:
 @one_line_errors
 def invite_command(staff_id: str) -> None:
     """Issue a one-time code (24 h) the staff member sends as '/bind CODE' from WeCom/Telegram."""
-    store = store_from_env()
-    try:
-        with store.db.write() as session:
-            code = issue_code(session, staff_id=staff_id, now=datetime.now(UTC))
-    finally:
-        store.close()
+    with store_session(write=True) as session:
+        code = issue_code(session, staff_id=staff_id, now=datetime.now(UTC))
     print(f"bind code for {staff_id}: {code} (valid 24 hours, single use)")
     print(f"the staff member sends: /bind {code}")
