@@ -3,12 +3,18 @@
 Only masked, redacted text reaches Chroma. A search is always narrowed to a permission scope
 computed in SQL by the caller: a list of customer ids, where `None` means the caller decided
 "every customer" (compliance) and an empty list answers nothing without asking Chroma.
+
+On the embedded index opened by `open_index` (this process holds the folder's lock) scoped
+searches rank an in-process copy of the vectors (retrieval/vector_cache.py) and read only the
+k winners from Chroma; elsewhere (a Chroma server, an index opened without the lock) they go to
+Chroma: exactly over the scope's vectors for small scopes, by the `$in` filter for larger ones.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
@@ -23,6 +29,14 @@ from retrieval.embeddings import E5Embeddings, embeddings_name
 from retrieval.entries import Hit, NoteEntry, make_hit
 from retrieval.errors import IndexUnavailable
 from retrieval.lock import IndexLock
+from retrieval.vector_cache import (
+    VectorCache,
+    drop_cache,
+    existing_cache,
+    page_of,
+    pages_of,
+    shared_cache,
+)
 
 COLLECTION = "notes"
 COLLECTION_CONFIG: Any = {"hnsw": {"space": "cosine"}}
@@ -57,7 +71,10 @@ class NoteIndex:
         lock: IndexLock | None = None,
         owns_client: bool = False,
         exact_max_customers: int = EXACT_MAX_CUSTOMERS,
+        vector_cache: bool | None = None,
     ) -> None:
+        """`vector_cache`: rank scoped searches over an in-process copy of the vectors; by
+        default only with `lock` (the embedded index, which no other process can write)."""
         if embeddings is None:  # Chroma would fall back to a model it downloads
             raise IndexUnavailable("the note index needs an embeddings object")
         self.client = client
@@ -66,6 +83,8 @@ class NoteIndex:
         self.exact_max_customers = exact_max_customers
         self._lock = lock
         self._owns_client = owns_client
+        self.use_cache = lock is not None if vector_cache is None else vector_cache
+        self._cache: VectorCache | None = None
         self._connect()
 
     def _connect(self) -> None:
@@ -122,7 +141,13 @@ class NoteIndex:
     def _write(self, batch: Sequence[NoteEntry]) -> None:
         metas: list[dict[str, Any]] = [n.metadata() for n in batch]
         ids = [n.note_id for n in batch]
+        cache = existing_cache(str(self._collection.id))
+        if cache is not None:
+            cache.changing()
         self.store.add_texts([n.document() for n in batch], metadatas=metas, ids=ids)
+        if cache is not None and cache.changing():  # loaded: pass on what Chroma now holds
+            got = self._collection.get(ids=ids, include=["embeddings", "metadatas"])
+            cache.put(*page_of(dict(got)))
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove entries; ids not in the index are ignored."""
@@ -131,7 +156,12 @@ class NoteIndex:
             self._retry(self._delete, unique[start : start + WRITE_BATCH])
 
     def _delete(self, ids: list[str]) -> None:
+        cache = existing_cache(str(self._collection.id))
+        if cache is not None:
+            cache.changing()
         self._collection.delete(ids=ids)
+        if cache is not None and cache.changing():
+            cache.remove(ids)
 
     def query_vector(self, query: str) -> NDArray[np.float32]:
         """The query embedding (e5's "query: " form)."""
@@ -154,12 +184,14 @@ class NoteIndex:
         self._require_same_model()
         if customer_ids is None:
             return self._retry(self._filtered, vector, None, k)
-        scope = sorted(set(customer_ids))
-        if len(scope) <= self.exact_max_customers:
-            hits = self._retry(self._exact, vector, scope, k)
-        else:
-            hits = self._retry(self._filtered, vector, _scope_filter(scope), k)
-        allowed = set(scope)
+        allowed = set(customer_ids)
+        hits = self._retry(self._cached, vector, allowed, k) if self.use_cache else None
+        if hits is None:
+            scope = sorted(allowed)
+            if len(scope) <= self.exact_max_customers:
+                hits = self._retry(self._exact, vector, scope, k)
+            else:
+                hits = self._retry(self._filtered, vector, _scope_filter(scope), k)
         return [h for h in hits if h.customer_id in allowed]  # belt and braces
 
     def _filtered(
@@ -170,6 +202,39 @@ class NoteIndex:
         )
         return [make_hit(str(doc.id), doc.metadata, doc.page_content, 1.0 - d) for doc, d in found]
 
+    def _cache_now(self) -> VectorCache:
+        key = str(self._collection.id)
+        if self._cache is None or self._cache.key != key or existing_cache(key) is not self._cache:
+            self._cache = shared_cache(key)
+        return self._cache
+
+    def _pages(self) -> Iterator[tuple[Sequence[str], Any, Sequence[str]]]:
+        include: Any = ["embeddings", "metadatas"]
+        collection = self._collection
+        return pages_of(
+            lambda limit, offset: dict(collection.get(include=include, limit=limit, offset=offset)),
+            PAGE,
+        )
+
+    def _cached(
+        self, vector: NDArray[np.float32], scope: AbstractSet[str], k: int
+    ) -> list[Hit] | None:
+        # None: no usable copy (writes kept racing the load, or it was just released).
+        cache = self._cache_now()
+        if not cache.ensure_loaded(self._pages):
+            return None
+        chosen = cache.top_k(vector, scope, k)
+        if chosen is None:
+            return None
+        return self._hits(chosen) if chosen else []
+
+    def _hits(self, chosen: Sequence[tuple[str, float]]) -> list[Hit]:
+        rows = self._collection.get(ids=[i for i, _ in chosen], include=["documents", "metadatas"])
+        docs = rows["documents"] or []
+        metas = rows["metadatas"] or []
+        by_id = {i: (m, d) for i, m, d in zip(rows["ids"], metas, docs, strict=True)}
+        return [make_hit(i, *by_id[i], score) for i, score in chosen if i in by_id]
+
     def _exact(self, vector: NDArray[np.float32], scope: Sequence[str], k: int) -> list[Hit]:
         got = self._collection.get(where=_scope_filter(scope), include=["embeddings"])
         ids = got["ids"]
@@ -179,12 +244,7 @@ class NoteIndex:
         norms = np.linalg.norm(matrix, axis=1) * max(float(np.linalg.norm(vector)), 1e-12)
         scores = (matrix @ vector) / np.maximum(norms, 1e-12)
         top = np.argsort(-scores, kind="stable")[:k]
-        chosen = [ids[i] for i in top]
-        rows = self._collection.get(ids=chosen, include=["documents", "metadatas"])
-        docs = rows["documents"] or []
-        metas = rows["metadatas"] or []
-        by_id = {i: (m, d) for i, m, d in zip(rows["ids"], metas, docs, strict=True)}
-        return [make_hit(ids[i], *by_id[ids[i]], float(scores[i])) for i in top if ids[i] in by_id]
+        return self._hits([(ids[i], float(scores[i])) for i in top])
 
     def count(self) -> int:
         """How many entries the index holds."""
@@ -221,12 +281,19 @@ class NoteIndex:
 
     def reset(self) -> None:
         """Drop the collection and create it empty (with the current embeddings' label)."""
+        drop_cache(str(self._collection.id))
+        self._cache = None
         with contextlib.suppress(NotFoundError):
             self.client.delete_collection(COLLECTION)
         self._connect()
 
     def close(self) -> None:
-        """Release the embedded folder's lock and the client, if this index opened them."""
+        """Release the vector cache, and the embedded folder's lock and the client if this
+        index opened them."""
+        if self._cache is not None:
+            self._cache.release()
+            self._cache = None
+        self.use_cache = False
         if self._owns_client:
             self._owns_client = False
             close = getattr(self.client, "close", None)
