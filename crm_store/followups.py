@@ -9,11 +9,6 @@ from sqlalchemy.orm import Session
 from crm_store.models import FollowUp
 
 
-def get_followup(session: Session, followup_id: int) -> FollowUp | None:
-    """One follow-up task by id (the caller checks permission on its customer)."""
-    return session.get(FollowUp, followup_id)
-
-
 def mark_done(session: Session, *, followup_id: int, now: datetime) -> bool:
     """Close a follow-up; False if it was already done or does not exist."""
     task = session.get(FollowUp, followup_id)
