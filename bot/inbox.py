@@ -240,6 +240,11 @@ class Inbox:
                 results.append(exc)
         return results
 
+    def close(self) -> None:
+        """Stop the inbox's threads once the answers in flight have finished."""
+        self._accepting.shutdown(wait=True)
+        self._answering.shutdown(wait=True)
+
     async def drain(self) -> int:
         """Process every unfinished message; how many were taken."""
         ids = await asyncio.to_thread(self.unfinished, datetime.now(UTC))

@@ -131,6 +131,7 @@ def build_app(
                 timer.stop()
             for adapter in adapters:
                 await adapter.stop()
+            await asyncio.to_thread(inbox.close)
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
