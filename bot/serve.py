@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
+import time
 
 import uvicorn
 from starlette.applications import Starlette
@@ -64,6 +66,8 @@ def serve(store: Store, *, host: str, port: int, telegram_polling: bool = False)
     """Run the service until interrupted."""
     log_config = logs.configure()
     retriever = open_retriever(store)
+    if retriever is not None:
+        warm_up(retriever)
     app = build_server(store, telegram_polling=telegram_polling, retriever=retriever)
     # Objects made at start-up never die: keep the collector from pausing the event loop
     # (150-190 ms) to scan them while callbacks wait for their acknowledgement.
@@ -74,6 +78,24 @@ def serve(store: Store, *, host: str, port: int, telegram_polling: bool = False)
     finally:
         if retriever is not None:
             retriever.close()
+
+
+def warm_up(retriever: Retriever) -> threading.Thread:
+    """Load the note index's vector cache in the background while the service starts."""
+
+    def load() -> None:
+        started = time.perf_counter()
+        try:
+            ready = retriever.index.warm_up()
+        except Exception as exc:  # the first question loads it instead
+            log.warning("note index warm-up failed: %s", type(exc).__name__)
+            return
+        if ready:
+            log.info("note vectors loaded in %.1f s", time.perf_counter() - started)
+
+    thread = threading.Thread(target=load, name="index-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def open_retriever(store: Store) -> Retriever | None:

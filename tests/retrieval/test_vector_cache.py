@@ -8,9 +8,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bot.serve import warm_up
 from retrieval.embeddings import E5Embeddings
 from retrieval.entries import Hit
 from retrieval.index import NoteIndex
+from retrieval.search import Retriever
 from retrieval.vector_cache import Page, VectorCache, existing_cache
 from tests.retrieval.conftest import NOTES, entry
 
@@ -156,6 +158,10 @@ def test_without_the_folder_lock_scoped_searches_go_to_chroma(
     assert unlocked._cache is None
 
 
+def meta(customer: str, branch: str = "b1") -> dict[str, str | int]:
+    return {"customer_id": customer, "branch_id": branch, "occurred_on": 20261101}
+
+
 def test_a_load_racing_a_write_starts_again() -> None:
     cache = VectorCache("k")
     rng = np.random.default_rng(1)
@@ -164,16 +170,96 @@ def test_a_load_racing_a_write_starts_again() -> None:
 
     def pages() -> Iterator[Page]:
         loads.append(1)
-        yield ["a", "b"], vectors[:2], ["x", "y"]
+        yield ["a", "b"], vectors[:2], [meta("x"), meta("y")], ["doc a", "doc b"]
         if len(loads) == 1:
             cache.changing()  # a write lands while the first load pages
-        yield ["c"], vectors[2:], ["x"]
+        yield ["c"], vectors[2:], [meta("x")], ["doc c"]
 
     assert cache.ensure_loaded(pages) and len(loads) == 2 and len(cache) == 3
     top = cache.top_k(vectors[0], ["x"], 5)
-    assert top is not None and top[0][0] == "a" and {n for n, _ in top} == {"a", "c"}
+    assert top is not None and top[0].note_id == "a" and {h.note_id for h in top} == {"a", "c"}
+    assert (top[0].customer_id, top[0].document, top[0].occurred_on) == ("x", "doc a", 20261101)
     cache.remove(["a"])
-    cache.put(["d"], vectors[:1] * 3, ["y"])
+    cache.put(["d"], vectors[:1] * 3, [meta("y")], ["doc d"])
     top = cache.top_k(vectors[0], ["x", "y"], 1)
-    assert top is not None and top[0][0] == "d" and top[0][1] == pytest.approx(1.0, abs=1e-6)
+    assert (
+        top is not None and top[0].note_id == "d" and top[0].score == pytest.approx(1.0, abs=1e-6)
+    )
     assert cache.top_k(vectors[0], ["x"], 0) == []
+
+
+def brute_force(
+    vectors: dict[str, Any], owner: dict[str, str], query: Any, scope: set[str], k: int
+) -> list[str]:
+    """The k best note ids by cosine among the scope's notes, computed the slow way."""
+    unit = {n: v / np.linalg.norm(v) for n, v in vectors.items() if owner[n] in scope}
+    q = query / np.linalg.norm(query)
+    return sorted(unit, key=lambda n: -float(unit[n] @ q))[:k]
+
+
+@pytest.mark.parametrize("min_regroup", [4, 1024])
+def test_grouped_rows_tail_and_regroups_rank_like_brute_force(
+    min_regroup: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Branches of customers, loaded grouped; then writes (new notes, notes moved to another
+    # customer, deletions) land in the tail and, with a low threshold, trigger regroups.
+    monkeypatch.setattr("retrieval.vector_cache.MIN_REGROUP", min_regroup)
+    monkeypatch.setattr("retrieval.vector_cache.MAX_SLICES", 3)  # exercise the gather path too
+    rng = np.random.default_rng(5)
+    customers = [f"c{i:03d}" for i in range(60)]
+    branch = {c: f"b{i % 4}" for i, c in enumerate(customers)}  # branches interleave by id
+    vectors = {f"n{i}": rng.standard_normal(16).astype(np.float32) for i in range(400)}
+    owner = {n: customers[int(rng.integers(60))] for n in vectors}
+    cache = VectorCache("k")
+    ids = list(vectors)
+
+    def pages() -> Iterator[Page]:
+        for start in range(0, len(ids), 150):
+            chunk = ids[start : start + 150]
+            metas = [meta(owner[n], branch[owner[n]]) for n in chunk]
+            yield chunk, np.stack([vectors[n] for n in chunk]), metas, chunk
+
+    assert cache.ensure_loaded(pages)
+    scopes = [
+        {c for c in customers if branch[c] == "b1"},
+        {c for c in customers if branch[c] in ("b0", "b3")},
+        set(customers[:7]) | {"unknown"},
+        set(customers),
+    ]
+
+    def check() -> None:
+        for _ in range(3):
+            query = rng.standard_normal(16).astype(np.float32)
+            for scope in scopes:
+                got = cache.top_k(query, scope, 6)
+                assert got is not None
+                assert [h.note_id for h in got] == brute_force(vectors, owner, query, scope, 6)
+                assert all(h.document == h.note_id and h.customer_id in scope for h in got)
+
+    check()
+    for step in range(40):
+        new = f"m{step}"
+        vectors[new] = rng.standard_normal(16).astype(np.float32)
+        owner[new] = customers[int(rng.integers(60))] if step % 5 else "c999"  # a new customer
+        moved = ids[step]
+        owner[moved] = customers[(int(customers.index(owner[moved])) + 1) % 60]
+        batch = [new, moved]
+        metas = [meta(owner[n], branch.get(owner[n], "b9")) for n in batch]
+        cache.put(batch, np.stack([vectors[n] for n in batch]), metas, batch)
+        gone = ids[-1 - step]
+        cache.remove([gone])
+        del vectors[gone], owner[gone]
+        if step % 10 == 9:
+            scopes.append({"c999"})
+            check()
+    assert len(cache) == len(vectors)
+
+
+def test_warm_up_loads_the_cache_before_any_search(bare_index: NoteIndex, e5: E5Embeddings) -> None:
+    fill(bare_index, extra=20)
+    assert bare_index._cache is None
+    thread = warm_up(Retriever(bare_index))  # what `bankbot serve` starts with
+    thread.join(timeout=60)
+    cache = bare_index._cache
+    assert cache is not None and cache.loaded and len(cache) == len(NOTES) + 20
+    assert not NoteIndex(bare_index.client, e5).warm_up()  # no lock, no cache: nothing to load
