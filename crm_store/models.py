@@ -190,10 +190,10 @@ class FollowUp(Base):
     """A follow-up task opened by a note; at most one per note."""
 
     __tablename__ = "followup"
-    # Covering indexes for the reminder planner (overdue follow-ups -> their customers' owners)
+    # Covering indexes for the reminder planner (open follow-ups by due date -> their owners)
     # and for each digest's overdue list (one customer's open follow-ups by due date).
     __table_args__ = (
-        Index("ix_followup_status_due_customer", "status", "due_on", "customer_id"),
+        Index("ix_followup_status_due_owner", "status", "due_on", "owner_staff_id", "customer_id"),
         Index("ix_followup_customer_status_due", "customer_id", "status", "due_on"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -205,6 +205,11 @@ class FollowUp(Base):
     summary: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The customer's owner, copied by database triggers (migration 0006) whenever a follow-up
+    # is written or its customer changes hands, so the planner finds the staff with overdue
+    # follow-ups from this table's index alone instead of one customer look-up per follow-up.
+    # Never written by the application.
+    owner_staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
 
 
 class ConversationState(Base):

@@ -186,12 +186,11 @@ def plan_followups(session: Session, *, since: date, until: date, now: datetime)
             FollowUp.customer_id,
             FollowUp.due_on,
             literal(0),
-            Customer.owner_staff_id,
+            FollowUp.owner_staff_id,  # the customer's owner, kept by triggers
             literal(until, Date),
             literal("pending"),
             literal(now, UtcDateTime()),
         )
-        .join(Customer, Customer.id == FollowUp.customer_id)
         .where(FollowUp.status != "done", FollowUp.due_on > since, FollowUp.due_on <= until)
     )
     return _insert(session, query)
@@ -202,10 +201,9 @@ def plan_digests(session: Session, *, business_date: date, now: datetime, late: 
     pending = select(distinct(Reminder.recipient_staff_id)).where(
         Reminder.status == "pending", Reminder.digest_id.is_(None)
     )
-    overdue = (
-        select(distinct(Customer.owner_staff_id))
-        .join(FollowUp, FollowUp.customer_id == Customer.id)
-        .where(FollowUp.status != "done", FollowUp.due_on < business_date)
+    # Straight from the follow-up index: owner_staff_id is the customer's owner (triggers).
+    overdue = select(distinct(FollowUp.owner_staff_id)).where(
+        FollowUp.status != "done", FollowUp.due_on < business_date
     )
     staff = pending.union(overdue).subquery()
     query = select(

@@ -11,8 +11,9 @@ from pathlib import Path
 import chinese_calendar
 import pytest
 from lunardate import LunarDate
+from sqlalchemy import select, update
 
-from crm_store.models import Digest, PlanRun, Reminder
+from crm_store.models import Customer, Digest, FollowUp, PlanRun, Reminder
 from crm_store.store import Store
 from scheduler.candidates import BirthdayKey, birthday_keys_on
 from scheduler.workdays import is_digest_day, is_working_day, previous_digest_day
@@ -350,6 +351,31 @@ def test_followups_due_on_the_day_are_planned_done_ones_are_not(store: Store) ->
     }
     assert str(done_id) not in {r.entity_id for r in rows}
     assert str(later_id) not in {r.entity_id for r in rows}
+
+
+def owners_of_followups(store: Store) -> dict[int, str | None]:
+    with store.db.read() as s:
+        return dict(s.execute(select(FollowUp.id, FollowUp.owner_staff_id)).tuples().all())
+
+
+def test_followups_carry_their_customers_owner_whatever_changes_it(store: Store) -> None:
+    # The planner reads the owner from the follow-up; triggers keep it equal to the customer's,
+    # even for changes made by plain SQL (an import, a DBA's fix), not only by our code.
+    build_world(store)
+    day = date(2026, 12, 1)
+    overdue = add_followup(store, "c5", "rm1", day - timedelta(days=9), "早该打的电话")
+    other = add_followup(store, "c6", "rm9", day + timedelta(days=5), "以后的")
+    assert owners_of_followups(store) == {overdue: "rm1", other: "rm9"}
+    with store.db.write() as s:
+        s.execute(update(Customer).where(Customer.id == "c5").values(owner_staff_id="rm3"))
+    assert owners_of_followups(store) == {overdue: "rm3", other: "rm9"}
+    plan_on(store, day)
+    with store.db.read() as s:
+        opened = set(s.scalars(select(Digest.recipient_staff_id)))
+    assert "rm3" in opened and "rm9" not in opened  # rm3's only item: the overdue follow-up
+    with store.db.write() as s:  # a follow-up moved to another customer takes its owner
+        s.execute(update(FollowUp).where(FollowUp.id == other).values(customer_id="c8"))
+    assert owners_of_followups(store) == {overdue: "rm3", other: "rm2"}
 
 
 # --- Working days ----------------------------------------------------------------------------

@@ -1,0 +1,70 @@
+"""Migrations that move data: down and up again on a database of its own, on both engines."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+from alembic import command
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from crm_store import schema
+from crm_store.crypto import FieldCipher, decode_key
+from crm_store.db import Database, make_engine
+from crm_store.models import FollowUp
+from crm_store.store import Store
+from tests.conftest import PG_ADMIN_URL, TEST_KEY, make_settings
+from tests.scheduler.helpers import add_followup
+from tests.world import build_world
+
+
+@pytest.fixture
+def own_url(engine_name: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database nobody else uses (migrating it down must not touch the shared one)."""
+    if engine_name == "sqlite":
+        yield f"sqlite:///{tmp_path / 'own.db'}"
+        return
+    admin = make_url(PG_ADMIN_URL)
+    name = f"bankbot_migrations_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def migrate(url: str, revision: str, *, down: bool = False) -> None:
+    engine = make_engine(url)
+    config = schema.alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+    engine.dispose()
+
+
+def test_followup_owner_is_filled_in_for_existing_rows(own_url: str, tmp_path: Path) -> None:
+    migrate(own_url, "head")
+    settings = make_settings(tmp_path, own_url)
+    store = Store(settings, Database(make_engine(own_url)), FieldCipher(decode_key(TEST_KEY)))
+    build_world(store)
+    first = add_followup(store, "c5", "rm1", date(2026, 11, 20), "rm1 的客户")
+    second = add_followup(store, "c6", "rm9", date(2026, 11, 21), "rm9 的客户")
+    store.db.dispose()
+
+    migrate(own_url, "0005", down=True)  # the column and its triggers are gone...
+    migrate(own_url, "head")  # ...and come back, filled in for the rows already there
+    store = Store(settings, Database(make_engine(own_url)), FieldCipher(decode_key(TEST_KEY)))
+    with store.db.read() as s:
+        owners = dict(s.execute(select(FollowUp.id, FollowUp.owner_staff_id)).tuples().all())
+    assert owners == {first: "rm1", second: "rm9"}
+    third = add_followup(store, "c8", "rm2", date(2026, 11, 22), "触发器仍在")
+    with store.db.read() as s:
+        assert s.get(FollowUp, third).owner_staff_id == "rm2"  # type: ignore[union-attr]
+    store.db.dispose()
