@@ -1,7 +1,9 @@
 """The dispatcher: one path for every channel, from a message to a guarded, audited reply.
 
 Order matters and fails closed: resolve the actor, refuse unknown or deactivated senders and
-group chats before any parsing, then parse, handle, guard and audit in one transaction.
+group chats before any parsing, then parse, handle, guard and audit in one transaction. Only a
+message the rules cannot read is shown to the LLM (when one is configured), before that
+transaction opens; its proposal is handler input, never a decision about access.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from handlers import intents
 from handlers.context import Context
 from handlers.contracts import Event, IncomingMessage, Reply
 from handlers.guard import guard_reply
+from handlers.llm_intent import mark_proposed, proposed_intent
 from handlers.router import parse, route
 from handlers.texts import t
 from retrieval.search import Retriever
@@ -70,25 +73,57 @@ class Dispatcher:
             log.exception("could not apply the index outbox")
 
     async def _handle(self, message: IncomingMessage, now: datetime) -> Reply:
-        if intents.parse_intent(message.text).name == intents.QUESTION:
+        rule = intents.parse_intent(message.text).name
+        # Only a message the rules cannot read goes to the LLM, outside any transaction.
+        proposed = await self._proposal(message, now) if rule == intents.UNKNOWN else None
+        if intents.QUESTION in (rule, proposed.name if proposed else None):
             # A question may wait seconds for an LLM: answer it under a read session (on SQLite
             # readers block no writer), then guard and audit in a short write transaction.
             with self.store.db.read() as session:
-                actor, intent, reply = await self._answer(session, message, now)
+                actor, intent, reply = await self._answer(session, message, now, proposed)
             with self.store.db.write() as session:
                 return self._guard_and_audit(session, message, now, actor, intent, reply)
         with self.store.db.write() as session:
-            actor, intent, reply = await self._answer(session, message, now)
+            actor, intent, reply = await self._answer(session, message, now, proposed)
             return self._guard_and_audit(session, message, now, actor, intent, reply)
 
+    async def _proposal(self, message: IncomingMessage, now: datetime) -> intents.Intent | None:
+        """The LLM's intent for a message the rules cannot read; None when it is not asked."""
+        retriever = self.retriever
+        if retriever is None or retriever.model is None:
+            return None
+        with self.store.db.read() as session:
+            if not self._may_ask_llm(session, message, now):
+                return None
+        return await proposed_intent(retriever.model, message.text, timeout=retriever.timeout)
+
+    def _may_ask_llm(self, session: Session, message: IncomingMessage, now: datetime) -> bool:
+        """Only an active staff member who may see customers, in private, with no pending choice.
+
+        `_decide` checks sender, chat and role again in the transaction that answers; checking
+        them here keeps strangers, group chats and admins from ever reaching the LLM, and lets
+        a pending clarification claim its "2".
+        """
+        if bind_request(message) is not None or message.chat_type != "private":
+            return False
+        actor = resolve_actor(session, channel=message.channel, sender_id=message.sender_id)
+        if actor is None or not may_use_customer_chat(actor):
+            return False
+        ctx = Context(session, actor, message, now, self.lang, self.retriever)
+        return parse(ctx).name == intents.UNKNOWN
+
     async def _answer(
-        self, session: Session, message: IncomingMessage, now: datetime
+        self,
+        session: Session,
+        message: IncomingMessage,
+        now: datetime,
+        proposed: intents.Intent | None = None,
     ) -> tuple[Actor | None, str, Reply]:
         actor = resolve_actor(session, channel=message.channel, sender_id=message.sender_id)
         ctx = None
         if actor:
             ctx = Context(session, actor, message, now, self.lang, self.retriever)
-        intent, reply = await self._decide(session, ctx, actor, message)
+        intent, reply = await self._decide(session, ctx, actor, message, proposed)
         return actor, intent, reply
 
     def _guard_and_audit(
@@ -123,6 +158,7 @@ class Dispatcher:
         ctx: Context | None,
         actor: Actor | None,
         message: IncomingMessage,
+        proposed: intents.Intent | None = None,
     ) -> tuple[str, Reply]:
         code = bind_request(message)
         if code is not None and message.channel not in TRUSTED_LOCAL_CHANNELS:
@@ -131,12 +167,17 @@ class Dispatcher:
         if ctx is None or actor is None or not actor.active:
             # Unknown and deactivated senders get the same reply: nothing to learn from it.
             return "refused", stranger_reply(self.strangers, message, self.lang)
-        intent = parse(ctx)
+        # A proposal exists only where the rules could not read the message (pending choice
+        # included); it is mere handler input, and the handlers check access themselves.
+        intent = proposed if proposed is not None else parse(ctx)
         if message.chat_type != "private" and intent.name not in GROUP_SAFE_INTENTS:
             return intent.name, _refusal(t("group_chat", self.lang), "group_chat")
         if intent.name not in GROUP_SAFE_INTENTS and not may_use_customer_chat(actor):
             return intent.name, _refusal(t("admin_no_customers", self.lang), "role")
-        return intent.name, await route(ctx, intent)
+        reply = await route(ctx, intent)
+        if proposed is not None:
+            reply = mark_proposed(reply, intent, self.retriever.model if self.retriever else None)
+        return intent.name, reply
 
     def _audit_failure(self, message: IncomingMessage, now: datetime) -> None:
         try:
@@ -168,7 +209,7 @@ def _detail(reply: Reply) -> str:
         for key in ("prompt_hash", "model"):
             if event.data.get(key):
                 parts.append(f"{key}={event.data[key]}")
-    return " ".join(parts)
+    return " ".join(dict.fromkeys(parts))  # one model may both read and answer a question
 
 
 def _decision(reply: Reply) -> str:

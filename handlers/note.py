@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from crm_store import conversation
@@ -13,14 +13,19 @@ from crm_store.permissions import can_write
 from handlers.clarify import ask_to_choose
 from handlers.context import Context
 from handlers.contracts import Event, Reply
-from handlers.dates import find_followup_date
+from handlers.dates import find_followup_date, parse_date_expression
 from handlers.texts import day_text, t
 
 UNDO_FOR = timedelta(minutes=10)
 
 
-async def note_from_text(ctx: Context, content: str, name: str | None = None) -> Reply:
-    """'记录：刚和张伟通话…下周二回访' -> a saved note for the one visible 张伟."""
+async def note_from_text(
+    ctx: Context, content: str, name: str | None = None, followup: str | None = None
+) -> Reply:
+    """'记录：刚和张伟通话…下周二回访' -> a saved note for the one visible 张伟.
+
+    `followup`: the follow-up expression as typed, when the LLM picked it out of the message.
+    """
     content = content.strip()
     if not content:
         return Reply(t("empty_note", ctx.lang))
@@ -31,16 +36,26 @@ async def note_from_text(ctx: Context, content: str, name: str | None = None) ->
         if name:
             return Reply(t("not_found", ctx.lang), (Event("not_found"),))
         return Reply(t("who_is_it", ctx.lang), (Event("not_found"),))
-    found = find_followup_date(content, ctx.now)
+    on = _followup_on(content, followup, ctx.now)
     action = {
         "action": "note",
         "content": content,
-        "followup": found.on.isoformat() if found else None,
+        "followup": on.isoformat() if on else None,
         "msg_id": ctx.message.msg_id,
     }
     if len(matches) > 1:
         return ask_to_choose(ctx, matches, action)
     return save_note(ctx, matches[0].id, action)
+
+
+def _followup_on(content: str, expression: str | None, now: datetime) -> date | None:
+    """Our parser sets the date: from the expression picked out of the message, else the note."""
+    on = parse_date_expression(expression, now) if expression else None
+    if on is not None:
+        return on
+    # As for any note: the date found in the text, or no follow-up when none can be read.
+    found = find_followup_date(content, now)
+    return found.on if found else None
 
 
 def _who(ctx: Context, content: str, name: str | None) -> list[CustomerSummary]:

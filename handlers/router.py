@@ -37,7 +37,7 @@ async def route(ctx: Context, intent: i.Intent) -> Reply:
         case i.LOOKUP_TAIL:
             return await lookup_by_tail(ctx, a["last4"])
         case i.NOTE:
-            return await note_from_text(ctx, a["content"], a.get("name"))
+            return await note_from_text(ctx, a["content"], a.get("name"), a.get("followup"))
         case i.UNDO:
             return await undo_last_note(ctx)
         case i.TODAY:
