@@ -2,7 +2,7 @@
 
     python -m bench.bench_serve [--callbacks 500] [--clients 50] [--answer-seconds 5]
                                 [--url URL] [--keep] [--answer-threads N]
-                                [--gc-freeze] [--sqlite-writer-lock]
+                                [--no-gc-freeze]
 
 Builds a fresh store (a SQLite file in a temp BANKBOT_HOME by default, migrated with
 `init_store`; with a PostgreSQL `--url` such as
@@ -24,8 +24,9 @@ first awaits `asyncio.sleep(--answer-seconds)`: the stand-in for a slow LLM.
 3. Instant answers (a fresh server on the same store, answer-seconds 0): the same again, and
    end-to-end messages/s from the first callback sent to the last reply received by the fake.
 
-`--gc-freeze` and `--sqlite-writer-lock` try fixes that live outside bot/inbox.py (gc.freeze()
-after start-up; one SQLite writer at a time per process). Prints figures only (no assertions).
+The server is set up as `bankbot serve` sets it up: gc.freeze() once the app is built, and
+SQLite writers queued on the store's own lock; `--no-gc-freeze` shows the cost of the
+collector scanning the start-up objects. Prints figures only (no assertions).
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ import shutil
 import socket
 import statistics
 import tempfile
-import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -58,7 +58,6 @@ import uvicorn
 from pydantic import SecretStr
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -112,8 +111,7 @@ class ServerSpec:
     fake_url: str
     answer_seconds: float
     answer_threads: int | None = None
-    gc_freeze: bool = False
-    sqlite_writer_lock: bool = False
+    gc_freeze: bool = True
 
 
 class Probes:
@@ -252,8 +250,6 @@ def serve_child(spec: ServerSpec, conn: Connection) -> None:
     store = open_store(bench_settings(spec.home, spec.url, spec.key, spec.fake_url))
     probes = Probes()
     probes.watch_gc()
-    if spec.sqlite_writer_lock and store.db.is_sqlite:
-        serialise_writers(store)
     adapter = WeComAdapter.from_settings(store)
     # The instance attribute shadows the method: every decrypt is timed.
     decrypt = probes.timed("decrypt", adapter.crypto.decrypt_message)
@@ -262,7 +258,7 @@ def serve_child(spec: ServerSpec, conn: Connection) -> None:
     inbox = TimedInbox(store, dispatcher, {adapter.name: adapter.channel}, probes)
     app = build_app(store, inbox, [adapter])
     if spec.gc_freeze:
-        # Everything imported and built: later collections skip these ~300k objects.
+        # As `bankbot serve` does: later collections skip the ~300k start-up objects.
         gc.collect()
         gc.freeze()
 
@@ -286,20 +282,6 @@ def serve_child(spec: ServerSpec, conn: Connection) -> None:
         timed_app(app, probes), lifespan="on", log_level="warning", access_log=False
     )
     uvicorn.Server(config).run(sockets=[sock])
-
-
-def serialise_writers(store: Store) -> None:
-    """What-if: one SQLite writer at a time in this process, queued on a lock, instead of
-    threads polling in SQLite's busy handler (sleeps of up to 100 ms, newcomers barge in)."""
-    lock = threading.RLock()
-    write = store.db.write
-
-    @contextmanager
-    def locked_write() -> Iterator[Session]:
-        with lock, write() as session:
-            yield session
-
-    store.db.write = locked_write  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -652,13 +634,12 @@ def run(args: argparse.Namespace) -> None:
                 fake.base_url,
                 args.answer_seconds,
                 args.answer_threads,
-                args.gc_freeze,
-                args.sqlite_writer_lock,
+                not args.no_gc_freeze,
             )
             threads = args.answer_threads or inbox_module.ANSWER_THREADS
             print(
-                f"server:              {threads} answer threads, gc.freeze: {args.gc_freeze}, "
-                f"SQLite writer lock: {args.sqlite_writer_lock}"
+                f"server:              {threads} answer threads, "
+                f"gc.freeze: {not args.no_gc_freeze}"
             )
             print(f"\n== answers take {args.answer_seconds:g} s (slow LLM stand-in)")
             print(HEADER)
@@ -715,12 +696,7 @@ def main() -> None:
         "--answer-threads", type=int, default=None, help="override bot.inbox.ANSWER_THREADS"
     )
     parser.add_argument(
-        "--gc-freeze", action="store_true", help="what-if: gc.freeze() once the app is built"
-    )
-    parser.add_argument(
-        "--sqlite-writer-lock",
-        action="store_true",
-        help="what-if: serialise the server's SQLite write transactions on a lock",
+        "--no-gc-freeze", action="store_true", help="what-if: no gc.freeze() after start-up"
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
