@@ -572,9 +572,11 @@ async def measure_baseline(url: str, n_calls: int, n_clients: int) -> list[float
 
 
 async def measure_acks(
-    url: str, calls: list[Call], n_clients: int, baseline: list[float]
+    url: str, calls: list[Call], n_clients: int, baseline: list[float], *, target: bool
 ) -> list[Sample]:
-    """Fire the callbacks; print client and server figures."""
+    """Fire the callbacks; print client and server figures (and the verdict if `target`: the
+    p99 target is set for slow answers; with instant answers the same acks share the cores
+    with the answering itself, and the figure that counts there is messages per second)."""
     clients = await open_clients(url, n_clients)
     try:
         server_stats(url)
@@ -591,8 +593,9 @@ async def measure_acks(
         f"  ratio ack / bare route: p50 {statistics.median(acks) / base50:.1f}x, "
         f"p99 {p99(acks) / base99:.1f}x"
     )
-    verdict = "met" if p99(acks) < TARGET_P99_MS else "MISSED"
-    print(f"  ack p99 {p99(acks):.1f} ms vs target {TARGET_P99_MS:.0f} ms: {verdict}")
+    if target:
+        verdict = "met" if p99(acks) < TARGET_P99_MS else "MISSED"
+        print(f"  ack p99 {p99(acks):.1f} ms vs target {TARGET_P99_MS:.0f} ms: {verdict}")
     return samples
 
 
@@ -638,15 +641,14 @@ def run(args: argparse.Namespace) -> None:
             )
             threads = args.answer_threads or inbox_module.ANSWER_THREADS
             print(
-                f"server:              {threads} answer threads, "
-                f"gc.freeze: {not args.no_gc_freeze}"
+                f"server:              {threads} answer threads, gc.freeze: {not args.no_gc_freeze}"
             )
             print(f"\n== answers take {args.answer_seconds:g} s (slow LLM stand-in)")
             print(HEADER)
             with running_server(spec) as url:
                 baseline = asyncio.run(measure_baseline(url, args.callbacks, args.clients))
                 calls, ids = callbacks(args.callbacks, MSG_ID_BASE)
-                samples = asyncio.run(measure_acks(url, calls, args.clients, baseline))
+                samples = asyncio.run(measure_acks(url, calls, args.clients, baseline, target=True))
                 rows = count_rows(store, ids)
                 health, timed_out = health_while_busy(url, 10)
                 print(line("GET /healthz while the answers pend", health))
@@ -665,7 +667,9 @@ def run(args: argparse.Namespace) -> None:
             with running_server(instant) as url:
                 calls, ids = callbacks(args.callbacks, MSG_ID_BASE + 10 * args.callbacks)
                 fake.sent_at.clear()
-                samples = asyncio.run(measure_acks(url, calls, args.clients, baseline))
+                samples = asyncio.run(
+                    measure_acks(url, calls, args.clients, baseline, target=False)
+                )
                 deadline = time.monotonic() + args.reply_timeout
                 while len(fake.sent_at) < len(ids) and time.monotonic() < deadline:
                     time.sleep(0.05)
