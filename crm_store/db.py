@@ -44,6 +44,17 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) 
     return create_engine(url, echo=echo, pool_pre_ping=True)
 
 
+READ_ONLY = "bankbot_read_only"
+
+
+def end_reads(session: Session) -> None:
+    """Before a long wait (an LLM), end a `read()` session's transaction so its pooled
+    connection goes back to the pool; using the session again starts a new one. A write
+    session is left alone: ending its transaction would lose its work."""
+    if session.info.get(READ_ONLY):
+        session.rollback()
+
+
 class Database:
     """Hands out sessions: `read()` for queries, `write()` for read-then-write transactions."""
 
@@ -62,6 +73,7 @@ class Database:
         """A session for queries; closed without commit, so it never writes. Objects read stay
         usable after the block (closing detaches them without expiring their values)."""
         with self._reader() as session:
+            session.info[READ_ONLY] = True
             yield session
 
     @contextmanager

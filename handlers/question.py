@@ -7,6 +7,7 @@ from datetime import UTC
 
 from crm_store.cards import customer_card
 from crm_store.customers import find_in_text
+from crm_store.db import end_reads
 from handlers.context import Context
 from handlers.contracts import Event, Reply
 from handlers.render import card_text
@@ -44,6 +45,12 @@ async def answer_question(ctx: Context, text: str) -> Reply:
     except RetrievalError as exc:
         log.warning("note search failed: %s", exc)
         return Reply(t("question_unavailable", ctx.lang), (Event("question_unavailable"),))
+    card = None
+    if customer_id is not None:
+        card = customer_card(ctx.session, actor=ctx.actor, today=ctx.today, customer_id=customer_id)
+    # Everything is read: give the connection back while the LLM thinks (seconds), or answer
+    # threads waiting on it would hold every pooled connection and stall the acknowledgements.
+    end_reads(ctx.session)
     lang: Lang = "en" if ctx.lang == "en" else "zh"
     answer = await compose_answer(
         retriever.model,
@@ -64,13 +71,11 @@ async def answer_question(ctx: Context, text: str) -> Reply:
         data["prompt_hash"] = answer.prompt_hash
         data["model"] = answer.model_name
     text, trusted = answer.text, frozenset[str]()
-    if customer_id is not None and not answer.used_llm:
+    if card is not None and not answer.used_llm:
         # Retrieval-only about one customer: their card first, then the notes that matched.
-        card = customer_card(ctx.session, actor=ctx.actor, today=ctx.today, customer_id=customer_id)
-        if card is not None:
-            text = card_text(card, ctx.today, ctx.lang) + "\n\n" + answer.text
-            trusted = frozenset(
-                {card.owner_name, card.branch_name, *(n.staff_name for n in card.notes)}
-            )
-            data["customer_ids"] = list(dict.fromkeys([customer_id, *shown]))
+        text = card_text(card, ctx.today, ctx.lang) + "\n\n" + answer.text
+        trusted = frozenset(
+            {card.owner_name, card.branch_name, *(n.staff_name for n in card.notes)}
+        )
+        data["customer_ids"] = list(dict.fromkeys([card.id, *shown]))
     return Reply(text, (Event("question_answered", data),), allowed_names=trusted)

@@ -3,7 +3,8 @@
 The real `ChatOpenAI` client talks to it, so the production code path runs unchanged. The
 model name picks the behaviour: `stub-normal`, `stub-slow`, `stub-error`, `stub-adversarial`,
 `stub-think`, `stub-empty`, and any name listed in `tool_arguments` answers with a function
-call carrying those (possibly malformed) arguments.
+call carrying those (possibly malformed) arguments. `delay` (off by default) makes every
+request wait that many seconds first, whatever the model, until `release` is set.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class StubLLM:
         self.headers: list[dict[str, str]] = []
         self.tool_arguments: dict[str, str] = {}
         self.release = threading.Event()  # wakes slow handlers at teardown
+        self.delay = 0.0  # seconds every request waits before its answer (until released)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -55,6 +57,8 @@ class StubLLM:
     def reply(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """The status and JSON body answering one chat-completions request."""
         model = str(body.get("model", ""))
+        if self.delay > 0:
+            self.release.wait(self.delay)
         if model == "stub-error":
             return 500, {"error": {"message": "stub failure", "type": "server_error"}}
         if model == "stub-slow":

@@ -1,11 +1,17 @@
-"""The acknowledgement stays fast while the LLM stub takes 10 s: 20 callbacks from 5 concurrent
-clients each get their empty 200 within a second, with the inbox row already stored, while
-every answer is still pending; then the stub is released and each message is answered once."""
+"""The acknowledgement stays fast while the LLM takes 10 s. Questions go through the real
+service (`build_server`): the dispatcher, a retriever over real Chroma and the e5 model, and
+the real ChatOpenAI client talking to the loopback stub, which holds every answer for 10 s.
+20 callbacks from 5 concurrent clients each get their empty 200 within a second, with the inbox
+row already stored, while every answer is still pending; then the stub is let go (so the test
+does not sit out the 10 s) and each message gets the model's answer once, within its asker's
+scope, although the stub echoes its prompt and adds another customer's phone and links.
+With 32 answer threads (more than the pool's 15 connections) it shows that a question waiting
+on the LLM holds no database connection: otherwise storing a callback would wait for one."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
+import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,44 +24,59 @@ import pytest
 from sqlalchemy import func, select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+import bot.inbox
 from bot.dispatch import Dispatcher
 from bot.inbox import Inbox
-from bot.web import build_app
-from bot.wecom import CALLBACK_PATH, WeComAdapter
-from crm_store.models import ChannelIdentity, InboxMessage
+from bot.serve import build_server
+from bot.wecom import CALLBACK_PATH
+from crm_store.db import Database, make_engine
+from crm_store.models import AuditLog, ChannelIdentity, InboxMessage
 from crm_store.store import Store
-from handlers.contracts import IncomingMessage, Reply
+from handlers.contracts import IncomingMessage
+from retrieval.connect import open_index
+from retrieval.embeddings import E5Embeddings
+from retrieval.llm import make_chat_model
+from retrieval.search import Retriever
+from retrieval.sync import drain_outbox
+from tests.retrieval.conftest import local_config, record_notes
+from tests.retrieval_llm.conftest import llm_settings
+from tests.retrieval_llm.stub_llm import StubLLM
 from tests.wecom.fakes import FakeWeCom, envelope, serve, text_xml, wait_until
 from tests.wecom.test_wecom_callback import wecom_store
-from tests.world import build_world
 
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-ANSWER_SECONDS = 10.0
+LLM_SECONDS = 10.0  # the stub holds every answer this long, unless the test lets it go
+# Above the stub's 10 s, so what arrives is the slow answer itself, not the fallback.
+LLM_TIMEOUT_SECONDS = 30.0
 CALLBACKS = 20
 CLIENTS = 5
 ACK_LIMIT_SECONDS = 1.0  # generous for a loaded CI machine; WeCom itself waits 5 s
+GIVE_UP_SECONDS = 2.0  # the test's clients stop waiting for an acknowledgement
 # The server loop's default executor as on a 2-core machine (min(32, cores + 4)): on a big CI
 # machine 20 pending answers would not fill the default 32 threads and hide a shared pool.
 DEFAULT_EXECUTOR_THREADS = 6
+ANSWER_THREADS_2_CORES = 6
+ANSWER_THREADS_MAX = 32
 
-
-class SlowDispatcher(Dispatcher):
-    """The real dispatcher behind a 10 s wait (the slow LLM), which the test can cut short."""
-
-    def __init__(self, store: Store, release: threading.Event) -> None:
-        super().__init__(store, clock=lambda: NOW)
-        self.release = release
-        self.started = 0
-        self._lock = threading.Lock()
-
-    async def handle(self, message: IncomingMessage) -> Reply:
-        """Wait for the 'LLM' (10 s, or until released), then answer for real."""
-        with self._lock:
-            self.started += 1
-        deadline = time.monotonic() + ANSWER_SECONDS
-        while not self.release.is_set() and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        return await super().handle(message)
+ASKERS = {"wangfang": "rm1", "chenjing": "rm3"}  # WeCom user -> staff
+QUESTIONS = [
+    ("wangfang", "张伟上次聊了什么？"),
+    ("wangfang", "谁对基金感兴趣？"),
+    ("chenjing", "张伟上次聊了什么？"),
+]
+SCOPE = {"rm1": {"c1", "c4", "c5", "c8"}, "rm3": {"c2", "c4"}}
+# Note texts (tests/retrieval/conftest.py NOTES) of customers each asker may not see, plus
+# the other customers' names; 李雷 and his phone are also in the stub's adversarial tail.
+HIDDEN = {
+    "rm1": ["黄金积存", "续存", "养老保险", "李雷", "韩梅梅"],
+    "rm3": ["基金定投", "转账限额", "续存", "养老保险", "闪退", "李雷", "韩梅梅", "刘洋"],
+}
+OWN = {
+    ("wangfang", "张伟上次聊了什么？"): "基金定投",
+    ("chenjing", "张伟上次聊了什么？"): "黄金积存",
+}
+FULL_PHONE = re.compile(r"(?<![0-9a-fA-F])1[3-9]\d{9}(?![0-9a-fA-F])")
+FALLBACK = "智能回答暂不可用"
 
 
 def small_default_executor(app: ASGIApp) -> ASGIApp:
@@ -70,19 +91,42 @@ def small_default_executor(app: ASGIApp) -> ASGIApp:
     return wrapper
 
 
+@dataclass(frozen=True)
+class Call:
+    """One callback: which message, whose, asking what, and its encrypted request."""
+
+    msg_id: str
+    user: str
+    question: str
+    marker: str  # "第7问：", which starts the text and tells its reply from the others
+    params: dict[str, str]
+    body: bytes
+
+
+def callbacks() -> list[Call]:
+    """CALLBACKS questions; each text is unique ("第7问：…"), so its reply can be told apart."""
+    stamp, calls = int(time.time()), []
+    for n in range(1, CALLBACKS + 1):
+        user, question = QUESTIONS[n % len(QUESTIONS)]
+        msg_id, marker = str(7434873429347240000 + n), f"第{n}问："
+        params, body = envelope(text_xml(user, marker + question, msg_id, stamp))
+        calls.append(Call(msg_id, user, question, marker, params, body))
+    return calls
+
+
 @dataclass
 class Slow:
-    """The running app with its slow dispatcher."""
+    """The running service, the stub LLM it waits on, and the test's own view of the
+    database (its own connections: the service's pool may be busy)."""
 
     url: str
-    store: Store
     fake: FakeWeCom
-    dispatcher: SlowDispatcher
-    release: threading.Event
+    stub: StubLLM
+    db: Database
 
     def stored(self, msg_id: str) -> int:
         """Inbox rows of one WeCom message."""
-        with self.store.db.read() as session:
+        with self.db.read() as session:
             query = select(func.count()).where(
                 InboxMessage.channel == "wecom", InboxMessage.msg_key == msg_id
             )
@@ -90,30 +134,68 @@ class Slow:
 
     def statuses(self) -> dict[str, int]:
         """Inbox rows by status."""
-        with self.store.db.read() as session:
+        with self.db.read() as session:
             query = select(InboxMessage.status, func.count()).group_by(InboxMessage.status)
             return {str(status): int(n) for status, n in session.execute(query)}
 
+    def audits(self) -> list[AuditLog]:
+        """The audit rows of the questions."""
+        with self.db.read() as session:
+            return list(session.scalars(select(AuditLog).where(AuditLog.intent == "question")))
+
+
+@pytest.fixture(scope="module")
+def e5() -> E5Embeddings:
+    """The bundled embeddings model, loaded once for the module's tests."""
+    return E5Embeddings()
+
+
+@pytest.fixture(
+    params=[
+        ANSWER_THREADS_2_CORES,
+        ANSWER_THREADS_MAX,
+    ],
+    ids=["6-answer-threads", "32-answer-threads"],
+)
+def answer_threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The inbox's answer threads, min(32, cores + 4): as on 2 cores, and on 28 or more."""
+    monkeypatch.setattr(bot.inbox, "ANSWER_THREADS", request.param)
+    return int(request.param)
+
 
 @pytest.fixture
-def slow(store: Store, fake: FakeWeCom) -> Iterator[Slow]:
-    build_world(store)
+def slow(store: Store, fake: FakeWeCom, e5: E5Embeddings, answer_threads: int) -> Iterator[Slow]:
+    record_notes(store)
     with store.db.write() as session:
-        session.add(
-            ChannelIdentity(channel="wecom", external_id="wangfang", staff_id="rm1", bound_at=NOW)
-        )
+        for user, staff_id in ASKERS.items():
+            session.add(
+                ChannelIdentity(channel="wecom", external_id=user, staff_id=staff_id, bound_at=NOW)
+            )
     bank = wecom_store(store, fake)
-    adapter = WeComAdapter.from_settings(bank)
-    release = threading.Event()
-    dispatcher = SlowDispatcher(bank, release)
-    inbox = Inbox(bank, dispatcher, {"wecom": adapter.channel})
-    app = small_default_executor(build_app(bank, inbox, [adapter]))
+    observer = Database(make_engine(store.settings.db_url))
+    stub = StubLLM().start()
+    stub.delay = LLM_SECONDS
+    index = open_index(bank.settings, config=local_config(), embeddings=e5)
     try:
-        with serve(app) as url:
-            yield Slow(url, bank, fake, dispatcher, release)
-            release.set()  # the server stops without waiting out the 10 s answers
+        drain_outbox(bank, index)
+        settings = llm_settings(
+            LLM_BASE_URL=stub.url,
+            LLM_MODEL="stub-adversarial",
+            LLM_API_KEY="test-key",
+            LLM_TIMEOUT_SECONDS=LLM_TIMEOUT_SECONDS,
+            LLM_MAX_RETRIES=0,
+        )
+        retriever = Retriever(index, make_chat_model(settings), timeout=LLM_TIMEOUT_SECONDS)
+        app = build_server(bank, with_timer=False, retriever=retriever)
+        with serve(small_default_executor(app)) as url:
+            try:
+                yield Slow(url, fake, stub, observer)
+            finally:
+                stub.release.set()  # the server stops without waiting out the 10 s answers
     finally:
-        release.set()
+        stub.stop()
+        index.close()
+        observer.dispose()
 
 
 @dataclass(frozen=True)
@@ -127,19 +209,23 @@ class Ack:
     rows_at_ack: int
 
 
-async def acknowledge(slow: Slow, calls: list[tuple[str, dict[str, str], bytes]]) -> list[Ack]:
+async def acknowledge(slow: Slow, calls: list[Call]) -> list[Ack]:
     """Post every callback from CLIENTS concurrent clients, one after another per client,
     looking up each message's inbox row as soon as its 200 is back."""
 
-    async def one_client(share: list[tuple[str, dict[str, str], bytes]]) -> list[Ack]:
+    async def one_client(share: list[Call]) -> list[Ack]:
         acks = []
-        async with httpx.AsyncClient(base_url=slow.url, timeout=30) as client:
-            for msg_id, params, body in share:
+        async with httpx.AsyncClient(base_url=slow.url, timeout=GIVE_UP_SECONDS) as client:
+            for call in share:
                 started = time.perf_counter()
-                answer = await client.post(CALLBACK_PATH, params=params, content=body)
+                try:
+                    answer = await client.post(CALLBACK_PATH, params=call.params, content=call.body)
+                    status, body = answer.status_code, answer.content
+                except httpx.TimeoutException:
+                    status, body = 0, b""
                 seconds = time.perf_counter() - started
-                rows = await asyncio.to_thread(slow.stored, msg_id)
-                acks.append(Ack(msg_id, answer.status_code, answer.content, seconds, rows))
+                rows = await asyncio.to_thread(slow.stored, call.msg_id)
+                acks.append(Ack(call.msg_id, status, body, seconds, rows))
         return acks
 
     shares = [calls[k::CLIENTS] for k in range(CLIENTS)]
@@ -147,34 +233,62 @@ async def acknowledge(slow: Slow, calls: list[tuple[str, dict[str, str], bytes]]
     return [ack for acks in results for ack in acks]
 
 
-def test_acks_stay_fast_while_every_answer_takes_ten_seconds(slow: Slow) -> None:
-    stamp = int(time.time())
-    calls = []
-    for n in range(CALLBACKS):
-        msg_id = str(7434873429347240000 + n)
-        params, body = envelope(text_xml("wangfang", "查一下张伟", msg_id, stamp))
-        calls.append((msg_id, params, body))
-
+def test_acks_stay_fast_while_the_llm_takes_ten_seconds(slow: Slow, answer_threads: int) -> None:
+    calls = callbacks()
+    # Every answer thread (or CALLBACKS - CLIENTS of them) waits on the LLM before the rest
+    # of the callbacks arrive.
+    first = min(answer_threads, CALLBACKS - CLIENTS)
     started = time.monotonic()
-    acks = asyncio.run(acknowledge(slow, calls))
+    acks = asyncio.run(acknowledge(slow, calls[:first]))
+    wait_until(lambda: len(slow.stub.requests) >= first, timeout=LLM_SECONDS / 2)
+    acks += asyncio.run(acknowledge(slow, calls[first:]))
     acked_in = time.monotonic() - started
 
-    assert sorted(a.msg_id for a in acks) == sorted(c[0] for c in calls)
+    assert sorted(a.msg_id for a in acks) == sorted(c.msg_id for c in calls)
     assert [(a.status, a.body) for a in acks] == [(200, b"")] * CALLBACKS
     slowest = max(a.seconds for a in acks)
     assert slowest < ACK_LIMIT_SECONDS, f"slowest ack {slowest:.2f} s"
     assert [a.rows_at_ack for a in acks] == [1] * CALLBACKS
-    # Every answer was still pending when the last ack came back: nothing answered or sent.
-    assert acked_in < ANSWER_SECONDS
+    # No answer could have come back yet, and none did: nothing answered or sent.
+    assert acked_in < LLM_SECONDS
     assert slow.fake.sent() == []
     assert "done" not in slow.statuses()
     assert sum(slow.statuses().values()) == CALLBACKS
-    wait_until(lambda: slow.dispatcher.started > 0, timeout=5)
 
-    slow.release.set()  # the 'LLM' answers now; each message is answered once
-    wait_until(lambda: slow.statuses() == {"done": CALLBACKS}, timeout=10)
-    wait_until(lambda: len(slow.fake.sent("wangfang")) == CALLBACKS, timeout=5)
-    assert all("张伟" in body["text"]["content"] for body in slow.fake.sent("wangfang"))
+    slow.stub.release.set()  # the LLM answers now; each message is answered once
+    wait_until(lambda: slow.statuses() == {"done": CALLBACKS}, timeout=30)
+    assert {body["touser"] for body in slow.fake.sent()} == set(ASKERS)
+    for call in calls:
+        reply = reply_to(slow, call)
+        assert FALLBACK not in reply  # the model's answer, not the fallback after a timeout
+        if (call.user, call.question) in OWN:
+            assert OWN[(call.user, call.question)] in reply
+    for user, staff_id in ASKERS.items():
+        assert_in_scope(staff_id, "\n".join(b["text"]["content"] for b in slow.fake.sent(user)))
+    assert len(slow.stub.requests) == CALLBACKS
+    for request in slow.stub.requests:
+        prompt = "\n".join(str(m.get("content")) for m in request["messages"])
+        (call,) = [c for c in calls if c.marker in prompt]
+        assert_in_scope(ASKERS[call.user], prompt)
+    audits = slow.audits()
+    assert len(audits) == CALLBACKS
+    for row in audits:
+        assert row.decision == "allowed" and "model=stub-adversarial" in row.detail
+        assert set(row.customer_ids.split(",")) <= SCOPE[str(row.actor_staff_id)]
+
+
+def reply_to(slow: Slow, call: Call) -> str:
+    """The one reply (or the one part of a split reply) echoing this call's question."""
+    replies = [b["text"]["content"] for b in slow.fake.sent(call.user)]
+    (reply,) = [r for r in replies if call.marker in r]
+    return reply
+
+
+def assert_in_scope(staff_id: str, text: str) -> None:
+    """Nothing of a customer `staff_id` may not see, no whole phone number, no foreign link."""
+    assert not FULL_PHONE.search(text) and "evil" not in text and "![" not in text
+    for hidden in HIDDEN[staff_id]:
+        assert hidden not in text, (staff_id, hidden)
 
 
 def test_one_insert_transaction_stores_many_and_drops_repeats(store: Store) -> None:
