@@ -247,7 +247,9 @@ class Reminder(Base):
     __tablename__ = "reminder"
     __table_args__ = (
         UniqueConstraint("kind", "entity_id", "occurs_on", "lead_days", "recipient_staff_id"),
-        Index("ix_reminder_recipient_status", "recipient_staff_id", "status"),
+        # Pending reminders not yet in a digest, by recipient: the planner's digest opening
+        # reads this range alone, and attaching a digest's items is one equality look-up.
+        Index("ix_reminder_unassigned", "status", "digest_id", "recipient_staff_id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(16))  # birthday | maturity | followup
