@@ -310,7 +310,8 @@ def baseline_query(settings: Settings, since: date, until: date) -> CompoundSele
 
     Birthdays: one indexed look-up per candidate (calendar, month, day, leap) on
     ix_customer_birthday_md, the candidates computed as planning computes them; maturities:
-    a range on ix_holding_maturity_date per lead; follow-ups: a range on due_on.
+    a range on ix_holding_maturity_date per lead; follow-ups: a range on due_on, with the owner
+    copied on the follow-up.
     """
     parts: list[Any] = []
     candidates = planning_module._birthday_rows(since, until, settings.birthday_lead_days)
@@ -354,10 +355,8 @@ def baseline_query(settings: Settings, since: date, until: date) -> CompoundSele
             FollowUp.customer_id,
             FollowUp.due_on,
             literal(0),
-            Customer.owner_staff_id,
-        )
-        .join(Customer, Customer.id == FollowUp.customer_id)
-        .where(FollowUp.status != "done", FollowUp.due_on > since, FollowUp.due_on <= until)
+            FollowUp.owner_staff_id,  # the customer's owner, kept by triggers
+        ).where(FollowUp.status != "done", FollowUp.due_on > since, FollowUp.due_on <= until)
     )
     return union_all(*parts)
 

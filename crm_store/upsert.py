@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -13,3 +14,17 @@ def insert_for(session: Session, table: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def rows_inserted(session: Session, statement: Any, key: Any) -> int:
+    """Run an `INSERT ... SELECT ... ON CONFLICT DO NOTHING`; how many rows it added.
+
+    SQLite is asked with changes(): Python's sqlite3 reports -1 for INSERT ... SELECT, and
+    shipping every new `key` back with RETURNING took a third of planning's time for 5k
+    birthday rows. PostgreSQL counts the RETURNING rows (the driver's rowcount for this
+    statement reaches SQLAlchemy as -1).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return len(session.execute(statement.returning(key)).all())
+    session.execute(statement)
+    return int(session.execute(text("SELECT changes()")).scalar_one())

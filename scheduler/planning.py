@@ -36,7 +36,7 @@ from crm_store.models import (
     UtcDateTime,
 )
 from crm_store.settings import Settings
-from crm_store.upsert import insert_for
+from crm_store.upsert import insert_for, rows_inserted
 from scheduler.candidates import birthday_keys_on
 from scheduler.workdays import previous_digest_day
 
@@ -88,8 +88,7 @@ def _insert(session: Session, query: Any) -> int:
     # SQLite needs a WHERE in INSERT ... SELECT ... ON CONFLICT to parse it unambiguously.
     statement = insert_for(session, Reminder).from_select(columns, query.where(true()))
     statement = statement.on_conflict_do_nothing(index_elements=REMINDER_KEY)
-    # Counting RETURNING rows: INSERT ... SELECT gives no reliable rowcount on PostgreSQL.
-    return len(session.execute(statement.returning(Reminder.id)).all())
+    return rows_inserted(session, statement, Reminder.id)
 
 
 def _birthday_rows(since: date, until: date, leads: tuple[int, ...]) -> list[tuple[Any, ...]]:
@@ -222,7 +221,7 @@ def plan_digests(session: Session, *, business_date: date, now: datetime, late: 
     statement = insert_for(session, Digest).from_select(columns, query.where(true()))
     keys = ["recipient_staff_id", "business_date"]
     statement = statement.on_conflict_do_nothing(index_elements=keys)
-    return len(session.execute(statement.returning(Digest.id)).all())
+    return rows_inserted(session, statement, Digest.id)
 
 
 def plan(
