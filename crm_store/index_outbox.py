@@ -9,6 +9,7 @@ writes or removes its index entry. The action is a hint: the current SQL row dec
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, Connection, delete, func, insert, literal, select, update
@@ -27,6 +28,11 @@ def _now(now: datetime | None) -> datetime:
 def _check(action: str) -> None:
     if action not in ACTIONS:
         raise ValueError(f"index outbox action must be one of {ACTIONS}, not {action!r}")
+
+
+# Set once this context (one request, one thread) queued a row: the dispatcher then applies
+# the outbox at once instead of waiting for its periodic look.
+queued_here: ContextVar[bool] = ContextVar("index_outbox_queued_here", default=False)
 
 
 def enqueue(
@@ -49,6 +55,7 @@ def enqueue_many(
     rows = [{"note_id": n, "action": action, "created_at": at} for n in note_ids]
     if rows:
         session.execute(insert(IndexOutbox), rows)
+        queued_here.set(True)
     return len(rows)
 
 
@@ -59,6 +66,7 @@ def _enqueue_notes_where(
         Interaction.id, literal("upsert"), literal(_now(now), IndexOutbox.created_at.type)
     ).where(condition, Interaction.undone_at.is_(None))
     session.execute(insert(IndexOutbox).from_select(["note_id", "action", "created_at"], notes))
+    queued_here.set(True)
 
 
 def enqueue_customers(
