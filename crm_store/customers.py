@@ -12,12 +12,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from crm_store.models import Branch, Customer, Staff
 from crm_store.permissions import Actor, customer_scope
 from crm_store.pinyin import name_pinyin
+from crm_store.sql_lists import one_of
 
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff·]{2,}")
 
@@ -95,7 +96,7 @@ def find_in_text(
     candidates = name_candidates(text)
     if not candidates:
         return []
-    query = _summary_query(actor, today).where(Customer.name.in_(candidates))
+    query = _summary_query(actor, today).where(one_of(session, Customer.name, candidates))
     matches = _summaries(session, query.order_by(Customer.id).limit(limit * 4))
     if not matches:
         return []
@@ -122,18 +123,13 @@ def count_visible(
     return int(session.scalar(query) or 0)
 
 
-def visible_names(
+def names_in_scope(
     session: Session, *, actor: Actor | None, today: date, names: set[str]
-) -> set[str]:
-    """Which of `names` belong to at least one customer the actor may see."""
+) -> dict[str, bool]:
+    """For each of `names` that is any customer's name: whether at least one customer of that
+    name is visible to the actor (one query: the reply guard runs it on every reply)."""
     if not names:
-        return set()
-    query = select(Customer.name).where(Customer.name.in_(names), customer_scope(actor, today))
-    return set(session.scalars(query))
-
-
-def existing_names(session: Session, *, names: set[str]) -> set[str]:
-    """Which of `names` are the name of any customer at all (for the reply guard)."""
-    if not names:
-        return set()
-    return set(session.scalars(select(Customer.name).where(Customer.name.in_(names))))
+        return {}
+    visible = func.max(case((customer_scope(actor, today), 1), else_=0))
+    query = select(Customer.name, visible).where(one_of(session, Customer.name, names))
+    return {name: bool(seen) for name, seen in session.execute(query.group_by(Customer.name))}

@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm_store.customers import existing_names, name_candidates, visible_names
+from crm_store.customers import name_candidates, names_in_scope
 from crm_store.masking import mask_text
 from crm_store.models import Customer
 from crm_store.permissions import Actor, customer_scope
@@ -35,12 +35,9 @@ def redact_hidden_names(
     allowed: frozenset[str] = frozenset(),
 ) -> str:
     """Replace every customer name the actor cannot see, keeping names they can."""
-    candidates = name_candidates(text)
-    known = existing_names(session, names=candidates)
-    if not known:
-        return text
-    visible = visible_names(session, actor=actor, today=today, names=known)
-    hidden = known - visible - allowed
+    seen = names_in_scope(session, actor=actor, today=today, names=name_candidates(text))
+    visible = {name for name, in_scope in seen.items() if in_scope}
+    hidden = seen.keys() - visible - allowed
     if not hidden:
         return text
     # Shield visible names first, so a hidden "王芳" never cuts into a visible "王芳芳".
