@@ -6,15 +6,16 @@ import logging
 from datetime import UTC
 
 from crm_store.cards import customer_card
-from crm_store.customers import find_in_text
+from crm_store.customers import find_in_text, name_candidates
 from crm_store.db import end_reads
+from crm_store.permissions import visible_customer_names
 from handlers.context import Context
 from handlers.contracts import Event, Reply
 from handlers.render import card_text
 from handlers.texts import t
 from retrieval.answer import Lang, compose_answer
 from retrieval.errors import RetrievalError
-from retrieval.search import search_notes, search_scope
+from retrieval.search import SEE_ALL_ROLES, search_in_scope
 
 log = logging.getLogger(__name__)
 
@@ -26,19 +27,17 @@ async def answer_question(ctx: Context, text: str) -> Reply:
     retriever = ctx.retriever
     if retriever is None:
         return Reply(t("question_off", ctx.lang), (Event("question_unavailable"),))
-    if not search_scope(ctx.session, ctx.actor, ctx.today):
+    visible, customer_id = _scope_and_named(ctx, text)
+    if visible is not None and not visible:
         return Reply(t("no_customers", ctx.lang), (Event("no_customers"),))
-    named = find_in_text(ctx.session, actor=ctx.actor, today=ctx.today, text=text, limit=2)
-    # Two visible customers of that name: no guessing, search across every visible one.
-    customer_id = named[0].id if len(named) == 1 else None
     try:
-        notes = search_notes(
+        notes = search_in_scope(
             ctx.session,
             retriever.index,
+            [customer_id] if customer_id is not None else visible,  # named: visible already
             actor=ctx.actor,
             today=ctx.today,
             question=text,
-            customer_id=customer_id,
             k=TOP_K,
             tz=ctx.now.tzinfo or UTC,
         )
@@ -79,3 +78,26 @@ async def answer_question(ctx: Context, text: str) -> Reply:
         )
         data["customer_ids"] = list(dict.fromkeys([card.id, *shown]))
     return Reply(text, (Event("question_answered", data),), allowed_names=trusted)
+
+
+def _scope_and_named(ctx: Context, text: str) -> tuple[list[str] | None, str | None]:
+    """The customer ids the search may cover (None: every customer, for a see-all role) and
+    the one visible customer the question names, if exactly one. One query for both: the
+    visible customers' names are matched here rather than asked of the database again."""
+    if ctx.actor.role in SEE_ALL_ROLES:
+        named = find_in_text(ctx.session, actor=ctx.actor, today=ctx.today, text=text, limit=2)
+        return None, named[0].id if len(named) == 1 else None
+    names = visible_customer_names(ctx.session, ctx.actor, ctx.today)
+    return sorted(names), _named(text, names)
+
+
+def _named(text: str, names: dict[str, str]) -> str | None:
+    """The id of the one customer whose name is in `text` (the longest name wins: "张伟明"
+    is not also "张伟"); None for none or for two customers of that name (no guessing)."""
+    candidates = name_candidates(text)
+    found = [(len(name), cid) for cid, name in names.items() if name in candidates]
+    if not found:
+        return None
+    longest = max(size for size, _ in found)
+    ids = [cid for size, cid in found if size == longest]
+    return ids[0] if len(ids) == 1 else None
