@@ -111,6 +111,18 @@ def test_open_question_names_only_visible_customers(
         assert hidden not in said.text
 
 
+def test_compliance_asks_across_every_customer(
+    store: Store, index: NoteIndex, notes: list[str]
+) -> None:
+    # Compliance sees every customer, read-only: its scope is "all", never "none".
+    bot = assistant(store, index)
+    said = bot.say("comp", "哪些客户抱怨过手机银行？")
+    assert {"c1", "c8"} <= set(answered(said)["customer_ids"])  # rm1's and rm2's customers
+    assert {notes[1], notes[5]} <= set(answered(said)["notes"])
+    both = bot.say("comp", "张伟上次聊了什么？")  # two 张伟 visible: no guessing, both searched
+    assert {"c1", "c2"} <= set(answered(both)["customer_ids"])
+
+
 def test_reassignment_without_reindex_leaks_nothing(
     store: Store, index: NoteIndex, notes: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
