@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from collections.abc import Set as AbstractSet
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
@@ -185,14 +184,16 @@ class NoteIndex:
         self._require_same_model()
         if customer_ids is None:
             return self._retry(self._filtered, vector, None, k)
+        if self.use_cache:
+            cached = self._retry(self._cached, vector, customer_ids, k)
+            if cached is not None:
+                return cached  # the cache keeps only the scope's customers, and checks it
         allowed = set(customer_ids)
-        hits = self._retry(self._cached, vector, allowed, k) if self.use_cache else None
-        if hits is None:
-            scope = sorted(allowed)
-            if len(scope) <= self.exact_max_customers:
-                hits = self._retry(self._exact, vector, scope, k)
-            else:
-                hits = self._retry(self._filtered, vector, _scope_filter(scope), k)
+        scope = sorted(allowed)
+        if len(scope) <= self.exact_max_customers:
+            hits = self._retry(self._exact, vector, scope, k)
+        else:
+            hits = self._retry(self._filtered, vector, _scope_filter(scope), k)
         return [h for h in hits if h.customer_id in allowed]  # belt and braces
 
     def _filtered(
@@ -225,7 +226,7 @@ class NoteIndex:
         )
 
     def _cached(
-        self, vector: NDArray[np.float32], scope: AbstractSet[str], k: int
+        self, vector: NDArray[np.float32], scope: Sequence[str], k: int
     ) -> list[Hit] | None:
         # None: no usable copy (writes kept racing the load, or it was just released).
         cache = self._cache_now()

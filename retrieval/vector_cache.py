@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,14 +169,18 @@ class VectorCache:
         with self._lock:
             if not self._loaded:
                 return None
-            rows, scores = self._score(self._codes(scope), query)
+            codes = self._codes(scope)
+            rows, scores = self._score(codes, query)
             if not len(rows) or k <= 0:
                 return []
             picked = np.arange(len(rows))
             if len(rows) > k:
                 picked = np.argpartition(-scores, k - 1)[:k]
             order = picked[np.lexsort((rows[picked], -scores[picked]))]
-            return [self._hit(int(rows[i]), float(scores[i])) for i in order]
+            # Belt and braces, independent of the slicing above: each winner's customer must
+            # be one of the scope's (the caller need not build a set of a 12k-id scope).
+            kept = [i for i in order if (codes == self._row_code[rows[i]]).any()]
+            return [self._hit(int(rows[i]), float(scores[i])) for i in kept]
 
     def release(self) -> None:
         """Free the memory; the next scoped search loads again."""
@@ -190,7 +194,10 @@ class VectorCache:
     def _codes(self, scope: Iterable[str]) -> NDArray[np.intp]:
         # The scope's known customers as codes; unknown ids map to len(customers), dropped.
         spare = len(self._customers)
-        codes = np.fromiter(map(self._code_of.get, scope, itertools.repeat(spare)), np.intp)
+        count = len(scope) if isinstance(scope, Sized) else -1
+        codes = np.fromiter(
+            map(self._code_of.get, scope, itertools.repeat(spare)), np.intp, count=count
+        )
         return codes[codes < spare]
 
     def _score(
