@@ -1,32 +1,58 @@
-"""WeCom callback acknowledgement latency under load, while every answer takes seconds.
+"""WeCom callback acknowledgement latency under load while every answer takes seconds, and
+end-to-end messages per second with an instant LLM.
 
     python -m bench.bench_serve [--callbacks 500] [--clients 50] [--answer-seconds 5]
-                                [--url URL] [--keep] [--answer-threads N]
-                                [--no-gc-freeze]
+                                [--url URL] [--keep] [--answer-threads N] [--llm-timeout S]
+                                [--reply-timeout S] [--no-gc-freeze] [--cold] [--stand-in]
 
-Builds a fresh store (a SQLite file in a temp BANKBOT_HOME by default, migrated with
+Set-up. A fresh store (a SQLite file in a temp BANKBOT_HOME by default, migrated with
 `init_store`; with a PostgreSQL `--url` such as
 postgresql+psycopg://postgres@127.0.0.1:5432/bench_serve that database is created and dropped
-here), adds the test world (tests/world.py) and four bound WeCom users, and starts the real app
-(`build_app` with a real `WeComAdapter` against the fake WeCom API of tests/wecom/fakes.py) under
-uvicorn on 127.0.0.1 (a free port) in a child process, so that the load generator and the
-server do not share one interpreter lock. The dispatcher is wrapped so that every `handle()`
-first awaits `asyncio.sleep(--answer-seconds)`: the stand-in for a slow LLM.
+here) gets the test world and its interaction notes (tests/retrieval/conftest.py
+`record_notes`), indexed into the embedded Chroma under that BANKBOT_HOME with the bundled e5
+model, and four bound WeCom users whose staff each see customers with notes. In the parent
+process run the fake WeCom API (tests/wecom/fakes.py) and the OpenAI-compatible stub LLM
+(tests/retrieval_llm/stub_llm.py, model `stub-normal`), both on loopback.
+
+The server, in a child process (so that the load generator and the server do not share one
+interpreter lock), is the service as `bankbot serve` wires it, minus the reminder timer:
+`build_app` with the real `WeComAdapter`, the inbox and the real `Dispatcher` with a real
+`Retriever`: the note index opened as production opens it (`open_index`: the folder's lock,
+embedded Chroma, e5 embeddings, vector cache warmed by `bot.serve.warm_up`) and a `ChatOpenAI`
+from `make_chat_model` pointed at the stub (timeout `--llm-timeout`, above the stub's delay, no
+retries). The e5 model is loaded before the clock starts. uvicorn serves it on 127.0.0.1 (a free
+port); gc.freeze() once the app is built and SQLite writers queued on the store's own lock, as
+in `bankbot serve` (`--no-gc-freeze` shows the cost of the collector scanning start-up objects).
+
+Every callback is a question for the notes ("张伟上次聊了什么？", "谁对基金感兴趣？",
+"哪些客户抱怨过手机银行？"), round-robin over the four users. Its answer is the real question
+path: the actor and scope from SQL, the query embedding, the scoped search in the index, the
+SQL re-check of every hit, the prompt, the LLM round trip to the stub, the reply guard, the
+audit row, and the reply sent to the fake WeCom API. Each reply is counted as the model's
+answer, the fallback notice (the LLM failed or timed out), or other. Before the clock starts,
+each server answers one question per sender and text (12) and the figures are reset: the first
+answers of a process pay one-off costs (imports, SQL statement caches, the LLM client) that
+otherwise land on the first acknowledgements; `--cold` skips this to show them.
 
 1. Baseline: `--callbacks` requests from the same `--clients` httpx.AsyncClient clients (one
    keep-alive connection each, requests one after another) to a bare route of the same app
-   that returns 200, and to `GET /healthz` (one database round trip in a worker thread).
-2. Slow answers: `--callbacks` text callbacks (distinct MsgId each, encrypted and signed before
-   the clock starts), same clients: the acknowledgement latency (time to the HTTP 200), and the
-   server's own view: handler time, decrypt, the intake (waiting for and in the insert
-   transaction), each insert transaction and its size, event-loop lag and GC pauses. Then every
-   callback's inbox row is counted, and /healthz is timed while the answers are pending.
-3. Instant answers (a fresh server on the same store, answer-seconds 0): the same again, and
-   end-to-end messages/s from the first callback sent to the last reply received by the fake.
+   that returns 200, and to `GET /healthz` (a database round trip and the index count, each
+   in a worker thread).
+2. Slow answers (the stub holds every LLM request `--answer-seconds`): `--callbacks` text
+   callbacks (distinct MsgId each, encrypted and signed before the clock starts), same
+   clients: the acknowledgement latency (time to the HTTP 200; the inbox row is committed
+   before it) against the p99 target, and the server's own view: handler time, decrypt, the
+   intake (waiting for and in the insert transaction), each insert transaction and its size,
+   event-loop lag and GC pauses. Then every callback's inbox row is counted, /healthz is timed
+   while the answers are pending, and the replies are awaited (up to `--reply-timeout`): how
+   many, how fast (at most answer threads / answer seconds per second), model or fallback.
+3. Instant answers (a fresh server on the same store, stub delay 0): the same acknowledgement
+   figures, and end-to-end messages/s from the first callback sent to the last reply received
+   by the fake WeCom API.
 
-The server is set up as `bankbot serve` sets it up: gc.freeze() once the app is built, and
-SQLite writers queued on the store's own lock; `--no-gc-freeze` shows the cost of the
-collector scanning the start-up objects. Prints figures only (no assertions).
+`--stand-in`: the former stand-in instead of real answers (no retriever; the dispatcher
+sleeps `--answer-seconds` before handling), to see what real answering costs the acks.
+Prints figures only (no assertions on timings).
 """
 
 from __future__ import annotations
@@ -65,14 +91,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import inbox as inbox_module
 from bot.dispatch import Dispatcher
-from bot.inbox import Inbox
+from bot.identity import resolve_actor
+from bot.inbox import LEASE, Inbox
+from bot.serve import warm_up
 from bot.web import build_app
 from bot.wecom import CALLBACK_PATH, WeComAdapter
+from bot.wiring import delivery_channels
 from crm_store.crypto import new_key_text
 from crm_store.models import ChannelIdentity, InboxMessage
+from crm_store.permissions import visible_customer_ids
 from crm_store.settings import Settings
 from crm_store.store import Store, init_store, open_store
 from handlers.contracts import Channel, IncomingMessage, Reply
+from retrieval.connect import open_index
+from retrieval.llm import LlmSettings, make_chat_model
+from retrieval.search import Retriever
+from retrieval.sync import drain_outbox
+from tests.retrieval.conftest import local_config, record_notes
+from tests.retrieval_llm.stub_llm import STUB_ANSWER, StubLLM
 from tests.wecom.fakes import (
     AES_KEY,
     AGENT_ID,
@@ -83,7 +119,6 @@ from tests.wecom.fakes import (
     envelope,
     text_xml,
 )
-from tests.world import build_world
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -93,8 +128,16 @@ STATS_PATH = "/bench/stats"
 TARGET_P99_MS = 50.0
 # WeCom UserID -> staff id (tests/world.py); callbacks go round-robin over these senders.
 SENDERS = (("wangfang", "rm1"), ("zhoujie", "rm2"), ("chenjing", "rm3"), ("sunli", "lead1"))
-QUESTION = "查一下张伟"
+# Texts the rules read as questions for the notes (handlers/intents.py): round-robin too, and
+# 3 questions over 4 senders make every pair.
+QUESTIONS = ("张伟上次聊了什么？", "谁对基金感兴趣？", "哪些客户抱怨过手机银行？")
+LLM_MODEL = "stub-normal"  # answers STUB_ANSWER, after the stub's `delay`
+# How a reply is told apart: a phrase of the stub's answer that the reply guard leaves alone
+# (it may redact the customer's name), and the fallback notice of retrieval/answer.py.
+MODEL_MARK = "易方达蓝筹"
+FALLBACK_MARK = "智能回答暂不可用"
 MSG_ID_BASE = 7_500_000_000_000_000_000
+WARM_ID_BASE = 7_400_000_000_000_000_000
 STALE_AFTER_SECONDS = 240
 
 
@@ -109,9 +152,11 @@ class ServerSpec:
     url: str
     key: str
     fake_url: str
-    answer_seconds: float
+    llm_url: str
+    llm_timeout: float
     answer_threads: int | None = None
     gc_freeze: bool = True
+    stand_in_seconds: float | None = None  # the stand-in's wait instead of real answers
 
 
 class Probes:
@@ -162,7 +207,7 @@ class Probes:
 
 
 class SlowDispatcher(Dispatcher):
-    """The real dispatcher behind a fixed wait: the stand-in for an LLM taking seconds."""
+    """The real dispatcher without a retriever, behind a fixed wait (`--stand-in`)."""
 
     def __init__(self, store: Store, answer_seconds: float) -> None:
         super().__init__(store)
@@ -242,6 +287,27 @@ def bench_settings(home: str, url: str, key: str, fake_url: str | None = None) -
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+def open_bench_retriever(store: Store, spec: ServerSpec) -> Retriever:
+    """As `bot.wiring.build_retriever` opens it, from explicit settings (no `.env`): the
+    embedded index under BANKBOT_HOME with the bundled e5 model, and the stub's chat model."""
+    llm = LlmSettings(  # type: ignore[call-arg]
+        _env_file=None,
+        LLM_BASE_URL=spec.llm_url,
+        LLM_MODEL=LLM_MODEL,
+        LLM_API_KEY=SecretStr("bench-key"),
+        LLM_TIMEOUT_SECONDS=spec.llm_timeout,
+        LLM_MAX_RETRIES=0,  # a failed answer shows as a fallback, not as a second wait
+    )
+    index = open_index(store.settings, config=local_config())
+    return Retriever(
+        index,
+        make_chat_model(llm),
+        timeout=llm.llm_timeout_seconds,
+        lang=store.settings.bankbot_lang,
+        allowed_link_hosts=llm.allowed_link_hosts,
+    )
+
+
 def serve_child(spec: ServerSpec, conn: Connection) -> None:
     """Child process: the real app under uvicorn on a free loopback port (sent through `conn`)."""
     logging.basicConfig(level=logging.WARNING)
@@ -254,13 +320,28 @@ def serve_child(spec: ServerSpec, conn: Connection) -> None:
     # The instance attribute shadows the method: every decrypt is timed.
     decrypt = probes.timed("decrypt", adapter.crypto.decrypt_message)
     adapter.crypto.decrypt_message = decrypt  # type: ignore[method-assign]
-    dispatcher = SlowDispatcher(store, spec.answer_seconds)
-    inbox = TimedInbox(store, dispatcher, {adapter.name: adapter.channel}, probes)
-    app = build_app(store, inbox, [adapter])
+    retriever, warming = None, None
+    dispatcher: Dispatcher
+    if spec.stand_in_seconds is not None:
+        dispatcher = SlowDispatcher(store, spec.stand_in_seconds)
+    else:
+        retriever = open_bench_retriever(store, spec)
+        warming = warm_up(retriever)  # as `bankbot serve`: the vector cache loads meanwhile
+        dispatcher = Dispatcher(store, retriever=retriever)
+    # As `bot.serve.build_server` wires it (no reminder timer), with the timed inbox.
+    channels: dict[str, Channel] = {**delivery_channels(store), adapter.name: adapter.channel}
+    inbox = TimedInbox(store, dispatcher, channels, probes)
+    count = retriever.index.count if retriever is not None else None
+    app = build_app(store, inbox, [adapter], index_count=count)
     if spec.gc_freeze:
         # As `bankbot serve` does: later collections skip the ~300k start-up objects.
         gc.collect()
         gc.freeze()
+    if retriever is not None and warming is not None:
+        # Before the clock starts: the vector cache, and the e5 model (~2 s to load, which
+        # production's first question pays).
+        warming.join()
+        retriever.index.query_vector("预热")
 
     async def ping(_: Request) -> Response:
         probes.watch_loop()
@@ -281,7 +362,11 @@ def serve_child(spec: ServerSpec, conn: Connection) -> None:
     config = uvicorn.Config(
         timed_app(app, probes), lifespan="on", log_level="warning", access_log=False
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if retriever is not None:
+            retriever.close()
 
 
 @contextmanager
@@ -292,7 +377,7 @@ def running_server(spec: ServerSpec) -> Iterator[str]:
     process = context.Process(target=serve_child, args=(spec, child), daemon=True)
     process.start()
     try:
-        if not parent.poll(60):
+        if not parent.poll(120):
             raise SystemExit("the server did not start")
         url = f"http://127.0.0.1:{parent.recv()}"
         deadline = time.monotonic() + 60
@@ -361,6 +446,32 @@ def bind_senders(store: Store) -> None:
             )
 
 
+def sender_scopes(store: Store) -> list[str]:
+    """Each bench user with their staff and how many customers that staff may see today; no
+    user may see none (their questions would never reach the index or the LLM)."""
+    today = datetime.now(store.settings.tz).date()
+    cells = []
+    with store.db.read() as session:
+        for userid, staff_id in SENDERS:
+            actor = resolve_actor(session, channel="wecom", sender_id=userid)
+            seen = len(visible_customer_ids(session, actor, today))
+            if not seen:
+                raise SystemExit(f"{userid} ({staff_id}) sees no customer: pick another sender")
+            cells.append(f"{userid}={staff_id} ({seen})")
+    return cells
+
+
+def index_notes(store: Store, settings: Settings) -> int:
+    """Apply the queued notes to the embedded index (as `bankbot index sync`); how many went
+    in. The index is closed again: the server takes its lock."""
+    index = open_index(settings, config=local_config())
+    try:
+        drain_outbox(store, index)
+        return index.count()
+    finally:
+        index.close()
+
+
 def count_rows(store: Store, msg_keys: list[str]) -> Counter[str]:
     """Inbox rows of these messages by status."""
     with store.db.read() as session:
@@ -425,7 +536,7 @@ def callbacks(count: int, first_id: int) -> tuple[list[Call], list[str]]:
     for n in range(count):
         msg_id = str(first_id + n)
         sender = SENDERS[n % len(SENDERS)][0]
-        xml = text_xml(sender, QUESTION, msg_id, int(time.time()))
+        xml = text_xml(sender, QUESTIONS[n % len(QUESTIONS)], msg_id, int(time.time()))
         params, body = envelope(xml)  # here, so the clients do not encrypt while timed
         calls.append(Call("POST", CALLBACK_PATH, xml, params, body, time.time()))
         ids.append(msg_id)
@@ -542,6 +653,20 @@ class TimedFake(FakeWeCom):
         super().__init__()
         self.sent_at: list[float] = []
 
+    def reply_kinds(self, skip: int) -> Counter[str]:
+        """The replies sent after the first `skip`, by kind: the model's answer, the fallback
+        notice (the LLM failed or timed out), or other."""
+        kinds: Counter[str] = Counter()
+        for body in self.sent()[skip:]:
+            text = str(body.get(str(body.get("msgtype")), {}).get("content", ""))
+            if FALLBACK_MARK in text:
+                kinds["fallback notice"] += 1
+            elif MODEL_MARK in text:
+                kinds["model answer"] += 1
+            else:
+                kinds["other"] += 1
+        return kinds
+
     def answer(self, method: str, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         """As the fake answers, plus the arrival time of replies."""
         if path == "/cgi-bin/message/send":
@@ -562,7 +687,7 @@ async def measure_baseline(url: str, n_calls: int, n_clients: int) -> list[float
         )
         health = await fire(clients, [Call("GET", "/healthz")] * n_calls)
         stats = server_stats(url)
-        print(line("baseline GET /healthz (1 query)", [s.ms for s in health]))
+        print(line("baseline GET /healthz (SQL, index count)", [s.ms for s in health]))
         print(line("  server: handler", [v * 1000 for v in stats.get("handler GET /healthz", [])]))
         statuses = Counter(s.status for s in ping + health)
         print(f"  statuses: {dict(statuses)}")
@@ -615,39 +740,116 @@ def health_while_busy(url: str, count: int, timeout: float = 5.0) -> tuple[list[
     return timings, timed_out
 
 
+def warm_answers(url: str, fake: TimedFake, first_id: int, timeout: float) -> int:
+    """Before the clock starts: one question from every sender and of every text, answered
+    (first-use costs of the answer path: imports, SQL statement caches, the LLM client);
+    how many were answered."""
+    count = len(SENDERS) * len(QUESTIONS)
+    calls, _ = callbacks(count, first_id)
+    fake.sent_at.clear()
+
+    async def send() -> None:
+        clients = await open_clients(url, 1)
+        try:
+            await fire(clients, calls)
+        finally:
+            await close_clients(clients)
+
+    asyncio.run(send())
+    wait_for_replies(fake, count, timeout)
+    server_stats(url)  # the measured figures start now
+    return len(fake.sent_at)
+
+
+def wait_for_replies(fake: TimedFake, expected: int, timeout: float) -> None:
+    """Until the fake has received `expected` replies, or `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while len(fake.sent_at) < expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def print_replies(
+    fake: TimedFake, skip: int, expected: int, first: float, llm_requests: int
+) -> None:
+    """How many replies came, how fast, and of which kind."""
+    replies = len(fake.sent_at)
+    last = max(fake.sent_at, default=first)
+    rate = replies / (last - first) if last > first else 0.0
+    print(
+        f"  end to end: {replies} replies for {expected} callbacks in {last - first:.2f} s: "
+        f"{rate:.1f} messages/s (first callback sent to last reply received by the fake)"
+    )
+    kinds = fake.reply_kinds(skip)
+    print(
+        f"  replies: model answer {kinds['model answer']}, fallback notice "
+        f"{kinds['fallback notice']}, other {kinds['other']}; "
+        f"LLM requests to the stub: {llm_requests}"
+    )
+
+
 def run(args: argparse.Namespace) -> None:
     """All three phases."""
+    if MODEL_MARK not in STUB_ANSWER:
+        raise SystemExit(f"{MODEL_MARK!r} is no longer in the stub's answer: update MODEL_MARK")
+    stand_in = args.stand_in
+    llm_timeout = args.llm_timeout or min(600.0, args.answer_seconds + 20.0)
+    if not stand_in and llm_timeout <= args.answer_seconds:
+        raise SystemExit("--llm-timeout must be above --answer-seconds, or answers fall back")
+    if args.answer_seconds >= LEASE.total_seconds():
+        print(f"warning: answers as slow as the inbox lease ({LEASE}) may be taken twice")
     print(f"load before:         {load_average()}")
     fake = TimedFake()
     fake.start()
+    stub = StubLLM().start()
     try:
         with fresh_store(args.url, args.keep) as (store, settings):
-            build_world(store)
+            record_notes(store)  # the test world and its notes, queued for the index
             bind_senders(store)
+            notes = index_notes(store, settings)
             engine = make_url(settings.db_url).get_backend_name()
             print(f"engine:              {engine}  ({settings.db_url})")
             print(
                 f"load:                {args.callbacks} callbacks from {args.clients} clients, "
                 f"{len(SENDERS)} bound WeCom users; server: uvicorn in a child process"
             )
+            print(f"senders (customers): {', '.join(sender_scopes(store))}")
+            print(f"questions:           {' / '.join(QUESTIONS)}")
+            if stand_in:
+                print("answers:             stand-in: no retriever, a sleep before the dispatcher")
+            else:
+                print(
+                    f"answers:             real: {notes} notes in embedded Chroma (e5); "
+                    f"ChatOpenAI {LLM_MODEL} at the stub {stub.url}, timeout "
+                    f"{llm_timeout:g} s, no retries"
+                )
             spec = ServerSpec(
                 str(settings.home),
                 settings.db_url,
                 settings.bankbot_data_key.get_secret_value(),  # type: ignore[union-attr]
                 fake.base_url,
-                args.answer_seconds,
+                stub.url,
+                llm_timeout,
                 args.answer_threads,
                 not args.no_gc_freeze,
+                args.answer_seconds if stand_in else None,
             )
             threads = args.answer_threads or inbox_module.ANSWER_THREADS
+            warmed = "none (--cold)" if args.cold else f"{len(SENDERS) * len(QUESTIONS)} answered"
             print(
-                f"server:              {threads} answer threads, gc.freeze: {not args.no_gc_freeze}"
+                f"server:              {threads} answer threads, gc.freeze: "
+                f"{not args.no_gc_freeze}, warm-up questions per server: {warmed}"
             )
-            print(f"\n== answers take {args.answer_seconds:g} s (slow LLM stand-in)")
+            stub.delay = 0.0 if stand_in else args.answer_seconds
+            slow = "stand-in sleep" if stand_in else "the stub LLM holds each request"
+            print(f"\n== answers take {args.answer_seconds:g} s ({slow})")
             print(HEADER)
             with running_server(spec) as url:
+                if not args.cold:
+                    warm_answers(url, fake, WARM_ID_BASE, args.reply_timeout)
                 baseline = asyncio.run(measure_baseline(url, args.callbacks, args.clients))
                 calls, ids = callbacks(args.callbacks, MSG_ID_BASE)
+                skip, asked = len(fake.sent()), len(stub.requests)
+                fake.sent_at.clear()
                 samples = asyncio.run(measure_acks(url, calls, args.clients, baseline, target=True))
                 rows = count_rows(store, ids)
                 health, timed_out = health_while_busy(url, 10)
@@ -658,49 +860,74 @@ def run(args: argparse.Namespace) -> None:
                     f"  inbox rows after the acks: {sum(rows.values())} of {len(ids)} "
                     f"({dict(rows)}); 200s: {sum(s.status == 200 for s in samples)}"
                 )
+                wait_for_replies(fake, len(ids), args.reply_timeout)
+                first = min(s.started for s in samples)
+                print_replies(fake, skip, len(ids), first, len(stub.requests) - asked)
+                if args.answer_seconds > 0:
+                    print(
+                        f"  (at most {threads} answer threads / {args.answer_seconds:g} s = "
+                        f"{threads / args.answer_seconds:.1f} answers/s)"
+                    )
+                print(f"  inbox rows at the end: {dict(count_rows(store, ids))}")
                 print(f"  load at end:       {load_average()}")
             settle(store)
 
-            print("\n== instant answers (answer-seconds 0), a fresh server on the same store")
+            instantly = "no stand-in sleep" if stand_in else "stub delay 0"
+            print(f"\n== instant answers ({instantly}), a fresh server on the same store")
             print(HEADER)
-            instant = dataclasses.replace(spec, answer_seconds=0.0)
+            stub.delay = 0.0
+            instant = dataclasses.replace(spec, stand_in_seconds=0.0 if stand_in else None)
             with running_server(instant) as url:
+                if not args.cold:
+                    warm_answers(url, fake, WARM_ID_BASE + 100, args.reply_timeout)
                 calls, ids = callbacks(args.callbacks, MSG_ID_BASE + 10 * args.callbacks)
+                skip, asked = len(fake.sent()), len(stub.requests)
                 fake.sent_at.clear()
                 samples = asyncio.run(
                     measure_acks(url, calls, args.clients, baseline, target=False)
                 )
-                deadline = time.monotonic() + args.reply_timeout
-                while len(fake.sent_at) < len(ids) and time.monotonic() < deadline:
-                    time.sleep(0.05)
+                wait_for_replies(fake, len(ids), args.reply_timeout)
                 first = min(s.started for s in samples)
-                replies = len(fake.sent_at)
-                last = max(fake.sent_at, default=first)
-                rows = count_rows(store, ids)
-                print(f"  inbox rows: {dict(rows)}")
-                print(
-                    f"  end to end: {replies} replies for {len(ids)} callbacks in "
-                    f"{last - first:.2f} s: {replies / (last - first):.0f} messages/s "
-                    f"(first callback sent to last reply received by the fake)"
-                )
+                print(f"  inbox rows: {dict(count_rows(store, ids))}")
+                print_replies(fake, skip, len(ids), first, len(stub.requests) - asked)
                 print(f"  load at end:       {load_average()}")
     finally:
+        stub.stop()
         fake.stop()
 
 
 def main() -> None:
     """Parse arguments and run."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    summary = (__doc__ or "").split("\n\n")[0]
+    parser = argparse.ArgumentParser(description=" ".join(summary.split()))
     parser.add_argument("--callbacks", type=int, default=500)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--answer-seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--answer-seconds", type=float, default=5.0, help="how long the stub LLM holds a request"
+    )
     parser.add_argument("--url", default=None, help="PostgreSQL URL of a scratch database")
-    parser.add_argument("--reply-timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--reply-timeout", type=float, default=600.0, help="how long each phase awaits replies"
+    )
+    parser.add_argument(
+        "--llm-timeout",
+        type=float,
+        default=None,
+        help="LLM_TIMEOUT_SECONDS and Retriever.timeout (default: answer-seconds + 20)",
+    )
     parser.add_argument(
         "--answer-threads", type=int, default=None, help="override bot.inbox.ANSWER_THREADS"
     )
     parser.add_argument(
         "--no-gc-freeze", action="store_true", help="what-if: no gc.freeze() after start-up"
+    )
+    parser.add_argument(
+        "--cold", action="store_true", help="what-if: no warm-up questions before the clock"
+    )
+    parser.add_argument(
+        "--stand-in",
+        action="store_true",
+        help="no retriever: the dispatcher sleeps answer-seconds before handling",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
