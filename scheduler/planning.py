@@ -178,20 +178,17 @@ def plan_maturities(
 
 def plan_followups(session: Session, *, since: date, until: date, now: datetime) -> int:
     """Follow-ups falling due in (since, until] that are still open or snoozed."""
-    query = (
-        select(
-            literal("followup"),
-            cast(FollowUp.id, String),
-            FollowUp.customer_id,
-            FollowUp.due_on,
-            literal(0),
-            FollowUp.owner_staff_id,  # the customer's owner, kept by triggers
-            literal(until, Date),
-            literal("pending"),
-            literal(now, UtcDateTime()),
-        )
-        .where(FollowUp.status != "done", FollowUp.due_on > since, FollowUp.due_on <= until)
-    )
+    query = select(
+        literal("followup"),
+        cast(FollowUp.id, String),
+        FollowUp.customer_id,
+        FollowUp.due_on,
+        literal(0),
+        FollowUp.owner_staff_id,  # the customer's owner, kept by triggers
+        literal(until, Date),
+        literal("pending"),
+        literal(now, UtcDateTime()),
+    ).where(FollowUp.status != "done", FollowUp.due_on > since, FollowUp.due_on <= until)
     return _insert(session, query)
 
 
