@@ -506,6 +506,19 @@ def test_followup_opened_once_and_never_reopened(store: Store, tmp_path: Path) -
         )
 
 
+def test_a_customer_moved_by_import_takes_its_followups_along(store: Store, tmp_path: Path) -> None:
+    # The planner reads the owner from the follow-up; the import's upsert must keep it true.
+    load(store, tmp_path, "branches", "staff", "customers", "interactions")
+    with store.db.read() as session:
+        assert session.scalars(select(FollowUp.owner_staff_id)).one() == "S1"
+    header, rows = CUSTOMERS
+    moved = [row.copy() for row in rows]
+    moved[0][2] = "S2"  # C1 (with the open follow-up) goes to S2
+    import_file(store, "customers", write_csv(tmp_path / "moved.csv", (header, moved)), now=LATER)
+    with store.db.read() as session:
+        assert session.scalars(select(FollowUp.owner_staff_id)).one() == "S2"
+
+
 @pytest.mark.parametrize("engine_name", ["sqlite"], indirect=True)
 def test_no_plaintext_personal_numbers_on_disk(store: Store, tmp_path: Path) -> None:
     load(store, tmp_path, "branches", "staff", "customers")
