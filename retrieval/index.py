@@ -5,8 +5,8 @@ computed in SQL by the caller: a list of customer ids, where `None` means the ca
 "every customer" (compliance) and an empty list answers nothing without asking Chroma.
 
 On the embedded index opened by `open_index` (this process holds the folder's lock) scoped
-searches rank an in-process copy of the vectors (retrieval/vector_cache.py) and read only the
-k winners from Chroma; elsewhere (a Chroma server, an index opened without the lock) they go to
+searches rank an in-process copy of the vectors and stored texts (retrieval/vector_cache.py)
+without asking Chroma; elsewhere (a Chroma server, an index opened without the lock) they go to
 Chroma: exactly over the scope's vectors for small scopes, by the `$in` filter for larger ones.
 """
 
