@@ -7,10 +7,11 @@ finds nothing, exactly as a name that matches nobody.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session, aliased
@@ -34,6 +35,9 @@ class CustomerSummary:
     branch_name: str
     owner_name: str
     aum: Decimal | None
+
+
+T = TypeVar("T")
 
 
 def _summary_query(actor: Actor | None, today: date) -> Select[Any]:
@@ -98,11 +102,16 @@ def find_in_text(
         return []
     query = _summary_query(actor, today).where(one_of(session, Customer.name, candidates))
     matches = _summaries(session, query.order_by(Customer.id).limit(limit * 4))
-    if not matches:
+    return longest_names(matches, lambda m: m.name)[:limit]
+
+
+def longest_names(found: Sequence[T], name_of: Callable[[T], str]) -> list[T]:
+    """Of the customers a text names, those with the longest name: "张伟明" in the text must
+    not also pick up "张伟"."""
+    if not found:
         return []
-    longest = max(len(m.name) for m in matches)
-    # "张伟明" in the text must not also pick up "张伟".
-    return [m for m in matches if len(m.name) == longest][:limit]
+    longest = max(len(name_of(item)) for item in found)
+    return [item for item in found if len(name_of(item)) == longest]
 
 
 def list_by_segment(

@@ -6,7 +6,7 @@ import logging
 from datetime import UTC
 
 from crm_store.cards import customer_card
-from crm_store.customers import find_in_text, name_candidates
+from crm_store.customers import find_in_text, longest_names, name_candidates
 from crm_store.db import end_reads
 from crm_store.permissions import visible_customer_names
 from handlers.context import Context
@@ -95,9 +95,6 @@ def _named(text: str, names: dict[str, str]) -> str | None:
     """The id of the one customer whose name is in `text` (the longest name wins: "张伟明"
     is not also "张伟"); None for none or for two customers of that name (no guessing)."""
     candidates = name_candidates(text)
-    found = [(len(name), cid) for cid, name in names.items() if name in candidates]
-    if not found:
-        return None
-    longest = max(size for size, _ in found)
-    ids = [cid for size, cid in found if size == longest]
+    found = [(cid, name) for cid, name in names.items() if name in candidates]
+    ids = [cid for cid, _ in longest_names(found, lambda pair: pair[1])]
     return ids[0] if len(ids) == 1 else None
