@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -43,9 +44,18 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test worker, dropped at the end."""
-    admin = make_url(PG_ADMIN_URL)
     # The pid keeps two test runs on one machine (a developer's and CI's) apart.
-    name = f"bankbot_test_{_worker()}_{os.getpid()}"
+    with scratch_pg_database(f"bankbot_test_{_worker()}_{os.getpid()}") as url:
+        engine = make_engine(url)
+        schema.upgrade(engine)
+        engine.dispose()
+        yield url
+
+
+@contextmanager
+def scratch_pg_database(name: str) -> Iterator[str]:
+    """An empty PostgreSQL database `name` (made afresh) for the block; dropped after it."""
+    admin = make_url(PG_ADMIN_URL)
     dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
     try:
         conn = psycopg.connect(dsn, autocommit=True)
@@ -54,13 +64,11 @@ def pg_url() -> Iterator[str]:
     with conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    schema.upgrade(engine)
-    engine.dispose()
-    yield url
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _truncate_all(db: Database) -> None:

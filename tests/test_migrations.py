@@ -7,18 +7,16 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import psycopg
 import pytest
 from alembic import command
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from crm_store import schema
 from crm_store.crypto import FieldCipher, decode_key
 from crm_store.db import Database, make_engine
 from crm_store.models import FollowUp
 from crm_store.store import Store
-from tests.conftest import PG_ADMIN_URL, TEST_KEY, make_settings
+from tests.conftest import TEST_KEY, make_settings, scratch_pg_database
 from tests.scheduler.helpers import add_followup
 from tests.world import build_world
 
@@ -29,15 +27,9 @@ def own_url(engine_name: str, tmp_path: Path) -> Iterator[str]:
     if engine_name == "sqlite":
         yield f"sqlite:///{tmp_path / 'own.db'}"
         return
-    admin = make_url(PG_ADMIN_URL)
-    name = f"bankbot_migrations_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
-    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with scratch_pg_database(f"bankbot_migrations_{worker}_{os.getpid()}") as url:
+        yield url
 
 
 def migrate(url: str, revision: str, *, down: bool = False) -> None:
