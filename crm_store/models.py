@@ -298,6 +298,9 @@ class PlanRun(Base):
     __tablename__ = "reminder_plan_run"
     business_date: Mapped[date] = mapped_column(Date, primary_key=True)
     planned_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    late: Mapped[bool] = mapped_column(Boolean, default=False)  # its digests say "late"
+    # Null until this plan's digests are opened: a sender opens those a crash left unopened.
+    digests_opened_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class InboxMessage(Base):

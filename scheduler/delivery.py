@@ -26,6 +26,7 @@ from crm_store.store import Store
 from handlers.contracts import Channel, Event, Reply
 from scheduler.claims import Claimed, claim_next
 from scheduler.digest import DigestContent, collect
+from scheduler.opening import open_digests
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,8 @@ class Sender:
         """Send every digest that is due now; return what happened."""
         stats = SendStats()
         lease = timedelta(seconds=self.store.settings.send_lease_seconds)
+        with self.store.db.write() as session:  # a plan whose opening a crash cut off
+            open_digests(session, now=self.clock())
         while max_digests is None or stats.sent + stats.empty + stats.failed < max_digests:
             claimed = claim_next(self.store.db, now=self.clock(), worker=self.worker, lease=lease)
             if claimed is None:

@@ -17,7 +17,6 @@ from sqlalchemy import (
     String,
     and_,
     cast,
-    distinct,
     func,
     literal,
     select,
@@ -28,7 +27,6 @@ from sqlalchemy.orm import Session
 
 from crm_store.models import (
     Customer,
-    Digest,
     FollowUp,
     Holding,
     PlanRun,
@@ -51,7 +49,7 @@ class PlanResult:
     birthdays: int
     maturities: int
     followups: int
-    digests: int
+    digests: int = 0  # opened after the plan committed (`plan_day`)
 
     @property
     def reminders(self) -> int:
@@ -192,45 +190,19 @@ def plan_followups(session: Session, *, since: date, until: date, now: datetime)
     return _insert(session, query)
 
 
-def plan_digests(session: Session, *, business_date: date, now: datetime, late: bool) -> int:
-    """One digest row per staff member with something pending or overdue."""
-    pending = select(distinct(Reminder.recipient_staff_id)).where(
-        Reminder.status == "pending", Reminder.digest_id.is_(None)
-    )
-    # Straight from the follow-up index: owner_staff_id is the customer's owner (triggers).
-    overdue = select(distinct(FollowUp.owner_staff_id)).where(
-        FollowUp.status != "done", FollowUp.due_on < business_date
-    )
-    staff = pending.union(overdue).subquery()
-    query = select(
-        staff.c[0],
-        literal(business_date, Date),
-        literal("pending"),
-        literal(0),
-        literal(now, UtcDateTime()),
-        literal(late),
-        literal(0),
-        literal(""),
-        literal(now, UtcDateTime()),
-    )
-    columns = ["recipient_staff_id", "business_date", "status", "attempts", "next_attempt_at"]
-    columns += ["late", "item_count", "last_error", "created_at"]
-    statement = insert_for(session, Digest).from_select(columns, query.where(true()))
-    keys = ["recipient_staff_id", "business_date"]
-    statement = statement.on_conflict_do_nothing(index_elements=keys)
-    return rows_inserted(session, statement, Digest.id)
-
-
 def plan(
     session: Session, *, business_date: date, settings: Settings, now: datetime, late: bool = False
 ) -> PlanResult:
-    """Plan everything due for `business_date` (idempotent) and open the digests."""
+    """Plan everything due for `business_date` (idempotent); the digests open afterwards
+    (`scheduler.opening`)."""
     since = plan_window_start(session, business_date, settings)
     window = {"since": since, "until": business_date, "now": now}
     birthdays = plan_birthdays(session, settings=settings, **window)  # type: ignore[arg-type]
     maturities = plan_maturities(session, settings=settings, **window)  # type: ignore[arg-type]
     followups = plan_followups(session, **window)  # type: ignore[arg-type]
-    digests = plan_digests(session, business_date=business_date, now=now, late=late)
-    run = insert_for(session, PlanRun).values(business_date=business_date, planned_at=now)
-    session.execute(run.on_conflict_do_nothing(index_elements=["business_date"]))
-    return PlanResult(business_date, since, birthdays, maturities, followups, digests)
+    # Planning again asks for the digests again: a reminder added since may need one.
+    values = {"planned_at": now, "late": late, "digests_opened_at": None}
+    run = insert_for(session, PlanRun).values(business_date=business_date, **values)
+    reopen = {"late": late, "digests_opened_at": None}
+    session.execute(run.on_conflict_do_update(index_elements=["business_date"], set_=reopen))
+    return PlanResult(business_date, since, birthdays, maturities, followups)

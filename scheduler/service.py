@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from crm_store.store import Store
 from scheduler.claims import Claimed, attach
 from scheduler.delivery import Formatter, MemberRateLimit, Router, Sender, SendStats
 from scheduler.digest import collect
+from scheduler.opening import open_digests
 from scheduler.planning import PlanResult, plan
 
 Clock = Callable[[], datetime]
@@ -26,11 +27,14 @@ def worker_name() -> str:
 
 
 def plan_day(store: Store, business_date: date, *, now: datetime, late: bool = False) -> PlanResult:
-    """Plan `business_date` in one transaction (planning twice adds nothing)."""
+    """Plan `business_date`, then open its digests: two short transactions, each safe to
+    repeat (a crash between them leaves the opening to the next sender)."""
     with store.db.write() as session:
-        return plan(
+        result = plan(
             session, business_date=business_date, settings=store.settings, now=now, late=late
         )
+    with store.db.write() as session:
+        return replace(result, digests=open_digests(session, now=now))
 
 
 async def send_due(
@@ -60,6 +64,7 @@ def preview_day(
     try:
         with store.db.write() as session:
             result = plan(session, business_date=business_date, settings=store.settings, now=now)
+            result = replace(result, digests=open_digests(session, now=now))
             digests = session.scalars(
                 select(Digest).where(
                     Digest.business_date == business_date, Digest.status == "pending"

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import select
+from sqlalchemy import Date, column, select, table
 
 from crm_store import schema
 from crm_store.crypto import FieldCipher, decode_key
 from crm_store.db import Database, make_engine
-from crm_store.models import FollowUp
+from crm_store.models import FollowUp, PlanRun, UtcDateTime
 from crm_store.store import Store
 from tests.conftest import TEST_KEY, make_settings, scratch_pg_database
 from tests.scheduler.helpers import add_followup
@@ -59,4 +59,29 @@ def test_followup_owner_is_filled_in_for_existing_rows(own_url: str, tmp_path: P
     third = add_followup(store, "c8", "rm2", date(2026, 11, 22), "触发器仍在")
     with store.db.read() as s:
         assert s.get(FollowUp, third).owner_staff_id == "rm2"  # type: ignore[union-attr]
+    store.db.dispose()
+
+
+def test_plans_made_before_0008_count_as_opened(own_url: str, tmp_path: Path) -> None:
+    migrate(own_url, "0007")
+    planned_at = datetime(2026, 11, 27, 0, 30, tzinfo=UTC)
+    engine = make_engine(own_url)
+    with engine.begin() as conn:  # as the planner before 0008 wrote it, digests included
+        old_run = table(
+            "reminder_plan_run",
+            column("business_date", Date),
+            column("planned_at", UtcDateTime()),
+        )
+        conn.execute(
+            old_run.insert(), {"business_date": date(2026, 11, 27), "planned_at": planned_at}
+        )
+    engine.dispose()
+
+    migrate(own_url, "head")
+
+    settings = make_settings(tmp_path, own_url)
+    store = Store(settings, Database(make_engine(own_url)), FieldCipher(decode_key(TEST_KEY)))
+    with store.db.read() as s:
+        run = s.get(PlanRun, date(2026, 11, 27))
+    assert run is not None and not run.late and run.digests_opened_at == planned_at
     store.db.dispose()

@@ -43,7 +43,7 @@ from crm_store.store import Store, open_store  # noqa: E402
 from handlers.contracts import Reply  # noqa: E402
 from scheduler import claims  # noqa: E402
 from scheduler.delivery import MemberRateLimit, Sender  # noqa: E402
-from scheduler.planning import plan_digests  # noqa: E402
+from scheduler.opening import open_day  # noqa: E402
 
 BUSINESS_DATE = date(2026, 11, 30)  # a Monday
 NOW = datetime(2026, 11, 30, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai
@@ -66,7 +66,7 @@ def seed(db: Database, *, staff: int, reminders: int) -> None:
         session.execute(insert(Staff), [_staff_row(n) for n in range(staff)])
         session.execute(insert(Customer), [_customer_row(i, staff) for i in range(reminders)])
         session.execute(insert(Reminder), [_reminder_row(i, staff) for i in range(reminders)])
-        plan_digests(session, business_date=BUSINESS_DATE, now=NOW, late=False)
+        open_day(session, business_date=BUSINESS_DATE, now=NOW, late=False)
 
 
 def _staff_row(n: int) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from crm_store.models import FollowUp, Reminder
 from crm_store.store import Store
 from handlers.contracts import Reply
 from scheduler.delivery import Route
-from scheduler.planning import PlanResult, plan
+from scheduler.planning import PlanResult
+from scheduler.service import plan_day
 from scheduler.timer import ReminderTimer
 from tests.conftest import TEST_KEY, make_settings
 from tests.world import customer, holding
@@ -132,9 +133,8 @@ def add_followup(
 
 
 def plan_on(store: Store, day: date) -> PlanResult:
-    """Plan one business date in its own transaction."""
-    with store.db.write() as s:
-        return plan(s, business_date=day, settings=store.settings, now=at(day, 8, 30))
+    """Plan one business date and open its digests, as the morning job does."""
+    return plan_day(store, day, now=at(day, 8, 30))
 
 
 def count(store: Store, model: Any, *where: Any) -> int:
