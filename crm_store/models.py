@@ -260,8 +260,9 @@ class Reminder(Base):
     recipient_staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"))
     business_date: Mapped[date] = mapped_column(Date)  # the digest day it was planned for
     # pending -> sent | acked | cancelled; digest_id is set when a digest takes the row.
+    # A digest's rows are only ever looked up while pending: ix_reminder_unassigned serves it.
     status: Mapped[str] = mapped_column(String(12), default="pending")
-    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digest.id"), index=True)
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("digest.id"))
     note: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
