@@ -15,7 +15,7 @@ from crm_store.store import Store
 from scheduler.claims import Claimed, attach
 from scheduler.delivery import Formatter, MemberRateLimit, Router, Sender, SendStats
 from scheduler.digest import collect
-from scheduler.opening import open_digests
+from scheduler.opening import open_day, open_digests
 from scheduler.planning import PlanResult, plan
 
 Clock = Callable[[], datetime]
@@ -64,7 +64,8 @@ def preview_day(
     try:
         with store.db.write() as session:
             result = plan(session, business_date=business_date, settings=store.settings, now=now)
-            result = replace(result, digests=open_digests(session, now=now))
+            opened = open_day(session, business_date=business_date, now=now, late=False)
+            result = replace(result, digests=opened)
             digests = session.scalars(
                 select(Digest).where(
                     Digest.business_date == business_date, Digest.status == "pending"
