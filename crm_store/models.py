@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -299,7 +300,8 @@ class PlanRun(Base):
     __tablename__ = "reminder_plan_run"
     business_date: Mapped[date] = mapped_column(Date, primary_key=True)
     planned_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    late: Mapped[bool] = mapped_column(Boolean, default=False)  # its digests say "late"
+    # Its digests say "late" (planned after the digest time).
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Null until this plan's digests are opened: a sender opens those a crash left unopened.
     digests_opened_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 

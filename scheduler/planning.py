@@ -201,8 +201,7 @@ def plan(
     maturities = plan_maturities(session, settings=settings, **window)  # type: ignore[arg-type]
     followups = plan_followups(session, **window)  # type: ignore[arg-type]
     # Planning again asks for the digests again: a reminder added since may need one.
-    values = {"planned_at": now, "late": late, "digests_opened_at": None}
-    run = insert_for(session, PlanRun).values(business_date=business_date, **values)
     reopen = {"late": late, "digests_opened_at": None}
+    run = insert_for(session, PlanRun).values(business_date=business_date, planned_at=now, **reopen)
     session.execute(run.on_conflict_do_update(index_elements=["business_date"], set_=reopen))
     return PlanResult(business_date, since, birthdays, maturities, followups)
