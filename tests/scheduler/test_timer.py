@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from collections import Counter
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -19,17 +21,20 @@ from crm_store.models import Customer, Digest, PlanRun, Reminder, Staff
 from crm_store.store import Store
 from handlers.texts import t
 from scheduler.service import plan_day, send_due
+from scheduler.timer import ReminderTimer
 from tests.conftest import TEST_KEY
 from tests.scheduler.helpers import (
     SHANGHAI,
     Clock,
     RecordingChannel,
     StaticRouter,
+    add_customer,
     add_followup,
     at,
     count,
     make_timer,
     reminders,
+    store_for,
 )
 from tests.world import build_world
 
@@ -270,3 +275,35 @@ def test_customers_of_a_leaver_reassigned_after_planning_go_to_the_new_owner(
         ("rm1", "empty"),
         ("rm2", "sent"),
     ]
+
+
+def test_two_instances_running_the_morning_job_at_once_deliver_each_reminder_once(
+    store: Store,
+) -> None:
+    bank_with_three_recipients(store)
+    for n in range(120):  # birthdays today, so both planners insert the same rows at once
+        add_customer(store, f"x{n:03d}", ("rm1", "rm2")[n % 2], (11, 30, "solar"))
+    with store_for(store.settings.db_url, store.settings.home) as other:
+        timers = [make_timer(s, Clock(at(MONDAY, 8, 30))) for s in (store, other)]
+        barrier = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def morning(timer: ReminderTimer) -> None:
+            barrier.wait()
+            try:
+                timer.morning()
+            except BaseException as exc:  # surfaced below, with the thread's other outcome
+                errors.append(exc)
+
+        threads = [threading.Thread(target=morning, args=(timer,)) for timer, _ in timers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert errors == []
+    sent = [(who, reply) for _, channel in timers for who, reply in channel.sent]
+    assert Counter(who for who, _ in sent) == Counter({"rm1": 1, "rm2": 1, "rm3": 1})
+    told = Counter(c for _, reply in sent for e in reply.events for c in e.data["customer_ids"])
+    planned = reminders(store)
+    assert set(told.values()) == {1} and set(told) == {r.customer_id for r in planned}
+    assert len(planned) == 120 + 3 and {r.status for r in planned} == {"sent"}
