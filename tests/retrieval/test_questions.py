@@ -172,11 +172,10 @@ def test_empty_scope_never_queries(
         assert search_notes_as(store, index, staff_id) == []
 
 
-def test_adversarial_llm_and_planted_injection_leak_nothing(
-    store: Store, index: NoteIndex, notes: list[str], stub: StubLLM
-) -> None:
+def plant_injection(store: Store) -> str:
+    """rm1 records the planted prompt-injection note on c1; its interaction id."""
     with store.db.write() as s:
-        planted = record_note(
+        return record_note(
             s,
             staff_id="rm1",
             customer_id="c1",
@@ -186,6 +185,12 @@ def test_adversarial_llm_and_planted_injection_leak_nothing(
             source_message_id=None,
             next_followup_on=None,
         ).interaction_id
+
+
+def test_adversarial_llm_and_planted_injection_leak_nothing(
+    store: Store, index: NoteIndex, notes: list[str], stub: StubLLM
+) -> None:
+    planted = plant_injection(store)
     drain_outbox(store, index)
     bot = assistant(store, index, stub_model(stub, "adversarial"))
     for question in ("谁对基金感兴趣？", "张伟上次聊了什么？"):
@@ -205,17 +210,7 @@ def test_adversarial_llm_and_planted_injection_leak_nothing(
 def test_planted_injection_without_llm_leaks_nothing(
     store: Store, index: NoteIndex, notes: list[str]
 ) -> None:
-    with store.db.write() as s:
-        record_note(
-            s,
-            staff_id="rm1",
-            customer_id="c1",
-            content=PLANTED,
-            occurred_at=NOW,
-            channel="console",
-            source_message_id=None,
-            next_followup_on=None,
-        )
+    plant_injection(store)
     bot = assistant(store, index)
     bot.say("rm1", "撤销")  # any request applies the outbox after its commit...
     with store.db.read() as s:
