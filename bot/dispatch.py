@@ -26,9 +26,10 @@ from handlers import intents
 from handlers.context import Context
 from handlers.contracts import Event, IncomingMessage, Reply
 from handlers.guard import guard_reply
-from handlers.llm_intent import mark_proposed, proposed_intent
-from handlers.router import parse, route
+from handlers.llm_intent import mark_proposed, merge_proposal, proposed_intent
+from handlers.router import read, respond
 from handlers.texts import t
+from handlers.understanding.decide import Reading
 from retrieval.search import Retriever
 from retrieval.sync import process_outbox
 
@@ -89,57 +90,50 @@ class Dispatcher:
             log.exception("could not apply the index outbox")
 
     async def _handle(self, message: IncomingMessage, now: datetime) -> Reply:
-        rule = intents.parse_intent(message.text).name
-        # Only a message the rules cannot read goes to the LLM, outside any transaction.
-        proposed = await self._proposal(message, now) if rule == intents.UNKNOWN else None
-        if intents.QUESTION in (rule, proposed.name if proposed else None):
+        reading = await self._read(message, now)
+        if reading is not None and reading.intent.name == intents.QUESTION:
             # A question may wait seconds for an LLM: answer it under a read session (on SQLite
             # readers block no writer), then guard and audit in a short write transaction.
             with self.store.db.read() as session:
-                actor, intent, reply = await self._answer(session, message, now, proposed)
+                actor, intent, reply = await self._answer(session, message, now, reading)
             with self.store.db.write() as session:
                 return self._guard_and_audit(session, message, now, actor, intent, reply)
         with self.store.db.write() as session:
-            actor, intent, reply = await self._answer(session, message, now, proposed)
+            actor, intent, reply = await self._answer(session, message, now, reading)
             return self._guard_and_audit(session, message, now, actor, intent, reply)
 
-    async def _proposal(self, message: IncomingMessage, now: datetime) -> intents.Intent | None:
-        """The LLM's intent for a message the rules cannot read; None when it is not asked."""
-        retriever = self.retriever
-        if retriever is None or retriever.model is None:
+    async def _read(self, message: IncomingMessage, now: datetime) -> Reading | None:
+        """What the message asks, read under a read session; None for a sender who gets a
+        refusal (no parsing for strangers, group chats or admins). Only an unsure reading is
+        shown to the LLM (when one is configured), outside any transaction."""
+        if bind_request(message) is not None or message.chat_type != "private":
             return None
         with self.store.db.read() as session:
-            if not self._may_ask_llm(session, message, now):
+            actor = resolve_actor(session, channel=message.channel, sender_id=message.sender_id)
+            if actor is None or not may_use_customer_chat(actor):
                 return None
-        return await proposed_intent(retriever.model, message.text, timeout=retriever.timeout)
-
-    def _may_ask_llm(self, session: Session, message: IncomingMessage, now: datetime) -> bool:
-        """Only an active staff member who may see customers, in private, with no pending choice.
-
-        `_decide` checks sender, chat and role again in the transaction that answers; checking
-        them here keeps strangers, group chats and admins from ever reaching the LLM, and lets
-        a pending clarification claim its "2".
-        """
-        if bind_request(message) is not None or message.chat_type != "private":
-            return False
-        actor = resolve_actor(session, channel=message.channel, sender_id=message.sender_id)
-        if actor is None or not may_use_customer_chat(actor):
-            return False
-        ctx = Context(session, actor, message, now, self.lang, self.retriever)
-        return parse(ctx).name == intents.UNKNOWN
+            ctx = Context(session, actor, message, now, self.lang, self.retriever)
+            reading = read(ctx)
+        retriever = self.retriever
+        if reading.sure or retriever is None or retriever.model is None:
+            return reading
+        proposed = await proposed_intent(
+            retriever.model, message.text, timeout=retriever.timeout, now=now
+        )
+        return merge_proposal(reading, proposed)
 
     async def _answer(
         self,
         session: Session,
         message: IncomingMessage,
         now: datetime,
-        proposed: intents.Intent | None = None,
+        reading: Reading | None = None,
     ) -> tuple[Actor | None, str, Reply]:
         actor = resolve_actor(session, channel=message.channel, sender_id=message.sender_id)
         ctx = None
         if actor:
             ctx = Context(session, actor, message, now, self.lang, self.retriever)
-        intent, reply = await self._decide(session, ctx, actor, message, proposed)
+        intent, reply = await self._decide(session, ctx, actor, message, reading)
         return actor, intent, reply
 
     def _guard_and_audit(
@@ -174,7 +168,7 @@ class Dispatcher:
         ctx: Context | None,
         actor: Actor | None,
         message: IncomingMessage,
-        proposed: intents.Intent | None = None,
+        reading: Reading | None = None,
     ) -> tuple[str, Reply]:
         code = bind_request(message)
         if code is not None and message.channel not in TRUSTED_LOCAL_CHANNELS:
@@ -183,15 +177,15 @@ class Dispatcher:
         if ctx is None or actor is None or not actor.active:
             # Unknown and deactivated senders get the same reply: nothing to learn from it.
             return "refused", stranger_reply(self.strangers, message, self.lang)
-        # A proposal exists only where the rules could not read the message (pending choice
-        # included); it is mere handler input, and the handlers check access themselves.
-        intent = proposed if proposed is not None else parse(ctx)
+        # The reading was made for this sender moments ago; the handlers check access again.
+        reading = reading if reading is not None else read(ctx)
+        intent = reading.intent
         if message.chat_type != "private" and intent.name not in GROUP_SAFE_INTENTS:
             return intent.name, _refusal(t("group_chat", self.lang), "group_chat")
         if intent.name not in GROUP_SAFE_INTENTS and not may_use_customer_chat(actor):
             return intent.name, _refusal(t("admin_no_customers", self.lang), "role")
-        reply = await route(ctx, intent)
-        if proposed is not None:
+        reply = await respond(ctx, reading)
+        if reading.proposed:
             reply = mark_proposed(reply, intent, self.retriever.model if self.retriever else None)
         return intent.name, reply
 

@@ -37,6 +37,7 @@ class MaturityLine:
     amount: Decimal
     currency: str
     maturity_date: date
+    holding_id: str | None = None
 
 
 def _window(start: date, end: date) -> list[date]:
@@ -97,6 +98,7 @@ def maturities_between(
             Holding.amount,
             Holding.currency,
             Holding.maturity_date,
+            Holding.id,
         )
         .join(Customer, Customer.id == Holding.customer_id)
         .where(
@@ -111,7 +113,7 @@ def maturities_between(
 
 
 def due_followups(
-    session: Session, *, actor: Actor | None, today: date, limit: int = 20
+    session: Session, *, actor: Actor | None, today: date, limit: int = 20, offset: int = 0
 ) -> tuple[list[FollowUpLine], int]:
     """Follow-ups due today or overdue for visible customers: (oldest first, total count)."""
     # One query: the window count gives the total without a second pass over the scope.
@@ -120,6 +122,7 @@ def due_followups(
         .join(Customer, Customer.id == FollowUp.customer_id)
         .where(FollowUp.status != "done", FollowUp.due_on <= today, customer_scope(actor, today))
         .order_by(FollowUp.due_on, FollowUp.id)
+        .offset(offset)
         .limit(limit)
     )
     rows = session.execute(query).all()

@@ -13,7 +13,8 @@ from crm_store.upsert import insert_for
 
 CLARIFY = "clarify"  # a pending "which 王芳 did you mean?"
 ITEMS = "items"  # the last numbered list of follow-ups, for "完成 2"
-UNDO = "undo"  # the last note, which "撤销" may take back
+UNDO = "undo"  # the last note or reminder request, which "撤销" may take back
+PAGE = "page"  # the list "更多" continues
 
 
 def remember(

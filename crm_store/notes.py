@@ -13,6 +13,7 @@ from crm_store.index_outbox import enqueue
 from crm_store.masking import mask_text
 from crm_store.models import FollowUp, Interaction
 from crm_store.redaction import redact_secrets
+from crm_store.text_cut import shorten
 
 SUMMARY_CHARS = 60
 
@@ -83,7 +84,7 @@ def record_note(
             interaction_id=note.id,
             due_on=next_followup_on,
             status="open",
-            summary=note.content[:SUMMARY_CHARS],
+            summary=shorten(note.content, SUMMARY_CHARS),
             created_at=occurred_at,
         )
         session.add(task)

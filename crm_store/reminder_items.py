@@ -124,3 +124,42 @@ def acknowledged(session: Session, line: ReminderLine) -> bool:
         Reminder.status == "acked",
     )
     return session.scalar(query.limit(1)) is not None
+
+
+def acknowledge_occurrence(
+    session: Session,
+    *,
+    kind: str,
+    entity_id: str,
+    customer_id: str,
+    occurs_on: date,
+    staff_id: str,
+    today: date,
+    now: datetime,
+) -> None:
+    """'完成 N' on a birthday or maturity of today's list: the occurrence is handled, so no
+    reminder of it is sent later (an acked row stands for it, planned or not)."""
+    statement = insert_for(session, Reminder).values(
+        kind=kind,
+        entity_id=entity_id,
+        customer_id=customer_id,
+        occurs_on=occurs_on,
+        lead_days=max(0, (occurs_on - today).days),
+        recipient_staff_id=staff_id,
+        business_date=today,
+        status="acked",
+        note="handled from chat",
+        created_at=now,
+    )
+    keys = ["kind", "entity_id", "occurs_on", "lead_days", "recipient_staff_id"]
+    session.execute(statement.on_conflict_do_update(index_elements=keys, set_={"status": "acked"}))
+    session.execute(
+        update(Reminder)
+        .where(
+            Reminder.kind == kind,
+            Reminder.entity_id == entity_id,
+            Reminder.occurs_on == occurs_on,
+            Reminder.status.in_(("pending", "sent")),
+        )
+        .values(status="acked")
+    )

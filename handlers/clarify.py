@@ -27,10 +27,15 @@ def ask_to_choose(ctx: Context, matches: list[CustomerSummary], action: dict[str
         payload={**action, "candidates": candidates},
         expires_at=ctx.now + PENDING_FOR,
     )
-    head = t(
-        "clarify_note" if action["action"] == "note" else "clarify", ctx.lang, count=len(matches)
-    )
-    lines = [head, *(summary_line(i, m, ctx.lang) for i, m in enumerate(matches, 1))]
+    if action.get("near_miss"):
+        lines = [
+            t("near_miss", ctx.lang, name=matches[0].name),
+            summary_line(1, matches[0], ctx.lang),
+        ]
+    else:
+        key = "clarify_note" if action["action"] in ("note", "remind") else "clarify"
+        head = t(key, ctx.lang, count=len(matches))
+        lines = [head, *(summary_line(i, m, ctx.lang) for i, m in enumerate(matches, 1))]
     trusted = frozenset({m.owner_name for m in matches} | {m.branch_name for m in matches})
     return Reply(
         "\n".join(lines),

@@ -7,6 +7,8 @@ follow-up for the chosen day).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from crm_store import conversation, reminder_items
@@ -18,7 +20,18 @@ from handlers.contracts import Event, Reply
 from handlers.dates import parse_date_expression
 from handlers.texts import day_text, t
 
-Item = FollowUp | Reminder
+
+@dataclass(frozen=True)
+class Occurrence:
+    """A birthday or maturity shown in today's list, with or without a planned reminder."""
+
+    kind: str
+    entity_id: str
+    customer_id: str
+    occurs_on: date
+
+
+Item = FollowUp | Reminder | Occurrence
 
 
 def _item(ctx: Context, number: int) -> tuple[Item | None, Reply | None]:
@@ -38,6 +51,9 @@ def _item(ctx: Context, number: int) -> tuple[Item | None, Reply | None]:
     item: Item | None
     if entry["kind"] == "followup":
         item = ctx.session.get(FollowUp, int(entry["id"]))
+    elif entry["kind"] == "occurrence":
+        on = date.fromisoformat(entry["on"])
+        item = Occurrence(entry["type"], entry["entity"], entry["customer_id"], on)
     else:
         item = ctx.session.get(Reminder, int(entry["id"]))
     # Permission again: the customer may have been reassigned since the list was shown.
@@ -51,7 +67,23 @@ def _name(ctx: Context, customer_id: str) -> str:
     return customer.name if customer else ""
 
 
-def _what(ctx: Context, reminder: Reminder) -> str:
+def _acknowledge(ctx: Context, item: Reminder | Occurrence) -> None:
+    if isinstance(item, Reminder):
+        reminder_items.acknowledge(ctx.session, item.id)
+        return
+    reminder_items.acknowledge_occurrence(
+        ctx.session,
+        kind=item.kind,
+        entity_id=item.entity_id,
+        customer_id=item.customer_id,
+        occurs_on=item.occurs_on,
+        staff_id=ctx.actor.staff_id,
+        today=ctx.today,
+        now=ctx.now,
+    )
+
+
+def _what(ctx: Context, reminder: Reminder | Occurrence) -> str:
     return t(f"reminder_kind_{reminder.kind}", ctx.lang)
 
 
@@ -61,9 +93,12 @@ async def mark_item_done(ctx: Context, number: int) -> Reply:
     if problem or item is None:
         return problem or Reply(t("no_items", ctx.lang))
     name = _name(ctx, item.customer_id)
-    if isinstance(item, Reminder):
-        reminder_items.acknowledge(ctx.session, item.id)
-        event = Event("reminder_acked", {"reminder_id": item.id, "customer_id": item.customer_id})
+    if isinstance(item, Reminder | Occurrence):
+        _acknowledge(ctx, item)
+        data: dict[str, object] = {"customer_id": item.customer_id, "kind": item.kind}
+        if isinstance(item, Reminder):
+            data["reminder_id"] = item.id
+        event = Event("reminder_acked", data)
         return Reply(t("reminder_acked", ctx.lang, name=name, what=_what(ctx, item)), (event,))
     if not mark_done(ctx.session, followup_id=item.id, now=ctx.now):
         return Reply(t("already_done", ctx.lang))
@@ -80,8 +115,8 @@ async def snooze_item(ctx: Context, number: int, when: str) -> Reply:
     if until is None or until <= ctx.today:
         return Reply(t("bad_snooze", ctx.lang))
     name = _name(ctx, item.customer_id)
-    if isinstance(item, Reminder):
-        reminder_items.acknowledge(ctx.session, item.id)
+    if isinstance(item, Reminder | Occurrence):
+        _acknowledge(ctx, item)
         summary = f"{_what(ctx, item)} {item.occurs_on.isoformat()}"
         open_followup(
             ctx.session,

@@ -18,6 +18,13 @@ LIST_MATURING = "list_maturing"
 CHOOSE = "choose"
 CANCEL = "cancel"
 QUESTION = "question"
+FIELD = "field"  # one customer's AUM, phone, birthday, risk level, holdings or maturities
+LIST = "list"  # customers filtered by period, amount, segment, tag, follow-ups
+REMIND = "remind"  # "明天提醒我给张伟打电话": a follow-up task without a note
+SMALL_TALK = "small_talk"
+MORE = "more"  # the next page of the last list
+NEED_NUMBER = "need_number"  # a bare "完成" without its item number
+ASK = "ask"  # two readings are close: ask which one with numbered choices
 UNKNOWN = "unknown"
 
 _CN_DIGITS = {
@@ -89,20 +96,12 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         NOTE,
         re.compile(r"(?s)^(?P<content>(?:刚刚?|刚才|今天|上午|下午)(?:和|跟|与|给|去|拜访).+)$"),
     ),
-    (
-        LOOKUP,
-        re.compile(
-            rf"^(?:查一?下|查询|查|看看|看一下)\s*(?:客户)?\s*{_NAME}(?:的情况|的资料|的信息)?[?？]?$"
-        ),
-    ),
-    (LOOKUP, re.compile(rf"^{_NAME}(?:最近)?(?:怎么样|如何|情况|的情况|的资料|的信息)了?[?？]?$")),
 ]
-# Anything else phrased as a question goes to the notes ("最近谁对基金感兴趣？").
-_QUESTION = re.compile(r"谁|哪些|什么|吗|怎么|有没有|是否|[?？]$")
 
 
 def parse_intent(text: str, *, pending_choice: bool = False) -> Intent:
-    """Decide what a message asks for; a pending clarification takes '1' / '第二个' first."""
+    """The explicit commands ("/today", "完成 2", "记录：…"); UNKNOWN for everything that needs
+    reading in context. A pending clarification takes '1' / '第二个' first."""
     clean = normalise(text)
     if pending_choice:
         number = choice_number(clean)
@@ -113,8 +112,5 @@ def parse_intent(text: str, *, pending_choice: bool = False) -> Intent:
         if m:
             args = {k: v.strip() for k, v in m.groupdict().items() if v is not None}
             return Intent(name, args)
-    if _QUESTION.search(clean) and len(clean) > 1:
-        return Intent(QUESTION, {"text": clean})  # answered from the notes
-    if re.fullmatch(r"[\u4e00-\u9fff·]{2,4}", clean):
-        return Intent(LOOKUP, {"name": clean})  # a bare name asks for that customer
+    # Everything else is read in context (handlers/understanding): names, periods, fields.
     return Intent(UNKNOWN)

@@ -1,62 +1,265 @@
-"""Lists: '我的VIP客户' and '下个月到期的客户'."""
+"""Lists with filters: birthdays or maturities in a period, AUM bounds, segments, tags,
+follow-ups due, all my customers; a page at a time, "更多" for the next one.
+
+Every list carries `list_shown` with the customer ids in display order and a `filter` saying
+what was asked; its header states the count and the filter in words.
+"""
 
 from __future__ import annotations
 
-from calendar import monthrange
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
 
-from crm_store.agenda import maturities_between
-from crm_store.customers import count_visible, list_by_segment
+from crm_store import conversation
+from crm_store.agenda import birthdays_between, maturities_between
+from crm_store.customer_filters import filtered_customers, followups_until
 from handlers.context import Context
 from handlers.contracts import Event, Reply
-from handlers.render import maturity_line
-from handlers.texts import money_text, t
+from handlers.render import product_text, segment_text
+from handlers.texts import day_text, money_text, t
+from handlers.today import more_of_today
 
-LIST_LIMIT = 30
+PAGE = 20
+PAGE_KEPT_FOR = timedelta(hours=2)
+BIRTHDAY_DAYS = 7  # "最近谁过生日": the coming week
+MATURITY_DAYS = 30  # "哪些快到期": the coming month
+FOLLOWUP_DAYS = 7
+_SCAN = 2000  # rows read for a period list before paging (a branch's month of maturities)
+
+
+def _period(args: dict[str, str], today: date, days: int) -> tuple[date, date, str]:
+    if args.get("from") and args.get("to"):
+        return date.fromisoformat(args["from"]), date.fromisoformat(args["to"]), args["words"]
+    return today, today + timedelta(days=days), ""
+
+
+async def list_customers(ctx: Context, args: dict[str, str], offset: int = 0) -> Reply:
+    """One page of the list `args` describes (kind: birthdays, maturities, customers,
+    followups)."""
+    kind = args.get("kind", "customers")
+    if kind == "birthdays":
+        lines, ids, head = _birthdays(ctx, args)
+    elif kind == "maturities":
+        lines, ids, head = _maturities(ctx, args)
+    elif kind == "followups":
+        lines, ids, head = _followups(ctx)
+    else:
+        return _customers(ctx, args, offset)
+    return _page(ctx, args, head, lines, ids, offset)
+
+
+def _page(
+    ctx: Context,
+    args: dict[str, str],
+    head: tuple[str, dict[str, Any], dict[str, Any]],
+    lines: list[str],
+    ids: list[str],
+    offset: int,
+    total: int | None = None,
+) -> Reply:
+    """The page at `offset` of a list whose lines are all known."""
+    key, values, filters = head
+    total = len(ids) if total is None else total
+    shown_lines = lines[offset : offset + PAGE]
+    event_ids = ids[offset : offset + PAGE] if len(ids) == len(lines) else ids
+    event = Event("list_shown", {"customer_ids": event_ids, "filter": filters, "total": total})
+    if not lines:
+        return Reply(t("list_none", ctx.lang, filter=_filter_words(ctx, filters)), (event,))
+    text = [t(key, ctx.lang, total=total, **values)] if offset == 0 else []
+    text += shown_lines
+    more = len(lines) - offset - len(shown_lines)
+    if more > 0:
+        text.append(t("list_more", ctx.lang, more=more))
+        _remember_page(ctx, args, offset + PAGE)
+    return Reply("\n".join(text), (event,))
+
+
+def _remember_page(ctx: Context, args: dict[str, str], offset: int) -> None:
+    conversation.remember(
+        ctx.session,
+        channel=ctx.channel,
+        staff_id=ctx.actor.staff_id,
+        kind=conversation.PAGE,
+        payload={"args": args, "offset": offset},
+        expires_at=ctx.now + PAGE_KEPT_FOR,
+    )
+
+
+async def next_page(ctx: Context) -> Reply:
+    """'更多': the next page of the last list."""
+    state = conversation.recall(
+        ctx.session,
+        channel=ctx.channel,
+        staff_id=ctx.actor.staff_id,
+        kind=conversation.PAGE,
+        now=ctx.now,
+    )
+    conversation.forget(
+        ctx.session, channel=ctx.channel, staff_id=ctx.actor.staff_id, kind=conversation.PAGE
+    )
+    if state is None:
+        more = await more_of_today(ctx)
+        if more is not None:
+            return more
+        return Reply(t("no_more", ctx.lang), (Event("list_shown", {"customer_ids": []}),))
+    return await list_customers(ctx, dict(state["args"]), int(state["offset"]))
+
+
+def _birthdays(ctx: Context, args: dict[str, str]) -> tuple[list[str], list[str], Any]:
+    start, end, words = _period(args, ctx.today, BIRTHDAY_DAYS)
+    rows = birthdays_between(ctx.session, actor=ctx.actor, start=start, end=end, limit=_SCAN)
+    lines = [
+        t(
+            "list_birthday_line_lunar" if b.calendar == "lunar" else "list_birthday_line",
+            ctx.lang,
+            index=n,
+            name=b.customer_name,
+            on=day_text(b.on, ctx.today, ctx.lang),
+        )
+        for n, b in enumerate(rows, 1)
+    ]
+    filters = {"kind": "birthdays", "from": start.isoformat(), "to": end.isoformat()}
+    values = {"words": words, "start": start.isoformat(), "end": end.isoformat()}
+    return lines, [b.customer_id for b in rows], ("list_birthdays", values, filters)
+
+
+def _maturities(ctx: Context, args: dict[str, str]) -> tuple[list[str], list[str], Any]:
+    start, end, _ = _period(args, ctx.today, MATURITY_DAYS)
+    start = max(start, ctx.today) if end >= ctx.today else start
+    products = [p for p in args.get("products", "").split(",") if p]
+    rows = maturities_between(ctx.session, actor=ctx.actor, start=start, end=end, limit=_SCAN)
+    rows = [m for m in rows if not products or m.product_type in products]
+    lines = [
+        t(
+            "list_maturity_line",
+            ctx.lang,
+            index=n,
+            name=m.customer_name,
+            kind=product_text(m.product_type, ctx.lang),
+            product=m.product_name,
+            amount=money_text(m.amount, m.currency, ctx.lang),
+            due=day_text(m.maturity_date, ctx.today, ctx.lang),
+        )
+        for n, m in enumerate(rows, 1)
+    ]
+    kinds = "、".join(product_text(p, ctx.lang) for p in products)
+    filters: dict[str, Any] = {
+        "kind": "maturities",
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+    }
+    if products:
+        filters["products"] = products
+    values = {"kinds": kinds, "start": start.isoformat(), "end": end.isoformat()}
+    ids = [m.customer_id for m in rows]
+    return lines, ids, ("list_maturities", values, filters)
+
+
+def _followups(ctx: Context) -> tuple[list[str], list[str], Any]:
+    until = ctx.today + timedelta(days=FOLLOWUP_DAYS)
+    rows = followups_until(ctx.session, actor=ctx.actor, today=ctx.today, until=until)
+    lines = []
+    for n, f in enumerate(rows, 1):
+        late = (ctx.today - f.due_on).days
+        when = (
+            t("overdue_days", ctx.lang, days=late)
+            if late > 0
+            else day_text(f.due_on, ctx.today, ctx.lang)
+        )
+        lines.append(
+            t(
+                "list_followup_line",
+                ctx.lang,
+                index=n,
+                name=f.customer_name,
+                summary=f.summary,
+                when=when,
+            )
+        )
+    filters = {"kind": "followups", "to": until.isoformat()}
+    return lines, [f.customer_id for f in rows], ("list_followups", {}, filters)
+
+
+def _customers(ctx: Context, args: dict[str, str], offset: int) -> Reply:
+    """Customers by segment, tag and AUM bounds (all of them when none is given)."""
+    at_least = Decimal(args["aum_at_least"]) if args.get("aum_at_least") else None
+    below = Decimal(args["aum_below"]) if args.get("aum_below") else None
+    page = filtered_customers(
+        ctx.session,
+        actor=ctx.actor,
+        today=ctx.today,
+        segment=args.get("segment"),
+        tag=args.get("tag"),
+        aum_at_least=at_least,
+        aum_below=below,
+        offset=offset,
+        limit=PAGE,
+    )
+    filters: dict[str, Any] = {"kind": "customers"}
+    for key in ("segment", "tag", "aum_at_least", "aum_below"):
+        if args.get(key):
+            filters[key] = args[key]
+    filters["count_only"] = bool(args.get("count_only"))
+    words = _filter_words(ctx, filters)
+    if args.get("count_only"):
+        event = Event("list_shown", {"customer_ids": [], "filter": filters, "total": page.total})
+        return Reply(t("list_count", ctx.lang, filter=words, total=page.total), (event,))
+    lines = [
+        t(
+            "list_line",
+            ctx.lang,
+            index=offset + n,
+            name=c.name,
+            aum=money_text(c.aum, lang=ctx.lang) if c.aum is not None else "-",
+            phone=c.phone_masked or "-",
+        )
+        for n, c in enumerate(page.rows, 1)
+    ]
+    ids = [c.id for c in page.rows]
+    event = Event("list_shown", {"customer_ids": ids, "filter": filters, "total": page.total})
+    if not lines:
+        return Reply(t("list_none", ctx.lang, filter=words), (event,))
+    text = [t("list_customers", ctx.lang, filter=words, total=page.total)] if offset == 0 else []
+    text += lines
+    more = page.total - offset - len(lines)
+    if more > 0:
+        text.append(t("list_more", ctx.lang, more=more))
+        _remember_page(ctx, args, offset + PAGE)
+    return Reply("\n".join(text), (event,))
+
+
+def _filter_words(ctx: Context, filters: dict[str, Any]) -> str:
+    """The filter in words: "VIP、资产500.00万以上的"."""
+    parts = []
+    if filters.get("segment"):
+        parts.append(segment_text(str(filters["segment"]), ctx.lang).removesuffix("客户"))
+    if filters.get("tag"):
+        parts.append(t("filter_tag", ctx.lang, tag=filters["tag"]))
+    for key in ("aum_at_least", "aum_below"):
+        if filters.get(key):
+            amount = money_text(filters[key], lang=ctx.lang)
+            parts.append(t(f"filter_{key}", ctx.lang, amount=amount))
+    if filters.get("from") and filters.get("to"):
+        parts.append(f"{filters['from']}~{filters['to']}")
+    return t("filter_join", ctx.lang).join(parts) if parts else t("filter_all", ctx.lang)
 
 
 async def vip_customers(ctx: Context) -> Reply:
-    """The actor's visible VIP customers, largest AUM first."""
-    rows = list_by_segment(
-        ctx.session, actor=ctx.actor, today=ctx.today, segment="vip", limit=LIST_LIMIT
-    )
-    if not rows:
-        return Reply(t("vip_none", ctx.lang), (Event("list_shown", {"customer_ids": []}),))
-    total = len(rows) if len(rows) < LIST_LIMIT else count_visible_vip(ctx)
-    lines = [t("vip_title", ctx.lang, total=total)]
-    for i, c in enumerate(rows, 1):
-        aum = money_text(c.aum, lang=ctx.lang) if c.aum is not None else "-"
-        phone = c.phone_masked or "-"
-        lines.append(t("vip_line", ctx.lang, index=i, name=c.name, aum=aum, phone=phone))
-    if total > len(rows):
-        lines.append(t("today_more", ctx.lang, more=total - len(rows)))
-    return Reply("\n".join(lines), (Event("list_shown", {"customer_ids": [c.id for c in rows]}),))
-
-
-def count_visible_vip(ctx: Context) -> int:
-    """How many VIP customers the actor may see (for the '……另有N项' line)."""
-    return count_visible(ctx.session, actor=ctx.actor, today=ctx.today, segment="vip")
-
-
-def _month_bounds(today: date, which: str) -> tuple[date, date]:
-    year, month = today.year, today.month
-    if which.startswith("下"):
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    start = date(year, month, 1)
-    end = date(year, month, monthrange(year, month)[1])
-    return max(start, today), end
+    """'我的VIP客户': the VIP list."""
+    return await list_customers(ctx, {"kind": "customers", "segment": "vip"})
 
 
 async def maturing_customers(ctx: Context, which: str = "下个月") -> Reply:
-    """Visible customers with a holding maturing next month (or this month)."""
-    start, end = _month_bounds(ctx.today, which or "下个月")
-    rows = maturities_between(ctx.session, actor=ctx.actor, start=start, end=end, limit=LIST_LIMIT)
-    ids = list(dict.fromkeys(m.customer_id for m in rows))
-    if not rows:
-        return Reply(
-            t("maturing_none", ctx.lang, start=start.isoformat(), end=end.isoformat()),
-            (Event("list_shown", {"customer_ids": []}),),
-        )
-    lines = [t("maturing_title", ctx.lang, start=start.isoformat(), end=end.isoformat())]
-    lines += [maturity_line(m, ctx.today, ctx.lang) for m in rows]
-    return Reply("\n".join(lines), (Event("list_shown", {"customer_ids": ids}),))
+    """'下个月到期的客户' (or this month): the maturities list for that month."""
+    from handlers.understanding.periods import find_period
+
+    period = find_period(which or "下个月", ctx.now)
+    args = {"kind": "maturities"}
+    if period is not None:
+        args |= {
+            "from": period.start.isoformat(),
+            "to": period.end.isoformat(),
+            "words": period.words,
+        }
+    return await list_customers(ctx, args)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from crm_store.cards import customer_card
-from crm_store.customers import CustomerSummary, find_by_name, find_by_phone_tail
+from crm_store.customer_filters import near_misses
+from crm_store.customers import CustomerSummary, find_by_name, find_by_phone_tail, name_candidates
 from handlers.clarify import ask_to_choose
 from handlers.context import Context
 from handlers.contracts import Event, Reply
@@ -12,9 +13,25 @@ from handlers.texts import t
 
 
 async def lookup_by_name(ctx: Context, name: str) -> Reply:
-    """'查一下张伟' -> the card of the one visible 张伟, or a choice, or not found."""
+    """'查一下张伟' -> the card of the one visible 张伟, or a choice, or not found; a near miss
+    ("张玮" when only 张伟 is visible) is asked about, never shown silently."""
     matches = find_by_name(ctx.session, actor=ctx.actor, today=ctx.today, name=name)
-    return _answer(ctx, matches, t("not_found", ctx.lang))
+    exact = [m for m in matches if m.name == name]
+    if exact or not name_candidates(name):
+        return _answer(ctx, exact or matches, t("not_found", ctx.lang))
+    close = near_misses(ctx.session, actor=ctx.actor, today=ctx.today, name=name)
+    if close:
+        return ask_to_choose(ctx, close[:1], {"action": "lookup", "near_miss": True})
+    return _answer(ctx, [], t("not_found", ctx.lang))
+
+
+async def lookup_customer(ctx: Context, args: dict[str, str]) -> Reply:
+    """A look-up by name or by phone tail, whichever the message gave."""
+    if args.get("name"):
+        return await lookup_by_name(ctx, args["name"])
+    if args.get("last4"):
+        return await lookup_by_tail(ctx, args["last4"])
+    return Reply(t("not_found", ctx.lang), (Event("not_found"),))
 
 
 async def lookup_by_tail(ctx: Context, last4: str) -> Reply:
@@ -40,6 +57,6 @@ def show_card(ctx: Context, customer_id: str) -> Reply:
     staff = {card.owner_name, card.branch_name, *(n.staff_name for n in card.notes)}
     return Reply(
         card_text(card, ctx.today, ctx.lang),
-        (Event("customer_shown", {"customer_id": card.id}),),
+        (Event("customer_shown", {"customer_id": card.id, "field": None}),),
         allowed_names=frozenset(staff),
     )

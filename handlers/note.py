@@ -7,6 +7,7 @@ from typing import Any
 
 from crm_store import conversation
 from crm_store.customers import CustomerSummary, find_by_name, find_in_text
+from crm_store.followups import last_note_at, undo_followup
 from crm_store.models import Customer
 from crm_store.notes import record_note, undo_note
 from crm_store.permissions import can_write
@@ -125,7 +126,8 @@ def _offer_undo(ctx: Context, interaction_id: str, customer_id: str) -> None:
 
 
 async def undo_last_note(ctx: Context) -> Reply:
-    """'撤销' -> the note saved in the last ten minutes on this channel is taken back."""
+    """'撤销' -> the note or reminder request saved in the last ten minutes on this channel is
+    taken back; an older note is named as such, not as "nothing to undo"."""
     state = conversation.recall(
         ctx.session,
         channel=ctx.channel,
@@ -134,17 +136,23 @@ async def undo_last_note(ctx: Context) -> Reply:
         now=ctx.now,
     )
     if state is None:
-        return Reply(t("nothing_to_undo", ctx.lang))
+        return _nothing_to_undo(ctx)
     conversation.forget(
         ctx.session, channel=ctx.channel, staff_id=ctx.actor.staff_id, kind=conversation.UNDO
     )
+    customer = ctx.session.get(Customer, state["customer_id"])
+    name = customer.name if customer else ""
+    if "followup_id" in state:
+        followup_id = int(state["followup_id"])
+        if not undo_followup(ctx.session, followup_id=followup_id, staff_id=ctx.actor.staff_id):
+            return _nothing_to_undo(ctx)
+        data = {"followup_id": followup_id, "customer_id": state["customer_id"]}
+        return Reply(t("followup_undone", ctx.lang, name=name), (Event("followup_undone", data),))
     interaction_id = state["interaction_id"]
     if not undo_note(
         ctx.session, staff_id=ctx.actor.staff_id, interaction_id=interaction_id, now=ctx.now
     ):
-        return Reply(t("nothing_to_undo", ctx.lang))
-    customer = ctx.session.get(Customer, state["customer_id"])
-    name = customer.name if customer else ""
+        return _nothing_to_undo(ctx)
     return Reply(
         t("note_undone", ctx.lang, name=name),
         (
@@ -154,3 +162,13 @@ async def undo_last_note(ctx: Context) -> Reply:
             ),
         ),
     )
+
+
+def _nothing_to_undo(ctx: Context) -> Reply:
+    """Nothing within ten minutes: say when the last note was, if there is one."""
+    last = last_note_at(ctx.session, staff_id=ctx.actor.staff_id)
+    if last is None:
+        return Reply(t("nothing_to_undo", ctx.lang), (Event("nothing_to_undo"),))
+    local = last.astimezone(ctx.now.tzinfo)
+    when = f"{day_text(local.date(), ctx.today, ctx.lang)} {local:%H:%M}"
+    return Reply(t("undo_too_old", ctx.lang, when=when), (Event("nothing_to_undo"),))

@@ -1,19 +1,28 @@
-"""From a parsed intent to the one handler that does it."""
+"""From a reading of the message to the one handler that does it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from crm_store import conversation
 from crm_store.customers import name_candidates
 from handlers import intents as i
-from handlers.clarify import forget, pending, take_choice
+from handlers.clarify import PENDING_FOR, forget, pending, take_choice
 from handlers.context import Context
 from handlers.contracts import Event, Reply
+from handlers.fields import field_answer
 from handlers.followup import mark_item_done, snooze_item
-from handlers.lists import maturing_customers, vip_customers
-from handlers.lookup import lookup_by_name, lookup_by_tail, show_card
+from handlers.lists import list_customers, maturing_customers, next_page, vip_customers
+from handlers.lookup import lookup_by_name, lookup_by_tail, lookup_customer, show_card
 from handlers.note import note_from_text, save_note, undo_last_note
 from handlers.question import answer_question
-from handlers.texts import t
+from handlers.remind import remind_request, save_reminder
+from handlers.texts import has_text, t
 from handlers.today import today_agenda
+from handlers.understanding.decide import Reading, read_message
+from handlers.understanding.slots import find_customers
+
+_HELLO = ("你好", "您好", "hi", "hello", "早", "早上好")
 
 
 def fixed_reply(text: str, *events: Event) -> Reply:
@@ -22,22 +31,45 @@ def fixed_reply(text: str, *events: Event) -> Reply:
 
 
 def parse(ctx: Context) -> i.Intent:
-    """Parse the message, letting a pending clarification claim '1' / '第二个'."""
-    return i.parse_intent(ctx.message.text, pending_choice=pending(ctx) is not None)
+    """Read the message, letting a pending clarification claim '1' / '第二个'."""
+    return read(ctx).intent
 
 
-async def route(ctx: Context, intent: i.Intent) -> Reply:
+def read(ctx: Context) -> Reading:
+    """The full reading of the message (intent, how sure, the runner-up)."""
+    return read_message(ctx, ctx.message.text, pending_choice=pending(ctx) is not None)
+
+
+async def respond(ctx: Context, reading: Reading) -> Reply:
+    """Run the reading's handler, or ask which of its readings was meant."""
+    if not reading.sure and len(reading.options) > 1:
+        return ask_intent(ctx, list(reading.options))
+    return await route(ctx, reading.intent, vector=reading.vector)
+
+
+async def route(ctx: Context, intent: i.Intent, *, vector: object | None = None) -> Reply:
     """Run the handler for `intent`."""
     a = intent.args
     match intent.name:
         case i.HELP:
             return fixed_reply(t("help", ctx.lang), Event("help_shown"))
+        case i.SMALL_TALK:
+            hello = ctx.message.text.strip().lower().rstrip("!！。.") in _HELLO
+            return fixed_reply(
+                t("small_talk_hello" if hello else "small_talk", ctx.lang), Event("small_talk")
+            )
+        case i.NEED_NUMBER:
+            return fixed_reply(t("need_number", ctx.lang), Event("item_number_needed"))
         case i.LOOKUP:
-            return await lookup_by_name(ctx, a["name"])
+            return await lookup_customer(ctx, a)
         case i.LOOKUP_TAIL:
             return await lookup_by_tail(ctx, a["last4"])
+        case i.FIELD:
+            return await _field(ctx, a)
         case i.NOTE:
             return await note_from_text(ctx, a["content"], a.get("name"), a.get("followup"))
+        case i.REMIND:
+            return await remind_request(ctx, a)
         case i.UNDO:
             return await undo_last_note(ctx)
         case i.TODAY:
@@ -50,21 +82,103 @@ async def route(ctx: Context, intent: i.Intent) -> Reply:
             return await vip_customers(ctx)
         case i.LIST_MATURING:
             return await maturing_customers(ctx, a.get("when", "下个月"))
+        case i.LIST:
+            return await list_customers(ctx, a)
+        case i.MORE:
+            return await next_page(ctx)
         case i.QUESTION:
-            return await answer_question(ctx, a["text"])
+            return await answer_question(ctx, a["text"], vector=vector)
         case i.CHOOSE:
             return await _continue(ctx, int(a["n"]))
         case i.CANCEL:
             forget(ctx)
             return Reply(t("cancelled", ctx.lang))
-    return fixed_reply(t("unknown", ctx.lang), Event("not_understood"))
+    return fixed_reply(t("unsure", ctx.lang) + "\n\n" + t("help", ctx.lang), Event("help_shown"))
+
+
+async def _field(ctx: Context, args: dict[str, str]) -> Reply:
+    """A focused answer about the one customer named (a choice when two share the name)."""
+    products = [p for p in args.get("products", "").split(",") if p]
+    if args.get("name"):
+        found = await lookup_by_name(ctx, args["name"])
+    else:
+        found = await lookup_customer(ctx, args)
+    shown = [e for e in found.events if e.type == "customer_shown"]
+    if not shown:
+        _keep_field_for_choice(ctx, args)
+        return found
+    return field_answer(ctx, shown[0].data["customer_id"], args["field"], products)
+
+
+def _keep_field_for_choice(ctx: Context, args: dict[str, str]) -> None:
+    """When the look-up asked "which 王芳?", the answer to it should be the field, not the card."""
+    state = pending(ctx)
+    if state is not None and state.get("action") == "lookup":
+        state = {**state, "field": args["field"], "products": args.get("products", "")}
+        conversation.remember(
+            ctx.session,
+            channel=ctx.channel,
+            staff_id=ctx.actor.staff_id,
+            kind=conversation.CLARIFY,
+            payload=state,
+            expires_at=ctx.now + PENDING_FOR,
+        )
+
+
+def ask_intent(ctx: Context, options: list[i.Intent]) -> Reply:
+    """ "要记录为跟进记录，还是查看张伟的资料？" with numbered choices; nothing is done yet."""
+    options = options[:4]
+    payload = {
+        "action": "intent",
+        "options": [{"name": o.name, "args": o.args} for o in options],
+        "candidates": [],
+    }
+    conversation.remember(
+        ctx.session,
+        channel=ctx.channel,
+        staff_id=ctx.actor.staff_id,
+        kind=conversation.CLARIFY,
+        payload=payload,
+        expires_at=ctx.now + PENDING_FOR,
+    )
+    lines = [t("ask_intent", ctx.lang)]
+    lines += [
+        t("option_line", ctx.lang, index=n, label=_label(ctx, o)) for n, o in enumerate(options, 1)
+    ]
+    lines.append(t("ask_intent_hint", ctx.lang))
+    event = Event("intent_choice", {"options": [o.name for o in options]})
+    return Reply("\n".join(lines), (event,))
+
+
+def _label(ctx: Context, option: i.Intent) -> str:
+    name = option.args.get("name", "")
+    if option.name == i.NOTE and not name:
+        return t("intent_note_unnamed", ctx.lang)
+    key = f"intent_{option.name}"
+    return t(key if has_text(key) else "intent_other", ctx.lang, name=name, what=option.name)
 
 
 async def _continue(ctx: Context, number: int) -> Reply:
-    """Finish what the clarification question was about, for the chosen customer."""
+    """Finish what the clarification question was about, for the chosen option or customer."""
+    state = pending(ctx)
+    if state is not None and state.get("action") == "intent":
+        options = state.get("options", [])
+        if not 1 <= number <= len(options):
+            return Reply(t("bad_choice", ctx.lang, count=len(options)))
+        forget(ctx)
+        chosen = options[number - 1]
+        return await route(ctx, i.Intent(chosen["name"], dict(chosen["args"])))
     action, customer_id, problem = take_choice(ctx, number)
     if problem is not None or action is None or customer_id is None:
         return problem or Reply(t("nothing_pending", ctx.lang))
     if action["action"] == "note":
         return save_note(ctx, customer_id, action)
+    if action["action"] == "remind":
+        return save_reminder(ctx, customer_id, action)
+    if action.get("field"):
+        products = [p for p in str(action.get("products", "")).split(",") if p]
+        return field_answer(ctx, customer_id, str(action["field"]), products)
     return show_card(ctx, customer_id)
+
+
+__all__ = ["find_customers", "fixed_reply", "parse", "read", "respond", "route", "timedelta"]

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from datetime import date
 
+from handlers import texts_understanding
+
 _ZH: dict[str, str] = {
     "help": (
-        "我可以帮您：\n"
-        "• 查客户：“查一下张伟”“张伟最近怎么样”“/c 张伟”“尾号5678的客户”\n"
-        "• 记跟进：“记录：刚和张伟通话，他想了解大额存单，下周二回访”或“/note 张伟 内容”\n"
-        "• 看待办：“今天要做什么”或“/today”，然后“完成 2”“推迟 2 3天”\n"
-        "• 列表：“我的VIP客户”“下个月到期的客户”\n"
+        "我可以帮您（怎么说都行，不用记命令）：\n"
+        "• 查客户：“张伟最近怎么样”“张伟电话多少”“王芳的AUM”“张伟的理财哪天到期”“尾号5678”\n"
+        "• 记跟进：“刚和张伟通话，他想了解大额存单，下周二回访”“帮我记一下……”\n"
+        "• 设提醒：“明天提醒我给张伟打电话”\n"
+        "• 看待办：“今天要做什么”，然后“完成 2”“推迟 2 3天”\n"
+        "• 列表：“本月过生日的客户”“下个月到期的客户”“AUM五百万以上的”“我有多少客户”\n"
         "• 问沟通记录：“张伟上次聊了什么？”“最近谁对基金感兴趣？”\n"
-        "记录后10分钟内回复“撤销”可撤回。"
+        "记录或提醒后10分钟内回复“撤销”可撤回；列表较长时回复“更多”。"
     ),
     "unknown": "抱歉，我没理解。发送“帮助”查看我能做什么。",
     # Never echo the name: the guard would redact a name that exists elsewhere, and that
@@ -121,12 +124,14 @@ _ZH: dict[str, str] = {
 # (tests/handlers/test_texts.py checks both).
 _EN: dict[str, str] = {
     "help": (
-        "I can help you with:\n"
-        "• Customers: '/c NAME' shows a customer's card\n"
-        "• Notes: '/note NAME TEXT', e.g. '/note NAME wants a large CD, call back 12-01'\n"
-        "• To-dos: '/today', then 'done 2' or 'snooze 2 12-05'\n"
-        "• Lists: '/vip' (VIP customers) and '/maturing' (products maturing next month)\n"
-        "Reply 'undo' within 10 minutes to take a note back."
+        "I can help you with (plain words work, no commands needed):\n"
+        "- Customers: 'look up NAME', 'NAME phone', 'NAME assets', 'NAME holdings'\n"
+        "- Notes: 'note: called NAME, wants a large CD, call back next Tuesday'\n"
+        "- Reminders: 'remind me to call NAME tomorrow'\n"
+        "- To-dos: 'what's on today', then 'done 2' or 'snooze 2 12-05'\n"
+        "- Lists: 'birthdays this month', 'maturing next month', 'how many customers'\n"
+        "- Notes search: 'what did we discuss with NAME last time'\n"
+        "Reply 'undo' within 10 minutes to take a note or reminder back; 'more' for long lists."
     ),
     "unknown": "Sorry, I did not understand. Send 'help' to see what I can do.",
     "not_found": "No matching customer that you can see. Please check the name.",
@@ -241,6 +246,9 @@ _EN: dict[str, str] = {
     "product_insurance": "insurance",
     "product_loan": "loan",
 }
+
+_ZH.update(texts_understanding.ZH)
+_EN.update(texts_understanding.EN)
 
 WEEKDAYS_ZH = "一二三四五六日"
 WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

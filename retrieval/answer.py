@@ -80,6 +80,7 @@ class NoteForPrompt:
     customer_name: str
     occurred_on: date
     text: str
+    score: float = 0.0  # the search's cosine similarity, for relevance floors
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-IntentName = Literal["lookup", "note", "today", "question", "unknown"]
+IntentName = Literal[
+    "lookup",
+    "field",
+    "list",
+    "note",
+    "remind",
+    "today",
+    "done",
+    "snooze",
+    "undo",
+    "help",
+    "small_talk",
+    "question",
+    "unknown",
+]
+FieldName = Literal["aum", "phone", "birthday", "risk", "holdings", "maturity", "segment"]
+ListKind = Literal["birthdays", "maturities", "customers", "followups"]
 MAX_MESSAGE_CHARS = 2000
 
 
@@ -33,10 +49,30 @@ class IntentProposal(BaseModel):
     intent: IntentName = Field(
         default="unknown",
         description=(
-            "lookup: asks to see one customer; note: records what happened with a customer "
-            "(a call, a visit); today: asks for today's tasks or reminders; question: asks "
-            "about interaction history (who, what, when); unknown: anything else."
+            "lookup: asks to see one customer's card; field: asks one fact about one customer "
+            "(assets, phone, birthday, risk level, holdings, maturities); list: asks for "
+            "customers matching a filter (birthdays or maturities in a period, an amount, a "
+            "segment, a tag, follow-ups due, how many customers); note: records what happened "
+            "with a customer (a call, a visit); remind: asks to be reminded to contact a "
+            "customer on a day; today: asks for today's tasks; done / snooze: marks a numbered "
+            "item handled or later; undo: takes the last note back; help: asks what the bot "
+            "can do; small_talk: thanks or greetings; question: asks about interaction history "
+            "(who said or wanted what); unknown: anything else."
         ),
+    )
+    field: FieldName | None = Field(default=None, description="For field: which fact.")
+    list_kind: ListKind | None = Field(default=None, description="For list: what is listed.")
+    period_expression: str | None = Field(
+        default=None, max_length=40, description="A period or day exactly as typed (下个月)."
+    )
+    amount_expression: str | None = Field(
+        default=None, max_length=40, description="An amount bound exactly as typed (500万以上)."
+    )
+    tag_or_segment: str | None = Field(
+        default=None, max_length=30, description="A segment or tag exactly as typed (VIP)."
+    )
+    item_number: int | None = Field(
+        default=None, ge=1, le=999, description="For done/snooze: the item number typed."
     )
     customer_name: str | None = Field(
         default=None, max_length=30, description="The customer's name exactly as typed."
@@ -93,11 +129,18 @@ def spans_only(proposal: IntentProposal, text: str) -> IntentProposal:
             return None
         return value.strip() if _squash(value) in haystack else None
 
+    number = proposal.item_number
     return IntentProposal(
         intent=proposal.intent,
         customer_name=span(proposal.customer_name),
         note_content=span(proposal.note_content),
         followup_expression=span(proposal.followup_expression),
+        field=proposal.field,
+        list_kind=proposal.list_kind,
+        period_expression=span(proposal.period_expression),
+        amount_expression=span(proposal.amount_expression),
+        tag_or_segment=span(proposal.tag_or_segment),
+        item_number=number if number is not None and str(number) in haystack else None,
     )
 
 

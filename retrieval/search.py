@@ -13,6 +13,8 @@ from datetime import date, tzinfo
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -89,11 +91,21 @@ def search_in_scope(
     question: str,
     k: int = 5,
     tz: tzinfo = DEFAULT_TZ,
+    vector: NDArray[np.float32] | None = None,
+    min_score: float | None = None,
 ) -> list[NoteForPrompt]:
-    """`search_notes` over a scope the caller computed with `search_scope` just before."""
+    """`search_notes` over a scope the caller computed with `search_scope` just before.
+
+    `vector`: the question's query vector when the caller has it already (the message
+    reader embeds each message once); `min_score`: hits below this similarity are dropped.
+    """
     if scope is not None and not scope:
         return []  # no accessible customers: the index is never asked
-    hits = index.search(question, customer_ids=scope, k=k)
+    if vector is None:
+        vector = index.query_vector(question)
+    hits = index.search_vector(vector, customer_ids=scope, k=k)
+    if min_score is not None:
+        hits = [h for h in hits if h.score >= min_score]
     return recheck(session, hits, actor=actor, today=today, scope=scope, tz=tz)
 
 
@@ -128,6 +140,7 @@ def recheck(
     if scope is not None:  # one bound value, however large the scope (a branch: 12k ids)
         query = query.where(one_of(session, Customer.id, scope))
     rows = {row.id: row for row in session.execute(query)}
+    scores = {h.note_id: h.score for h in hits}
     notes: list[NoteForPrompt] = []
     for note_id in ids:  # keep the index's relevance order
         row = rows.get(note_id)
@@ -140,6 +153,7 @@ def recheck(
                 customer_name=row.name,
                 occurred_on=row.occurred_at.astimezone(tz).date(),
                 text=redact_secrets(mask_text(row.content)),
+                score=scores.get(note_id, 0.0),
             )
         )
     return notes

@@ -37,12 +37,12 @@ def count(store: Store, model: type, **where: object) -> int:
 
 def test_lookup_shows_own_customer_only(bot: Assistant) -> None:
     said = bot.say("rm1", "张伟最近怎么样")
-    assert said.event("customer_shown") == {"customer_id": "c1"}
+    assert said.event("customer_shown")["customer_id"] == "c1"
     assert "138****5678" in said.text and "13812345678" not in said.text
     assert "139****1111" not in said.text  # the other 张伟 does not exist for rm1
     assert "大额存单2025年第12期" in said.text  # matures within 30 days
     assert "易方达" not in said.text  # no maturity: not on the card's maturity list
-    assert bot.say("rm3", "/c 张伟").event("customer_shown") == {"customer_id": "c2"}
+    assert bot.say("rm3", "/c 张伟").event("customer_shown")["customer_id"] == "c2"
 
 
 @pytest.mark.parametrize("text", ["查一下张伟", "张伟", "/c 张伟", "张伟的情况"])
@@ -54,7 +54,7 @@ def test_hidden_and_missing_customers_get_the_same_answer(bot: Assistant, text: 
 
 
 def test_phone_tail_lookup(bot: Assistant) -> None:
-    assert bot.say("rm1", "尾号5678的客户").event("customer_shown") == {"customer_id": "c1"}
+    assert bot.say("rm1", "尾号5678的客户").event("customer_shown")["customer_id"] == "c1"
     assert bot.say("rm9", "尾号5678的客户").types() == ["not_found"]
 
 
@@ -69,7 +69,7 @@ def test_ambiguity_asks_and_survives_a_restart(world: Store) -> None:
         second = Assistant(reopened, NOW + timedelta(minutes=3)).say("rm1", "第二个")
     finally:
         reopened.close()
-    assert second.event("customer_shown") == {"customer_id": "c5"}
+    assert second.event("customer_shown")["customer_id"] == "c5"
 
 
 def test_record_note_with_followup_then_undo(world: Store, bot: Assistant) -> None:
@@ -87,7 +87,7 @@ def test_record_note_with_followup_then_undo(world: Store, bot: Assistant) -> No
 def test_undo_expires_after_ten_minutes(world: Store, bot: Assistant) -> None:
     bot.say("rm1", "/note 张伟 送了台历，三天后回访")
     bot.now = NOW + timedelta(minutes=11)
-    assert bot.say("rm1", "撤销").types() == []
+    assert bot.say("rm1", "撤销").types() == ["nothing_to_undo"]  # "已超过10分钟"
     assert count(world, Interaction, customer_id="c1") == 1
 
 
@@ -155,14 +155,14 @@ def test_bound_platform_identity_and_group_chat(world: Store, bot: Assistant) ->
     with world.db.write() as s:
         s.add(ChannelIdentity(channel="wecom", external_id="lina", staff_id="rm1", bound_at=NOW))
     private = bot.send(platform_message("wecom", "lina", "查一下张伟", NOW))
-    assert private.event("customer_shown") == {"customer_id": "c1"}
+    assert private.event("customer_shown")["customer_id"] == "c1"
     group = bot.send(platform_message("wecom", "lina", "查一下张伟", NOW, chat_type="group"))
     assert group.event("refused") == {"reason": "group_chat"} and "138" not in group.text
 
 
 def test_roles_admin_and_compliance(bot: Assistant) -> None:
     assert bot.say("admin", "查一下张伟").event("refused") == {"reason": "role"}
-    assert bot.say("comp", "/c 李雷").event("customer_shown") == {"customer_id": "c6"}
+    assert bot.say("comp", "/c 李雷").event("customer_shown")["customer_id"] == "c6"
     assert bot.say("comp", "/note 李雷 测试").event("refused") == {"reason": "read_only"}
 
 
@@ -196,7 +196,7 @@ def test_staff_names_and_fixed_text_survive_the_guard(world: Store, bot: Assista
     bot.say("rm1", "/note 张伟 客户想了解理财")
     card = bot.say("rm1", "/c 张伟").text
     assert "客户经理李娜" in card and "李娜：客户想了解理财" in card
-    assert "查一下张伟" in bot.say("rm9", "帮助").text  # rm9 cannot see any 张伟
+    assert "张伟最近怎么样" in bot.say("rm9", "帮助").text  # rm9 cannot see any 张伟
     # Free text typed by staff is not trusted: there the name is a hidden customer's.
     assert "朋友***来开户" in bot.say("rm1", "/note 张伟 她介绍了朋友李娜来开户").text
 
@@ -211,7 +211,7 @@ def test_bind_with_a_one_time_code(world: Store, bot: Assistant) -> None:
     bound = bot.send(platform_message("telegram", "777", f"/bind {code.lower()}", NOW))
     assert bound.event("bound") == {"staff_id": "rm1"}
     after = bot.send(platform_message("telegram", "777", "查一下张伟", NOW))
-    assert after.event("customer_shown") == {"customer_id": "c1"}
+    assert after.event("customer_shown")["customer_id"] == "c1"
     reused = bot.send(platform_message("telegram", "888", f"/bind {code}", NOW))
     assert reused.event("refused") == {"reason": "bad_code"}
     with world.db.write() as s:

@@ -24,6 +24,7 @@ from crm_store.models import (
 from crm_store.personal import id_number_columns, phone_columns
 from crm_store.pinyin import name_pinyin
 from crm_store.redaction import redact_secrets
+from crm_store.text_cut import shorten
 
 BRANCH: Table = Branch.__table__  # type: ignore[assignment]
 TEAM: Table = Team.__table__  # type: ignore[assignment]
@@ -162,7 +163,7 @@ def followup(note: Values, now: datetime) -> Values:
         "interaction_id": note["id"],
         "due_on": note["next_followup_on"],
         "status": "open",
-        "summary": note["content"][:SUMMARY_CHARS],
+        "summary": shorten(note["content"], SUMMARY_CHARS),
         "created_at": now,
         "closed_at": None,
     }

@@ -1,0 +1,273 @@
+"""From the slots of a message to one intent, or to a short question when two readings are close.
+
+Rules decide what the slots make plain ("张伟电话多少": a name and a field). What they leave open
+goes to the semantic router (similarity to example phrasings, handlers/understanding/semantic.py);
+when its best two readings are close, or it is unsure, the person is asked, never told "没理解".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from handlers import intents as i
+from handlers.context import Context
+from handlers.understanding import lexicon as lx
+from handlers.understanding.normalise import clean
+from handlers.understanding.semantic import Ranking, rank
+from handlers.understanding.slots import Slots, find_slots
+
+_PUNCT = re.compile(r"[\s,.!?;:~，。！？；：、…～\"'“”‘’()（）【】]+")
+_CJK_NAME = re.compile(r"[\u4e00-\u9fff·]{2,4}")
+# Words around a name in a look-up that are not the name ("查一下张玮的资料").
+_LOOKUP_FILLER = re.compile(
+    r"帮我|麻烦|请|查一?下|查询|查查|查|看一?下|看看|瞧瞧|调出|打开|客户|的|资料|情况|信息|档案|"
+    r"画像|最近|怎么样|咋样|如何|近况|了|吗|呢|一下|这个|那个|是谁"
+)
+# Router scores (cosine of e5 vectors) measured on bench/eval_understanding.jsonl.
+CLEAR_SCORE = 0.88
+CLEAR_MARGIN = 0.015
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the message asks, how sure the reading is, and the runner-up when unsure."""
+
+    intent: i.Intent
+    sure: bool = True
+    options: tuple[i.Intent, ...] = ()
+    vector: object | None = field(default=None, compare=False)  # the message's e5 query vector
+    proposed: bool = False  # the LLM's proposal decided the intent
+
+
+def _bare(text: str) -> str:
+    return _PUNCT.sub("", text).lower()
+
+
+def read_message(ctx: Context, raw: str, *, pending_choice: bool = False) -> Reading:
+    """The intent of `raw` for the asker in `ctx` (explicit commands first)."""
+    explicit = i.parse_intent(raw, pending_choice=pending_choice)
+    if explicit.name != i.UNKNOWN:
+        return Reading(explicit)
+    text = clean(raw)
+    bare = _bare(text)
+    if not bare:
+        return Reading(i.Intent(i.HELP))
+    if bare in lx.SMALL_TALK or text.lower() in lx.SMALL_TALK:
+        return Reading(i.Intent(i.SMALL_TALK))
+    if bare in lx.BARE_ITEM_WORDS:
+        return Reading(i.Intent(i.NEED_NUMBER, {"word": bare}))
+    if bare in lx.MORE_WORDS:
+        return Reading(i.Intent(i.MORE))
+    again = i.parse_intent(text, pending_choice=pending_choice)  # full-width, traditional
+    if again.name != i.UNKNOWN:
+        return Reading(again)
+    slots = find_slots(ctx, text, ctx.now)
+    reading = _by_rules(text, slots) or _by_router(ctx, text, slots)
+    return _as_typed(reading, i.normalise(raw))
+
+
+def _as_typed(reading: Reading, typed: str) -> Reading:
+    """Notes and reminders keep the words as typed (the reading used a normalised copy)."""
+
+    def restore(intent: i.Intent) -> i.Intent:
+        if intent.name == i.NOTE:
+            content = lx.NOTE_CUE.sub("", typed, count=1).lstrip(" :：,，") or typed
+            return i.Intent(i.NOTE, {**intent.args, "content": content})
+        if intent.name == i.REMIND:
+            return i.Intent(i.REMIND, {**intent.args, "text": typed})
+        return intent
+
+    options = tuple(restore(o) for o in reading.options)
+    return Reading(restore(reading.intent), reading.sure, options, reading.vector)
+
+
+def _note(text: str, slots: Slots) -> i.Intent:
+    return i.Intent(i.NOTE, {"content": text})
+
+
+def _customer_args(slots: Slots) -> dict[str, str]:
+    if slots.name:
+        return {"name": slots.name}
+    if slots.tail4:
+        return {"last4": slots.tail4}
+    return {}
+
+
+def _by_rules(text: str, slots: Slots) -> Reading | None:
+    """The readings the slots make plain, most specific first; None leaves it to the router."""
+    rest = slots.without_name()
+    if lx.NOTE_CUE.search(text):
+        return Reading(_note(text, slots))
+    if lx.REMIND_CUE.search(text):
+        return Reading(i.Intent(i.REMIND, {"text": text, **_customer_args(slots)}))
+    named = bool(slots.customers)
+    asks = bool(lx.QUESTION_CUE.search(rest))
+    if named and lx.CONTACT_VERB.search(rest) and not (asks and lx.NOTE_TOPIC.search(rest)):
+        return Reading(i.Intent(i.NOTE, {"content": text, **_customer_args(slots)}))
+    if not named and lx.CONTACT_VERB.search(text) and lx.PAST_MARK.search(text) and not asks:
+        return Reading(i.Intent(i.NOTE, {"content": text}))
+    if _asks_notes(rest, slots):
+        return Reading(i.Intent(i.QUESTION, {"text": text}))
+    listing = _list_intent(text, rest, slots)
+    if listing is not None:
+        return Reading(listing)
+    if named:
+        return _about_customer(rest, slots)
+    if lx.TODAY_CUE.search(text.lower()):
+        return Reading(i.Intent(i.TODAY))
+    return _unnamed_lookup(text)
+
+
+def _asks_notes(rest: str, slots: Slots) -> bool:
+    """A question about what was said or felt ("上次聊了什么", "谁对基金感兴趣")."""
+    sql_data = (
+        slots.threshold
+        or slots.tag
+        or slots.segments
+        or lx.BIRTHDAY_WORD.search(rest)
+        or lx.MATURITY_WORD.search(rest)
+    )
+    if sql_data:
+        return False
+    topic = lx.NOTE_TOPIC.search(rest)
+    asks = lx.QUESTION_CUE.search(rest) or re.search(r"上次|最近|上个月|之前", rest)
+    return bool(topic and asks)
+
+
+def _period_args(slots: Slots) -> dict[str, str]:
+    return (
+        {
+            "from": slots.period.start.isoformat(),
+            "to": slots.period.end.isoformat(),
+            "words": slots.period.words,
+        }
+        if slots.period
+        else {}
+    )
+
+
+def _list_intent(text: str, rest: str, slots: Slots) -> i.Intent | None:
+    """Lists: birthdays or maturities in a period, an AUM bound, a segment, follow-ups due."""
+    lowered = rest.lower()
+    one = slots.one_customer is not None
+    if lx.BIRTHDAY_WORD.search(lowered) and not one:
+        return i.Intent(i.LIST, {"kind": "birthdays", **_period_args(slots)})
+    if lx.MATURITY_WORD.search(lowered) and not one:
+        args = {"kind": "maturities", **_period_args(slots)}
+        if slots.products:
+            args["products"] = ",".join(slots.products)
+        return i.Intent(i.LIST, args)
+    if lx.FOLLOWUP_LIST.search(lowered) and not one:
+        return i.Intent(i.LIST, {"kind": "followups"})
+    filters: dict[str, str] = {}
+    if slots.threshold is not None and not one:
+        key = "aum_at_least" if slots.threshold.at_least else "aum_below"
+        filters[key] = str(slots.threshold.amount)
+    if slots.segments and not one:
+        filters["segment"] = slots.segments[0]
+    if slots.tag and not one:
+        filters["tag"] = slots.tag
+    counting = bool(lx.COUNT_CUE.search(lowered))
+    if (
+        filters
+        or lx.MY_CUSTOMERS.search(lowered)
+        or (not slots.customers and counting and ("客户" in lowered or "customer" in lowered))
+    ):
+        if counting:
+            filters["count_only"] = "1"
+        return i.Intent(i.LIST, {"kind": "customers", **filters})
+    return None
+
+
+_STATEMENT = re.compile(r"想|要|打算|考虑|准备|希望|觉得|同意|不想|不要|愿意|决定|计划|说")
+
+
+def _about_customer(rest: str, slots: Slots) -> Reading:
+    """A customer is named: a field, their holdings, or the card; a statement about them
+    ("张伟想了解大额存单") may be a note as well, so the person is asked."""
+    args = _customer_args(slots)
+    if _STATEMENT.search(rest) and not lx.QUESTION_CUE.search(rest):
+        note = i.Intent(i.NOTE, {"content": slots.text, **args})
+        return Reading(note, sure=False, options=(note, i.Intent(i.LOOKUP, args)))
+    if slots.fields or slots.products:
+        fields = [f for f in slots.fields if f != "maturity"] or slots.fields
+        chosen = fields[0] if fields else "holdings"
+        if slots.products or "maturity" in slots.fields:
+            chosen = "maturity" if "maturity" in slots.fields else "holdings"
+        extra = {"products": ",".join(slots.products)} if slots.products else {}
+        return Reading(i.Intent(i.FIELD, {**args, "field": chosen, **extra}))
+    leftover = _LOOKUP_FILLER.sub("", _bare(rest))
+    if not leftover or lx.LOOKUP_CUE.search(rest.lower()):
+        return Reading(i.Intent(i.LOOKUP, args))
+    return Reading(i.Intent(i.LOOKUP, args), sure=False)
+
+
+def _unnamed_lookup(text: str) -> Reading | None:
+    """A look-up of a name nobody visible has: "not found" (or a near miss), as for anyone."""
+    leftover = _LOOKUP_FILLER.sub("", _bare(text))
+    cue = lx.LOOKUP_CUE.search(text.lower())
+    if _CJK_NAME.fullmatch(leftover) and (cue or leftover == _bare(text)):
+        return Reading(i.Intent(i.LOOKUP, {"name": leftover}))
+    if cue and not leftover:  # "帮我看看这个客户": whom? (the not-found reply asks for a name)
+        return Reading(i.Intent(i.LOOKUP, {}))
+    return None
+
+
+def _by_router(ctx: Context, text: str, slots: Slots) -> Reading:
+    """The semantic router's reading, or a question with its two best readings."""
+    ranking = rank(text)
+    reading = _from_ranking(text, slots, ranking)
+    if ranking is None:
+        return reading
+    return Reading(reading.intent, reading.sure, reading.options, ranking.vector)
+
+
+def _from_ranking(text: str, slots: Slots, ranking: Ranking | None) -> Reading:
+    if ranking is None:
+        return _fallback(text, slots)
+    first, second = ranking.best, ranking.runner_up
+    candidates = [_as_intent(name, text, slots) for name in (first.name, second.name)]
+    usable = [c for c in candidates if c is not None]
+    if not usable:
+        return _fallback(text, slots)
+    clear = first.score >= CLEAR_SCORE and first.score - second.score >= CLEAR_MARGIN
+    if clear and candidates[0] is not None:
+        return Reading(candidates[0])
+    return Reading(usable[0], sure=False, options=distinct(usable))
+
+
+def _as_intent(name: str, text: str, slots: Slots) -> i.Intent | None:
+    """An example bank's intent as a handler intent for this message (None if it cannot be)."""
+    args = _customer_args(slots)
+    match name:
+        case i.NOTE:
+            return i.Intent(i.NOTE, {"content": text, **args})
+        case i.REMIND:
+            return i.Intent(i.REMIND, {"text": text, **args}) if args else None
+        case i.LOOKUP:
+            return i.Intent(i.LOOKUP, args) if args else None
+        case i.QUESTION:
+            return i.Intent(i.QUESTION, {"text": text})
+        case i.TODAY | i.HELP:
+            return i.Intent(name)
+    return None
+
+
+def distinct(options: list[i.Intent]) -> tuple[i.Intent, ...]:
+    """The options without repeats (same intent and arguments), in order."""
+    seen: dict[tuple[str, tuple[tuple[str, str], ...]], i.Intent] = {}
+    for option in options:
+        seen.setdefault((option.name, tuple(sorted(option.args.items()))), option)
+    return tuple(seen.values())
+
+
+def _fallback(text: str, slots: Slots) -> Reading:
+    """No router: a question if it asks something, else the choices a person could mean."""
+    if lx.QUESTION_CUE.search(text):
+        return Reading(i.Intent(i.QUESTION, {"text": text}), sure=False)
+    args = _customer_args(slots)
+    if args:
+        options = (i.Intent(i.NOTE, {"content": text, **args}), i.Intent(i.LOOKUP, args))
+        return Reading(options[0], sure=False, options=options)
+    return Reading(i.Intent(i.HELP), sure=False)

@@ -1,0 +1,222 @@
+"""Periods ("本月", "下个礼拜", "30天内") and amounts ("500万以上") in a message.
+
+Dates use jionlp's time parser, as notes do; the few month-level phrasings it does not read
+("本月", "下个月", "月底") and "N天内" ranges (which it reads as far too short) are read here.
+Amounts use jionlp's money parser on the span found by a small pattern.
+"""
+
+from __future__ import annotations
+
+import re
+from calendar import monthrange
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from handlers.dates import _jio, _wall_clock
+
+_NUM = r"[\d零〇一二两三四五六七八九十百]+"
+
+
+@dataclass(frozen=True)
+class Period:
+    """A range of business days, as typed."""
+
+    start: date
+    end: date
+    words: str
+
+    def as_filter(self) -> dict[str, str]:
+        """For the `filter` of a list event."""
+        return {"from": self.start.isoformat(), "to": self.end.isoformat(), "words": self.words}
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """An amount bound ("500万以上": at least 5,000,000)."""
+
+    amount: Decimal
+    at_least: bool
+    words: str
+
+
+def _month(day: date, shift: int) -> tuple[date, date]:
+    index = day.year * 12 + day.month - 1 + shift
+    year, month = divmod(index, 12)
+    return date(year, month + 1, 1), date(year, month + 1, monthrange(year, month + 1)[1])
+
+
+_CN = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7}
+_CN |= {"八": 8, "九": 9}
+
+
+def _number(token: str) -> int | None:
+    """12, 十二, 两, 三十 -> int (small counts only: days, weeks, months)."""
+    if token.isdigit():
+        return int(token)
+    total, digit = 0, None
+    for ch in token:
+        if ch in _CN:
+            digit = _CN[ch]
+        elif ch == "十":
+            total += (digit if digit is not None else 1) * 10
+            digit = None
+        elif ch == "百":
+            total += (digit if digit is not None else 1) * 100
+            digit = None
+        else:
+            return None
+    return total + (digit or 0)
+
+
+_WITHIN = re.compile(
+    rf"(?:未来|最近|近|接下来)?({_NUM})\s*(天|日|周|星期|礼拜|个月|月)(?:之内|以内|内)"
+    rf"|(?:未来|接下来|近)({_NUM})\s*(天|日|周|星期|礼拜|个月)"
+    r"|(?:next|within)\s*(\d+)\s*(days?|weeks?|months?)"
+)
+_MONTH_WORDS: tuple[tuple[re.Pattern[str], int, bool], ...] = (
+    # (pattern, month shift, from today on)
+    (re.compile(r"下下个?月"), 2, False),
+    (re.compile(r"下个?月|next month"), 1, False),
+    (re.compile(r"上个?月|last month"), -1, False),
+    (re.compile(r"[本这当]个?月底|月底|月末|end of (?:the )?month"), 0, True),
+    (re.compile(r"[本这当]个?月|this month"), 0, False),
+)
+_EN_WEEK = ((re.compile(r"next week"), 7), (re.compile(r"this week"), 0))
+_UNIT_DAYS = {"天": 1, "日": 1, "周": 7, "星期": 7, "礼拜": 7, "day": 1, "week": 7}
+
+
+def _within(text: str, today: date) -> Period | None:
+    m = _WITHIN.search(text)
+    if m is None:
+        return None
+    count_text, unit = next((g, m.group(i + 2)) for i, g in enumerate(m.groups()) if g)
+    count = _number(count_text)
+    if count is None or count > 3660:
+        return None
+    unit = unit.rstrip("s")
+    if unit in ("个月", "月", "month"):
+        end = _add_months(today, count)
+    else:
+        end = today + timedelta(days=count * _UNIT_DAYS.get(unit, 1))
+    return Period(today, end, m.group(0))
+
+
+def _add_months(day: date, months: int) -> date:
+    start, last = _month(day, months)
+    return start.replace(day=min(day.day, last.day))
+
+
+def _month_period(text: str, today: date) -> Period | None:
+    for pattern, shift, from_today in _MONTH_WORDS:
+        m = pattern.search(text.lower())
+        if m:
+            start, end = _month(today, shift)
+            return Period(today if from_today else start, end, m.group(0))
+    for pattern, offset in _EN_WEEK:
+        m = pattern.search(text.lower())
+        if m:
+            monday = today - timedelta(days=today.weekday()) + timedelta(days=offset)
+            return Period(monday, monday + timedelta(days=6), m.group(0))
+    return None
+
+
+def _jionlp_period(text: str, now: datetime) -> Period | None:
+    try:
+        found = _jio().ner.extract_time(text, time_base=_wall_clock(now), with_parsing=True)
+    except Exception:
+        return None
+    for item in found:
+        detail = item.get("detail", {})
+        value = detail.get("time")
+        if detail.get("type") not in ("time_point", "time_span") or not isinstance(value, list):
+            continue
+        try:
+            start = datetime.fromisoformat(str(value[0])).date()
+            end = datetime.fromisoformat(str(value[1])).date()
+        except ValueError:
+            continue
+        if (end - start).days > 400:
+            continue
+        return Period(start, end, item["text"])
+    return None
+
+
+_MONTH_OF_YEAR = re.compile(
+    r"(?<![\d年])(1[0-2]|[1-9]|十[一二]?|[一二三四五六七八九])月份?(?![\d零一二两三四五六七八九十]|[号日初中底末])"
+)
+
+
+def _named_month(text: str, today: date) -> Period | None:
+    """ "1月份到期" -> that month, this year or, once past, next year."""
+    m = _MONTH_OF_YEAR.search(text)
+    month = _number(m.group(1)) if m else None
+    if m is None or month is None or not 1 <= month <= 12:
+        return None
+    year = today.year + (1 if month < today.month else 0)
+    return Period(date(year, month, 1), date(year, month, monthrange(year, month)[1]), m.group(0))
+
+
+def find_period(text: str, now: datetime) -> Period | None:
+    """The period a message asks about, or None."""
+    today = now.date()
+    return (
+        _within(text, today)
+        or _month_period(text, today)
+        or _jionlp_period(text, now)
+        or _named_month(text, today)
+    )
+
+
+_MONEY = re.compile(
+    r"(?:超过|大于|高于|不低于|至少|多于|不到|低于|少于|小于|不超过)?"
+    rf"\s*(?:\d+(?:\.\d+)?|{_NUM})\s*(?:千万|百万|万|亿|w|k|千)\s*(?:元|块)?"
+    r"\s*(?:以上|以下|起|以内)?",
+    re.IGNORECASE,
+)
+_EN_MONEY = re.compile(
+    r"(above|over|more than|at least|below|under|less than)\s*([\d.,]+)\s*(k|m|million)?", re.I
+)
+
+
+def find_threshold(text: str) -> Threshold | None:
+    """An amount bound in the message ("AUM五百万以上的"), or None."""
+    from handlers.understanding.lexicon import AMOUNT_OP_DOWN
+
+    m = _MONEY.search(text)
+    if m and m.group(0).strip():
+        words = m.group(0).strip()
+        amount = _money(words)
+        if amount is not None:
+            return Threshold(amount, AMOUNT_OP_DOWN.search(words) is None, words)
+    en = _EN_MONEY.search(text)
+    if en:
+        scale = {"k": 1_000, "m": 1_000_000, "million": 1_000_000}.get(
+            (en.group(3) or "").lower(), 1
+        )
+        try:
+            value = Decimal(en.group(2).replace(",", "")) * scale
+        except ArithmeticError:
+            return None
+        return Threshold(
+            value, en.group(1).lower() not in ("below", "under", "less than"), en.group(0)
+        )
+    return None
+
+
+_BOUND_WORDS = re.compile(
+    r"^(?:超过|大于|高于|不低于|至少|多于|不到|低于|少于|小于|不超过)|(?:以上|以下|起|以内)$"
+)
+
+
+def _money(words: str) -> Decimal | None:
+    core = re.sub(
+        r"^(?:超过|大于|高于|不低于|至少|多于|不到|低于|少于|小于|不超过)|(?:以上|以下|起|以内)$",
+        "",
+        words,
+    )
+    try:
+        parsed = _jio().parse_money(core.strip())
+        return Decimal(str(parsed["num"]))
+    except Exception:
+        return None

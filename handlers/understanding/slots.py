@@ -1,0 +1,200 @@
+"""The entities of a message: who, when, how much, which field, product, segment or tag.
+
+Customers are found through the permission-aware look-up over the whole text (the longest
+visible name wins; a phone tail counts too): a customer the asker cannot see is exactly like a
+name that does not exist.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from crm_store.customer_filters import find_by_pinyin, visible_tags
+from crm_store.customers import CustomerSummary, find_by_phone_tail, find_in_text
+from crm_store.pinyin import name_pinyin
+from handlers.context import Context
+from handlers.understanding import lexicon as lx
+from handlers.understanding.periods import Period, Threshold, find_period, find_threshold
+
+_TAIL = re.compile(r"(?:尾号|末四位|后四位|ending in|tail)\s*(\d{4})(?!\d)")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+_EN_STOP = frozenset(
+    (
+        "look",
+        "up",
+        "show",
+        "me",
+        "find",
+        "who",
+        "is",
+        "the",
+        "a",
+        "an",
+        "of",
+        "for",
+        "my",
+        "customer",
+        "customers",
+        "client",
+        "note",
+        "record",
+        "remind",
+        "call",
+        "tomorrow",
+        "today",
+        "phone",
+        "mobile",
+        "aum",
+        "assets",
+        "birthday",
+        "risk",
+        "level",
+        "products",
+        "holdings",
+        "what",
+        "whats",
+        "on",
+        "please",
+        "thanks",
+        "thank",
+        "you",
+        "hi",
+        "hello",
+        "with",
+        "about",
+        "talk",
+        "talked",
+        "last",
+        "time",
+        "maturing",
+        "maturity",
+        "mature",
+        "next",
+        "this",
+        "week",
+        "month",
+        "vip",
+        "list",
+        "all",
+        "how",
+        "many",
+        "did",
+        "discuss",
+        "to",
+        "and",
+        "in",
+        "at",
+        "is",
+        "was",
+        "he",
+        "she",
+        "his",
+        "her",
+        "they",
+        "them",
+        "i",
+        "me",
+        "it",
+        "wants",
+        "want",
+        "interested",
+        "fund",
+        "funds",
+        "deposit",
+        "deposits",
+        "insurance",
+        "loan",
+        "wealth",
+        "large",
+        "cd",
+        "done",
+        "snooze",
+        "undo",
+        "help",
+        "more",
+    )
+)
+
+
+@dataclass(frozen=True)
+class Slots:
+    """What a message names, found on its normalised copy."""
+
+    text: str
+    customers: list[CustomerSummary] = field(default_factory=list)
+    name: str | None = None  # the customer name as found in the text
+    tail4: str | None = None
+    period: Period | None = None
+    threshold: Threshold | None = None
+    fields: list[str] = field(default_factory=list)
+    products: list[str] = field(default_factory=list)
+    segments: list[str] = field(default_factory=list)
+    tag: str | None = None  # a tag of a visible customer, named in a list request
+
+    @property
+    def one_customer(self) -> CustomerSummary | None:
+        """The customer named, when exactly one visible customer is named."""
+        return self.customers[0] if len(self.customers) == 1 else None
+
+    def without_name(self) -> str:
+        """The text with the customer's name taken out (for reading the rest of it)."""
+        return self.text.replace(self.name, " ") if self.name else self.text
+
+
+def _latin_names(text: str) -> set[str]:
+    """Pinyin spellings a latin-letter text could name: "Zhang Wei" -> {"zhangwei", ...}."""
+    words = [w.lower() for w in _LATIN_WORD.findall(text) if w.lower() not in _EN_STOP]
+    spellings: set[str] = set()
+    for size in (2, 3):
+        spellings.update("".join(words[i : i + size]) for i in range(len(words) - size + 1))
+    spellings.update(w for w in words if len(w) >= 5)
+    return spellings
+
+
+def find_customers(ctx: Context, text: str) -> tuple[list[CustomerSummary], str | None]:
+    """Visible customers named in `text` and the name as found (Chinese, then pinyin)."""
+    found = find_in_text(ctx.session, actor=ctx.actor, today=ctx.today, text=text)
+    if found:
+        return found, found[0].name
+    spellings = _latin_names(text)
+    if spellings:
+        found = find_by_pinyin(ctx.session, actor=ctx.actor, today=ctx.today, spellings=spellings)
+        if found:
+            spelled = name_pinyin(found[0].name)
+            same = [c for c in found if name_pinyin(c.name) == spelled]
+            return same, found[0].name
+    return [], None
+
+
+def find_slots(ctx: Context, text: str, now: datetime) -> Slots:
+    """Every slot of `text` (already normalised) for the asker in `ctx`."""
+    customers, name = find_customers(ctx, text)
+    tail = _TAIL.search(text)
+    if not customers and tail:
+        customers = find_by_phone_tail(
+            ctx.session, actor=ctx.actor, today=ctx.today, last4=tail.group(1)
+        )
+    rest = text.replace(name, " ") if name else text
+    tag = _tag_in(ctx, rest) if not customers and lx.LIST_CUE.search(rest.lower()) else None
+    return Slots(
+        text=text,
+        customers=customers,
+        name=name,
+        tail4=tail.group(1) if tail else None,
+        period=find_period(rest, now),
+        threshold=find_threshold(rest),
+        fields=lx.words_in(rest, lx.FIELDS),
+        products=lx.words_in(rest, lx.PRODUCTS),
+        segments=lx.words_in(rest, lx.SEGMENTS),
+        tag=tag,
+    )
+
+
+def _tag_in(ctx: Context, text: str) -> str | None:
+    """The longest tag of a visible customer that the text names ("高净值客户有哪些")."""
+    lowered = text.lower()
+    tags = visible_tags(ctx.session, actor=ctx.actor, today=ctx.today)
+    named = [tag for tag in tags if tag.lower() in lowered]
+    return max(named, key=len) if named else None

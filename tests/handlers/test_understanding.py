@@ -1,0 +1,192 @@
+"""Everyday phrasings, read end to end through the console adapter, on SQLite and PostgreSQL.
+
+rm1 sees c1 张伟 (VIP), c4 and c5 (both 王芳) and c8 刘洋 (a grant); c2 is rm3's 张伟 and c6
+李雷 is rm9's: for rm1 they must behave exactly like names that do not exist.
+NOW is Saturday 28 November 2026, 17:00 in Shanghai.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from crm_store.models import FollowUp, Interaction
+from crm_store.store import Store
+from handlers.texts import t
+from tests.assistant import Assistant
+from tests.world import NOW, build_world
+
+
+@pytest.fixture
+def bot(store: Store) -> Assistant:
+    build_world(store)
+    return Assistant(store, NOW)
+
+
+FIELDS = [
+    ("张伟电话多少", "c1", "phone"),
+    ("刘洋的AUM", "c8", "aum"),
+    ("张伟的风险评级", "c1", "risk"),
+    ("張偉電話多少", "c1", "phone"),
+    ("张 伟 资产多少", "c1", "aum"),
+    ("张伟的定期哪天到期", "c1", "maturity"),
+    ("张伟有哪些产品快到期", "c1", "maturity"),
+    ("张伟的理财", "c1", "holdings"),
+    ("张伟生日哪天", "c1", "birthday"),
+    ("帮我看看张伟的持仓", "c1", "holdings"),
+]
+
+
+@pytest.mark.parametrize(("text", "customer", "field"), FIELDS)
+def test_field_questions_lead_with_the_fact(
+    bot: Assistant, text: str, customer: str, field: str
+) -> None:
+    shown = bot.say("rm1", text).event("customer_shown")
+    assert shown == {"customer_id": customer, "field": field}
+
+
+@pytest.mark.parametrize("text", ["看下张伟", "张伟", "查一下张伟的资料", "look up Zhang Wei"])
+def test_lookups_in_any_position_show_the_card(bot: Assistant, text: str) -> None:
+    assert bot.say("rm1", text).event("customer_shown") == {"customer_id": "c1", "field": None}
+
+
+def test_field_answer_on_the_aum_leads_with_the_amount(bot: Assistant) -> None:
+    said = bot.say("rm1", "张伟资产多少")
+    assert said.text.startswith("张伟的资产（AUM）：120.00万")
+
+
+def test_hidden_customer_is_exactly_a_name_that_does_not_exist(bot: Assistant) -> None:
+    for hidden, missing in [("李雷电话多少", "李四电话多少"), ("查一下李雷", "查一下李四")]:
+        a, b = bot.say("rm1", hidden), bot.say("rm1", missing)
+        assert (a.text, a.types()) == (b.text, b.types())
+        assert "c6" not in str(a.reply.events)
+
+
+def test_the_other_rms_namesake_never_appears(bot: Assistant) -> None:
+    for text in ["张伟电话多少", "明天提醒我给张伟打电话", "看下张伟", "张伟的理财"]:
+        assert "c2" not in str(bot.say("rm1", text).reply.events)
+
+
+def test_reminder_request_opens_a_followup_and_undo_takes_it_back(
+    bot: Assistant, store: Store
+) -> None:
+    said = bot.say("rm1", "后天提醒我给张伟回电话")
+    created = said.event("followup_created")
+    assert created["customer_id"] == "c1" and created["due_on"] == "2026-11-30"
+    assert "11月30日" in said.text
+    with store.db.read() as s:
+        task = s.get(FollowUp, created["followup_id"])
+        assert task is not None and task.interaction_id is None
+    undone = bot.say("rm1", "撤销")
+    assert undone.event("followup_undone")["followup_id"] == created["followup_id"]
+    with store.db.read() as s:
+        assert s.get(FollowUp, created["followup_id"]) is None
+
+
+def test_reminder_without_a_customer_asks_who(bot: Assistant) -> None:
+    said = bot.say("rm1", "明天提醒我打电话")
+    assert said.types() == ["not_found"] and said.text == t("remind_who")
+
+
+@pytest.mark.parametrize(
+    ("text", "due"),
+    [
+        ("帮我记一下，张伟下周三要来网点签大额存单", "2026-12-02"),
+        ("张伟今天来电说想转定期，下周一再联系", "2026-11-30"),
+        ("上午见了刘洋，聊了养老规划，过两周回访", "2026-12-12"),
+    ],
+)
+def test_notes_without_a_command_word(bot: Assistant, text: str, due: str) -> None:
+    note = bot.say("rm1", text).event("note_recorded")
+    assert note["next_followup_on"] == due
+    assert note["customer_id"] in {"c1", "c8"}
+
+
+def test_note_keeps_the_words_as_typed(bot: Assistant, store: Store) -> None:
+    note = bot.say("rm1", "张伟今天来电说想转定期，下周一再联系").event("note_recorded")
+    with store.db.read() as s:
+        row = s.get(Interaction, note["interaction_id"])
+        assert row is not None and row.content == "张伟今天来电说想转定期，下周一再联系"
+
+
+LISTS = [
+    ("本月过生日的客户", {"kind": "birthdays", "from": "2026-11-01", "to": "2026-11-30"}),
+    ("下个月到期的客户", {"kind": "maturities", "from": "2026-12-01", "to": "2026-12-31"}),
+    ("下个礼拜有哪些到期", {"kind": "maturities", "from": "2026-11-30", "to": "2026-12-06"}),
+    ("AUM五百万以上的", {"kind": "customers", "aum_at_least": "5000000.00"}),
+    ("潜在客户有哪些", {"kind": "customers", "segment": "prospect"}),
+    ("我有多少客户", {"kind": "customers", "count_only": True}),
+    ("哪些客户待跟进", {"kind": "followups"}),
+    ("关注基金的客户有哪些", {"kind": "customers", "tag": "关注基金"}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), LISTS)
+def test_lists_carry_their_filter(bot: Assistant, text: str, expected: dict[str, object]) -> None:
+    shown = bot.say("rm1", text).event("list_shown")
+    assert {k: shown["filter"].get(k) for k in expected} == expected
+    assert not {"c2", "c3", "c6", "c7"} & set(shown["customer_ids"])
+
+
+def test_list_ids_follow_the_display_order(bot: Assistant) -> None:
+    said = bot.say("rm1", "下个月到期的客户")
+    assert said.event("list_shown")["customer_ids"] == ["c1", "c8"]
+    assert said.text.index("张伟") < said.text.index("刘洋")
+
+
+def test_count_question_answers_with_the_count(bot: Assistant) -> None:
+    said = bot.say("rm1", "我有多少客户")
+    assert said.event("list_shown")["total"] == 4 and "4位" in said.text
+
+
+@pytest.mark.parametrize("text", ["谢谢", "好的", "收到", "你好", "ok"])
+def test_small_talk_is_not_a_customer_name(bot: Assistant, text: str) -> None:
+    said = bot.say("rm1", text)
+    assert said.types() == ["small_talk"]
+
+
+@pytest.mark.parametrize("text", ["完成", "推迟"])
+def test_a_bare_action_word_asks_for_the_item_number(bot: Assistant, text: str) -> None:
+    assert bot.say("rm1", text).types() == ["item_number_needed"]
+
+
+def test_a_near_miss_name_is_asked_about_not_shown(bot: Assistant) -> None:
+    said = bot.say("rm1", "查下张玮")
+    assert said.event("clarification_requested") == {"candidates": ["c1"]}
+    assert "您是要找张伟吗" in said.text
+    assert bot.say("rm1", "1").event("customer_shown")["customer_id"] == "c1"
+
+
+def test_a_statement_about_a_customer_asks_note_or_card(bot: Assistant, store: Store) -> None:
+    said = bot.say("rm1", "张伟想了解大额存单")
+    assert said.event("intent_choice")["options"] == ["note", "lookup"]
+    with store.db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Interaction)) == 0
+    note = bot.say("rm1", "1").event("note_recorded")
+    assert note["customer_id"] == "c1"
+
+
+def test_field_question_on_two_namesakes_answers_the_field_after_the_choice(
+    bot: Assistant,
+) -> None:
+    assert bot.say("rm1", "王芳电话多少").event("clarification_requested")
+    assert bot.say("rm1", "2").event("customer_shown") == {"customer_id": "c5", "field": "phone"}
+
+
+def test_today_numbers_birthdays_and_maturities_too(bot: Assistant) -> None:
+    bot.now = NOW + timedelta(days=1)  # Sunday 29th: c1's birthday (1 Dec) and h1 (3 Dec) ahead
+    said = bot.say("rm1", "今天要做什么")
+    assert "1. 🎂 张伟" in said.text
+    assert said.event("agenda_shown")["items"] == 2  # the birthday and h1's maturity
+    acked = bot.say("rm1", "完成 1").event("reminder_acked")
+    assert acked == {"customer_id": "c1", "kind": "birthday"}
+
+
+def test_undo_names_an_older_note_instead_of_nothing(bot: Assistant) -> None:
+    bot.say("rm1", "记录：张伟想了解基金")
+    bot.now = NOW + timedelta(minutes=30)
+    said = bot.say("rm1", "撤销")
+    assert said.types() == ["nothing_to_undo"]
+    assert "已超过10分钟" in said.text
