@@ -144,6 +144,26 @@ class Customer(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class CustomerAumHistory(Base):
+    """The customer's AUM as of an import date: one row whenever an import changes `aum`."""
+
+    __tablename__ = "customer_aum_history"
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    aum: Mapped[Decimal] = mapped_column(Money)
+
+
+class CustomerTagEdit(Base):
+    """A tag an RM added or removed in chat; import merges these into its own tags."""
+
+    __tablename__ = "customer_tag_edit"
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(50), primary_key=True)
+    action: Mapped[str] = mapped_column(String(8))  # add | remove
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class CustomerTeam(Base):
     """Extra staff with access to a customer, until `ends_on` (inclusive) if set."""
 
@@ -206,6 +226,8 @@ class FollowUp(Base):
     summary: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # "note" (opened by a note) or "retention" (opened on a churn warning, quiets it).
+    kind: Mapped[str] = mapped_column(String(16), default="note", server_default="note")
     # The customer's owner, copied by database triggers (migration 0006) whenever a follow-up
     # is written or its customer changes hands, so the planner finds the staff with overdue
     # follow-ups from this table's index alone instead of one customer look-up per follow-up.

@@ -53,6 +53,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("customer_tag_edit")
-    with op.batch_alter_table("followup", schema=None) as batch_op:
-        batch_op.drop_column("kind")
+    op.drop_column("followup", "kind")  # no batch copy: the triggers stay
     op.drop_table("customer_aum_history")
