@@ -302,8 +302,9 @@ class Digest(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     recipient_staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"))
     business_date: Mapped[date] = mapped_column(Date)
-    # pending -> sending -> sent | failed | empty
-    status: Mapped[str] = mapped_column(String(12), default="pending")
+    # pending -> sending -> sent | failed | empty | undeliverable (no channel reaches the
+    # recipient; sent after all once they are bound, if still on its business date)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
