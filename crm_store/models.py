@@ -123,13 +123,14 @@ class Customer(Base):
     owner_staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"))
     branch_id: Mapped[str] = mapped_column(ForeignKey("branch.id"), index=True)
     segment: Mapped[str] = mapped_column(String(16), index=True)
-    # A lunar birthday keeps its lunar year-month-day (day 30 is not a valid solar date).
-    birth_year: Mapped[int | None] = mapped_column(Integer)
+    # Month and day only (a lunar birthday keeps its lunar month-day: day 30 is not a valid
+    # solar date). No birth year: with the ID's last 4 it narrowed an ID to a handful.
     birth_month: Mapped[int | None] = mapped_column(Integer)
     birth_day: Mapped[int | None] = mapped_column(Integer)
     birthday_calendar: Mapped[str] = mapped_column(String(8), default="solar")
     birthday_leap_month: Mapped[bool] = mapped_column(Boolean, default=False)
     # Personal numbers: ciphertext at rest, a masked form for display, last 4 for matching.
+    # An ID's masked form shows its last 4 only (migration 0011).
     phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone_masked: Mapped[str | None] = mapped_column(String(32))
     phone_last4: Mapped[str | None] = mapped_column(String(4), index=True)
@@ -252,7 +253,10 @@ class AuditLog(Base):
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # Wall-clock time of the write, whatever clock the request ran under.
     at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    # The business time the request pretended (`ask --now`); None when it ran on real time.
+    as_of: Mapped[datetime | None] = mapped_column(UtcDateTime())
     actor_staff_id: Mapped[str | None] = mapped_column(String(32), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     sender_id: Mapped[str | None] = mapped_column(String(128))
@@ -347,6 +351,9 @@ class InboxMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|done|failed
+    # A voice message's platform reference as JSON (MediaId or file_id, format, seconds):
+    # the audio itself is never stored. NULL for text.
+    voice: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
@@ -360,6 +367,15 @@ class BindCode(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class StoreMeta(Base):
+    """Named values of the store itself, e.g. the data key check (never the key)."""
+
+    __tablename__ = "store_meta"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class SharedSecret(Base):
