@@ -10,6 +10,16 @@ ChatType = Literal["private", "group"]
 
 
 @dataclass(frozen=True)
+class VoiceNote:
+    """Where a voice message's audio can be fetched (never the audio itself)."""
+
+    ref: str  # WeCom MediaId, Telegram file_id
+    format: str  # as the platform says: "amr", "ogg", "mp3", ...
+    seconds: int | None = None  # the platform's duration, when it gives one
+    size: int | None = None  # bytes, when the platform gives it
+
+
+@dataclass(frozen=True)
 class IncomingMessage:
     """One message from a person, whatever platform it came from."""
 
@@ -21,6 +31,13 @@ class IncomingMessage:
     text: str
     received_at: datetime
     raw: dict[str, Any] = field(default_factory=dict)
+    # A voice message: `text` is empty until transcribed, then holds the transcript.
+    voice: VoiceNote | None = None
+
+    @property
+    def source(self) -> Literal["text", "voice"]:
+        """Whether the person typed the text or spoke it."""
+        return "voice" if self.voice is not None else "text"
 
 
 @dataclass(frozen=True)
