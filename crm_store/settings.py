@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     send_lease_seconds: int = Field(default=300, ge=10, alias="REMINDER_SEND_LEASE_SECONDS")
     send_max_attempts: int = Field(default=5, ge=1, alias="REMINDER_SEND_MAX_ATTEMPTS")
     send_retry_base_seconds: int = Field(default=60, ge=1, alias="REMINDER_RETRY_BASE_SECONDS")
+    # "console": every digest goes to the console delivery log (demo, tests). Unset: through
+    # WeCom or Telegram only; a staff member bound on neither keeps an undeliverable digest.
+    reminder_channel: Literal["console"] | None = Field(default=None, alias="REMINDER_CHANNEL")
 
     @field_validator(
         "database_url",
@@ -62,6 +65,7 @@ class Settings(BaseSettings):
         "telegram_webhook_secret",
         "telegram_api_base_url",
         "redis_url",
+        "reminder_channel",
         mode="before",
     )
     @classmethod
