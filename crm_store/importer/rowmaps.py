@@ -100,7 +100,6 @@ def customer(v: Values, ctx: Context) -> tuple[Values, Values]:
         "owner_staff_id": v["owner_staff_id"],
         "branch_id": v["branch_id"],
         "segment": v["segment"],
-        "birth_year": year,
         "birth_month": month,
         "birth_day": day,
         "birthday_calendar": calendar,

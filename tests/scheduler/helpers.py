@@ -97,13 +97,11 @@ def add_customer(
     birthday: tuple[int, int, str] | None = None,
     *,
     leap: bool = False,
-    birth_year: int = 1980,
     name: str = "测试客户",
 ) -> None:
     """One more customer of branch B2."""
     row = customer(store.cipher, cid, name, owner, "B2", "regular", "13100000000", birthday)
     row.birthday_leap_month = leap
-    row.birth_year = birth_year if birthday else None
     with store.db.write() as s:
         s.add(row)
 
