@@ -60,13 +60,20 @@ def import_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate only; write nothing.")
     ] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Business date of the file's AUM (default today).")
+    ] = None,
 ) -> None:
     """Import one file as an upsert by id, all rows or none."""
     if kind not in KINDS:
         raise fail(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}", 2)
+    try:
+        day = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise fail(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)", 2) from None
     store = store_from_env()
     try:
-        report = import_file(store, kind, path, dry_run=dry_run, progress=True)
+        report = import_file(store, kind, path, dry_run=dry_run, progress=True, as_of=day)
         if not dry_run:
             store.db.analyze()
     finally:

@@ -46,6 +46,7 @@ class Context:
 
     cipher: FieldCipher
     now: datetime  # UTC
+    as_of: date | None = None  # the business date the file's figures (AUM) are as of
 
 
 def branch(v: Values, ctx: Context) -> tuple[Values, Values]:
