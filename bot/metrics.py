@@ -30,6 +30,15 @@ DELIVERIES = Counter(
     "bankbot_deliveries_total", "Reminder digests by result.", ["result"], registry=REGISTRY
 )
 
+VOICE = Counter(
+    "bankbot_voice_messages_total",
+    "Voice messages by channel and outcome: transcribed, or why not (offline, too_long, "
+    "too_large, download, decode, no_audio, timeout, unreachable, server_error, bad_answer, "
+    "empty, no_source, error).",
+    ["channel", "outcome"],
+    registry=REGISTRY,
+)
+
 
 def render() -> bytes:
     """The current counters in Prometheus text format."""

@@ -32,6 +32,10 @@ _ZH: dict[str, str] = {
     "admin_no_customers": "管理员账号不通过聊天查看客户信息。",
     "read_only": "您的角色为只读，不能记录或修改跟进。",
     "error": "抱歉，处理时出现问题，本次没有保存任何内容。请稍后再试。",
+    "voice_heard": "🎤 识别为：『{text}』",
+    "voice_failed": "抱歉，这条语音没能识别，请直接打字发送。",
+    "voice_offline": "语音记录需要配置语音识别服务，目前未开启，请直接打字发送。",
+    "voice_too_long": "语音太长（最长{seconds}秒），请分段发送或直接打字。",
     "note_saved": "已记录 {name}（{phone}）的跟进：\n“{content}”",
     "note_followup": "下次跟进：{due}，已创建跟进任务。",
     "note_no_followup": "未识别到下次跟进日期。",
@@ -152,6 +156,12 @@ _EN: dict[str, str] = {
     "admin_no_customers": "Admin accounts do not view customer information in chat.",
     "read_only": "Your role is read-only: you cannot record or change follow-ups.",
     "error": "Sorry, something went wrong; nothing was saved. Please try again later.",
+    "voice_heard": "🎤 Heard: “{text}”",
+    "voice_failed": "Sorry, this voice message could not be transcribed. Please type it.",
+    "voice_offline": "Voice notes need a speech-recognition service, which is not set up. "
+    "Please type the note.",
+    "voice_too_long": "The voice message is too long (at most {seconds} s). Please send a "
+    "shorter one or type it.",
     "note_saved": 'Note saved for {name} ({phone}):\n"{content}"',
     "note_followup": "Next follow-up: {due}; a follow-up task was created.",
     "note_no_followup": "No next follow-up date found.",
