@@ -536,9 +536,9 @@ def test_unreadable_inputs(store: Store, tmp_path: Path) -> None:
     assert rejected(store, "bankers", path) == [
         'unknown kind "bankers" (use one of branches, staff, customers, holdings, interactions)'
     ]
-    (tmp_path / "b.txt").write_text("branch_id\n")
-    assert rejected(store, "branches", tmp_path / "b.txt") == [
-        'b.txt: unsupported file type ".txt" (use .csv or .xlsx)'
+    (tmp_path / "b.doc").write_text("branch_id\n")
+    assert rejected(store, "branches", tmp_path / "b.doc") == [
+        'b.doc: unsupported file type ".doc" (use .csv, .tsv, .txt or .xlsx)'
     ]
     assert rejected(store, "branches", tmp_path / "none.csv") == ["none.csv: no such file"]
     (tmp_path / "empty.csv").write_bytes(b"")
@@ -548,9 +548,9 @@ def test_unreadable_inputs(store: Store, tmp_path: Path) -> None:
         "header.csv: no data rows below the header"
     ]
     (tmp_path / "latin.csv").write_bytes("branch_id,name\nB1,caf\xe9\n".encode("latin-1"))
-    assert rejected(store, "branches", tmp_path / "latin.csv")[0].startswith(
-        "latin.csv: not UTF-8 text"
-    )
+    assert rejected(store, "branches", tmp_path / "latin.csv") == [
+        "latin.csv: not text in UTF-8, UTF-16 (with BOM) or GB18030/GBK; save it as one"
+    ]
     (tmp_path / "fake.xlsx").write_text("not a workbook")
     assert rejected(store, "branches", tmp_path / "fake.xlsx")[0].startswith(
         "fake.xlsx: not a readable .xlsx file"
