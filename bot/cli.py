@@ -56,7 +56,9 @@ def import_command(
     kind: Annotated[
         str, typer.Argument(help="branches, staff, customers, holdings or interactions")
     ],
-    path: Annotated[Path, typer.Argument(help=".csv (UTF-8) or .xlsx file")],
+    path: Annotated[
+        Path, typer.Argument(help=".csv/.tsv/.txt (UTF-8, UTF-16 or GB18030) or .xlsx file")
+    ],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Validate only; write nothing.")
     ] = False,
@@ -78,8 +80,7 @@ def import_command(
             store.db.analyze()
     finally:
         store.close()
-    verb = "validated (dry run)" if dry_run else "imported"
-    print(f"{verb} {report.rows} {kind} rows from {path.name}")
+    print(report.summary())
 
 
 @app.command("seed-demo")
