@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -234,6 +235,26 @@ class FollowUp(Base):
     # follow-ups from this table's index alone instead of one customer look-up per follow-up.
     # Never written by the application.
     owner_staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class NoteSignal(Base):
+    """What a note says about churn (rule 4), computed once when the note is indexed."""
+
+    __tablename__ = "note_signal"
+    interaction_id: Mapped[str] = mapped_column(ForeignKey("interaction.id"), primary_key=True)
+    complaint: Mapped[bool] = mapped_column(Boolean)
+    score: Mapped[float] = mapped_column(Float)  # best similarity to the example bank
+    matched: Mapped[str] = mapped_column(String(100))  # the keyword or example that matched
+    classified_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class RetentionAck(Base):
+    """A churn reason a retention follow-up answers: quiet while open and a while after."""
+
+    __tablename__ = "retention_ack"
+    followup_id: Mapped[int] = mapped_column(ForeignKey("followup.id"), primary_key=True)
+    reason_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), index=True)
 
 
 class ConversationState(Base):
