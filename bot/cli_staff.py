@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 
 from bot.cli_common import one_line_errors, store_session
+from bot.cli_staff_moves import reassign_command, warn_if_owner
 from crm_store import staff_admin
 from crm_store.binding import issue_code
 
 app = typer.Typer(no_args_is_help=True, help="Manage staff, roles and customer-team grants.")
+app.command("reassign")(reassign_command)
 
 
 @app.command("list")
@@ -58,6 +60,8 @@ def activate_command(staff_id: str) -> None:
 def _set_active(staff_id: str, *, active: bool) -> None:
     with store_session(write=True) as session:
         staff_admin.set_active(session, staff_id=staff_id, active=active)
+        if not active:
+            warn_if_owner(session, staff_id)
     print(f"{staff_id} is now {'active' if active else 'deactivated'}")
 
 
