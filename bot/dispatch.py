@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from crm_store import index_outbox
 from crm_store.audit import write_audit
 from crm_store.masking import mask_text
 from crm_store.permissions import Actor, may_use_customer_chat
+from crm_store.redaction import clean_text
 from crm_store.store import Store
 from handlers import intents
 from handlers.context import Context
@@ -59,6 +61,9 @@ class Dispatcher:
 
     async def handle(self, message: IncomingMessage) -> Reply:
         """Answer one message; any failure becomes a short apology and an 'error' audit row."""
+        # Redacted once, here, as a note is stored: no echo, audit row, index entry, log line
+        # or LLM prompt downstream ever sees the secrets or full numbers the person typed.
+        message = replace(message, text=clean_text(message.text))
         now = self._now()
         queued = index_outbox.queued_here.set(False)
         try:
