@@ -151,7 +151,7 @@ class CustomerAumHistory(Base):
 
     __tablename__ = "customer_aum_history"
     customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), primary_key=True)
-    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
     aum: Mapped[Decimal] = mapped_column(Money)
 
 

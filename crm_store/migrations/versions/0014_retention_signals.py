@@ -44,6 +44,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("followup_id", "reason_key", name=op.f("pk_retention_ack")),
     )
+    # Rule 2 starts from the AUM rows of the last 90 days.
+    op.create_index(
+        op.f("ix_customer_aum_history_as_of"), "customer_aum_history", ["as_of"], unique=False
+    )
     op.create_index(
         op.f("ix_retention_ack_customer_id"), "retention_ack", ["customer_id"], unique=False
     )
@@ -51,5 +55,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_retention_ack_customer_id"), table_name="retention_ack")
+    op.drop_index(op.f("ix_customer_aum_history_as_of"), table_name="customer_aum_history")
     op.drop_table("retention_ack")
     op.drop_table("note_signal")
