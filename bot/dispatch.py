@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -31,8 +32,9 @@ from handlers.guard import guard_reply
 from handlers.llm_intent import mark_proposed, proposed_intent
 from handlers.router import parse, route
 from handlers.texts import t
-from retrieval.search import Retriever
-from retrieval.sync import process_outbox
+
+if TYPE_CHECKING:  # chromadb and langchain load only where an index is opened
+    from retrieval.search import Retriever
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,8 @@ class Dispatcher:
         if not wrote and now - self._outbox_looked < OUTBOX_LOOK_SECONDS:
             return
         self._outbox_looked = now
+        from retrieval.sync import process_outbox
+
         try:
             process_outbox(self.store, self.retriever.index)
         except Exception:  # the reply is already decided: the outbox keeps the rows

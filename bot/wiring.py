@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 from bot.channels import CONSOLE, DELIVERY_LOG, ChannelRegistry, ConsoleDeliveryChannel
 from bot.digest_text import digest_text
 from crm_store.store import Store
 from handlers.contracts import Channel
-from retrieval.config import IndexSettings, chroma_folder
-from retrieval.connect import open_index
-from retrieval.llm import LlmSettings, make_chat_model
-from retrieval.search import Retriever
 from scheduler.delivery import Formatter
+
+if TYPE_CHECKING:  # chromadb, langchain and the model load only where questions are answered
+    from retrieval.search import Retriever
 
 # A staff member's digest goes to the first of these they are bound on.
 CHANNEL_PREFERENCE = ("wecom", "telegram", CONSOLE)
@@ -40,6 +40,11 @@ def build_retriever(store: Store, *, only_existing: bool = False) -> Retriever |
     not create an empty index); CHROMA_URL always counts as configured. Raises RetrievalError
     (for example IndexBusy, naming CHROMA_URL) when the index is there but cannot be opened.
     """
+    from retrieval.config import IndexSettings, chroma_folder
+    from retrieval.connect import open_index
+    from retrieval.llm import LlmSettings, make_chat_model
+    from retrieval.search import Retriever
+
     config = IndexSettings()
     if only_existing and not config.chroma_url and not chroma_folder(store.settings).is_dir():
         return None
