@@ -187,7 +187,8 @@ class Dispatcher:
     ) -> tuple[str, Reply]:
         code = bind_request(message)
         if code is not None and message.channel not in TRUSTED_LOCAL_CHANNELS:
-            reply = bind_account(session, message, code, self._now(), self.lang)
+            now = self._now()
+            reply = bind_account(session, message, code, now, self.lang, self.store.cipher)
             return "bind", reply
         if ctx is None or actor is None or not actor.active:
             # Unknown and deactivated senders get the same reply: nothing to learn from it.

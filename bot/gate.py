@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from crm_store.binding import redeem_code
+from crm_store.crypto import FieldCipher
 from crm_store.models import Staff
 from handlers.contracts import Event, IncomingMessage, Reply
 from handlers.texts import t
@@ -45,13 +46,23 @@ def bind_request(message: IncomingMessage) -> str | None:
 
 
 def bind_account(
-    session: Session, message: IncomingMessage, code: str, now: datetime, lang: str
+    session: Session,
+    message: IncomingMessage,
+    code: str,
+    now: datetime,
+    lang: str,
+    cipher: FieldCipher,
 ) -> Reply:
     """Redeem a code for the sender's platform account (private chats only)."""
     if message.chat_type != "private":
         return Reply(t("group_chat", lang), (Event("refused", {"reason": "group_chat"}),))
     staff_id = redeem_code(
-        session, code=code, channel=message.channel, external_id=message.sender_id, now=now
+        session,
+        code=code,
+        channel=message.channel,
+        external_id=message.sender_id,
+        now=now,
+        cipher=cipher,
     )
     if staff_id is None:
         return Reply(t("bind_failed", lang), (Event("refused", {"reason": "bad_code"}),))

@@ -205,7 +205,7 @@ def test_bind_with_a_one_time_code(world: Store, bot: Assistant) -> None:
     from crm_store.binding import issue_code
 
     with world.db.write() as s:
-        code = issue_code(s, staff_id="rm1", now=NOW)
+        code = issue_code(s, staff_id="rm1", now=NOW, cipher=world.cipher)
     before = bot.send(platform_message("telegram", "777", "查一下张伟", NOW))
     assert before.event("refused") == {"reason": "unknown_sender"}
     bound = bot.send(platform_message("telegram", "777", f"/bind {code.lower()}", NOW))
@@ -215,7 +215,7 @@ def test_bind_with_a_one_time_code(world: Store, bot: Assistant) -> None:
     reused = bot.send(platform_message("telegram", "888", f"/bind {code}", NOW))
     assert reused.event("refused") == {"reason": "bad_code"}
     with world.db.write() as s:
-        late = issue_code(s, staff_id="rm2", now=NOW - timedelta(hours=25))
+        late = issue_code(s, staff_id="rm2", now=NOW - timedelta(hours=25), cipher=world.cipher)
     expired = bot.send(platform_message("telegram", "999", f"/bind {late}", NOW))
     assert expired.event("refused") == {"reason": "bad_code"}
 
