@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from bot import cli_index, cli_reminders, cli_staff
+from bot import cli_help
 from bot.cli_common import fail, load_settings, one_line_errors, parse_now, store_from_env
-from bot.console import ConsoleChannel, chat_loop, console_message
-from bot.dispatch import Dispatcher
-from crm_store.audit import tail
-from crm_store.demo import DEMO_KINDS, write_demo_files
-from crm_store.importer import import_file
-from crm_store.models import Staff
-from crm_store.store import Store, init_store
+from bot.cli_lazy import LazyTyperGroup
 
-app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-audit_app = typer.Typer(no_args_is_help=True, help="Read the audit log.")
-app.add_typer(cli_staff.app, name="staff")
-app.add_typer(audit_app, name="audit")
-app.add_typer(cli_reminders.app, name="reminders")
-app.add_typer(cli_index.app, name="index")
-app.command("reindex")(cli_index.reindex_command)
+# Only typer and our light CLI modules load here: each command imports what it uses, so
+# `--help` and a look-up never pay for the note index (chromadb, langchain, the model).
+# tests/test_cli_startup.py keeps it so; bench/bench_cli.py measures it.
+if TYPE_CHECKING:
+    from crm_store.store import Store
+
+app = cli_help.typer_app(cls=LazyTyperGroup, no_args_is_help=True, pretty_exceptions_enable=False)
+audit_app = cli_help.typer_app(no_args_is_help=True, help="Read the audit log.")
+app.add_typer(audit_app, name="audit")  # staff, reminders, index, key: bot/cli_lazy.py
 
 KINDS = ("branches", "staff", "customers", "holdings", "interactions")
 DEMO_USER = "S001"
@@ -37,6 +30,8 @@ DEMO_USER = "S001"
 @one_line_errors
 def init() -> None:
     """Create or upgrade the data folder, data key and schema (safe to run twice)."""
+    from crm_store.store import init_store
+
     store, generated = init_store(load_settings())
     settings = store.settings
     if generated:
@@ -67,6 +62,8 @@ def import_command(
     ] = None,
 ) -> None:
     """Import one file as an upsert by id, all rows or none."""
+    from crm_store.importer import import_file
+
     if kind not in KINDS:
         raise fail(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}", 2)
     try:
@@ -91,6 +88,10 @@ def seed_demo(
     ] = None,
 ) -> None:
     """Load a realistic demo data set (branches, staff, ~300 customers, notes)."""
+    from bot.cli_index import reindex_store
+    from crm_store.demo import DEMO_KINDS, write_demo_files
+    from crm_store.importer import import_file
+
     store = store_from_env()
     try:
         day = date.fromisoformat(today) if today else datetime.now(store.settings.tz).date()
@@ -99,13 +100,15 @@ def seed_demo(
             report = import_file(store, kind, files[kind], progress=True)
             print(f"imported {report.rows} {kind}")
         store.db.analyze()
-        print(f"indexed {cli_index.reindex_store(store)} notes for questions")
+        print(f"indexed {reindex_store(store)} notes for questions")
     finally:
         store.close()
     print(f"demo ready; try: bankbot chat --as {DEMO_USER}")
 
 
 def _require_staff(store: Store, staff_id: str) -> None:
+    from crm_store.models import Staff
+
     with store.db.read() as session:
         if session.get(Staff, staff_id) is None:
             raise fail(f"unknown staff id {staff_id!r}", 2)
@@ -122,12 +125,19 @@ def ask(
     ] = False,
 ) -> None:
     """Send one message through the same dispatcher every channel uses."""
+    import asyncio
+    import json
+
+    from bot.cli_index import retriever_for_chat
+    from bot.console import console_message
+    from bot.dispatch import Dispatcher
+
     store = store_from_env()
     retriever = None
     try:
         _require_staff(store, staff_id)
         clock_value = parse_now(now, store.settings)
-        retriever = cli_index.retriever_for_chat(store)
+        retriever = retriever_for_chat(store)
         clock = (lambda: clock_value) if clock_value else None
         dispatcher = Dispatcher(store, clock=clock, retriever=retriever)
         message = console_message(staff_id, text, dispatcher.clock())
@@ -147,12 +157,20 @@ def ask(
 @one_line_errors
 def chat(staff_id: Annotated[str, typer.Option("--as", help="Staff id of the asker.")]) -> None:
     """An interactive console chat (Ctrl-D or /quit to leave)."""
+    import asyncio
+
+    from rich.console import Console
+
+    from bot.cli_index import retriever_for_chat
+    from bot.console import ConsoleChannel, chat_loop
+    from bot.dispatch import Dispatcher
+
     store = store_from_env()
     console = Console(soft_wrap=True)
     retriever = None
     try:
         _require_staff(store, staff_id)
-        retriever = cli_index.retriever_for_chat(store)
+        retriever = retriever_for_chat(store)
         console.print(f"bankbot console — {staff_id}. 发送“帮助”查看用法，/quit 退出。")
         dispatcher = Dispatcher(store, retriever=retriever)
         asyncio.run(chat_loop(dispatcher, staff_id, lambda: input("> "), ConsoleChannel(console)))
@@ -187,7 +205,9 @@ def serve(
 @one_line_errors
 def scheduler() -> None:
     """Run the reminder timer alone (08:30 business time, catch-up on start, retries)."""
-    cli_reminders.run_scheduler()
+    from bot.cli_reminders import run_scheduler
+
+    run_scheduler()
 
 
 @audit_app.command("tail")
@@ -197,6 +217,8 @@ def audit_tail(
     staff_id: Annotated[str | None, typer.Option("--staff", help="Only this actor.")] = None,
 ) -> None:
     """Show the newest audit rows (masked text only)."""
+    from crm_store.audit import tail
+
     store = store_from_env()
     try:
         with store.db.read() as session:
@@ -210,6 +232,16 @@ def audit_tail(
             f"{r.id}\t{at}\t{who}\t{r.channel}/{r.chat_type}\t{r.intent}\t{r.decision}\t"
             f"[{r.customer_ids}]\t{r.text_masked}"
         )
+
+
+@app.command("reindex")
+def reindex(
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines.")] = False,
+) -> None:
+    """Drop the note index and rebuild it from SQL (safe to run at any time)."""
+    from bot.cli_index import reindex_command
+
+    reindex_command(quiet=quiet)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from bot.cli_common import fail, one_line_errors, store_from_env
+from bot.cli_help import typer_app
 from bot.wiring import build_retriever
 from crm_store.index_outbox import pending_count
 from crm_store.store import Store
@@ -19,7 +20,7 @@ from retrieval.index import NoteIndex
 from retrieval.search import Retriever
 from retrieval.sync import check, drain_outbox, reindex
 
-app = typer.Typer(no_args_is_help=True, help="The search index of interaction notes (Chroma).")
+app = typer_app(no_args_is_help=True, help="The search index of interaction notes (Chroma).")
 
 SHOWN_IDS = 10
 

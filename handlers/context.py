@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from crm_store.permissions import Actor
 from handlers.contracts import IncomingMessage
-from retrieval.search import Retriever
+
+if TYPE_CHECKING:
+    from retrieval.search import Retriever
 
 
 @dataclass(frozen=True)
