@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from bot.gate import StrangerLimit, bind_account, bind_request, stranger_reply
 from bot.identity import TRUSTED_LOCAL_CHANNELS, resolve_actor
+from bot.voice.detail import voice_detail
 from crm_store import index_outbox
 from crm_store.audit import write_audit
 from crm_store.masking import mask_text
@@ -34,6 +35,7 @@ from handlers.router import parse, route
 from handlers.texts import t
 
 if TYPE_CHECKING:  # chromadb and langchain load only where an index is opened
+    from bot.voice.hear import VoiceNotes
     from retrieval.search import Retriever
 
 log = logging.getLogger(__name__)
@@ -49,10 +51,15 @@ class Dispatcher:
     """Handles one incoming message at a time for any channel."""
 
     def __init__(
-        self, store: Store, clock: Clock | None = None, retriever: Retriever | None = None
+        self,
+        store: Store,
+        clock: Clock | None = None,
+        retriever: Retriever | None = None,
+        voice: VoiceNotes | None = None,
     ) -> None:
         self.store = store
         self.retriever = retriever
+        self.voice = voice  # None: voice messages get the offline reply
         self.clock = clock or (lambda: datetime.now(store.settings.tz))
         self.lang = store.settings.bankbot_lang
         self.strangers = StrangerLimit()
@@ -61,7 +68,20 @@ class Dispatcher:
     def _now(self) -> datetime:
         return self.clock().astimezone(self.store.settings.tz)
 
+    def now(self) -> datetime:
+        """The current time in the business time zone (from the injected clock)."""
+        return self._now()
+
     async def handle(self, message: IncomingMessage) -> Reply:
+        """Answer one message; a voice message is transcribed first (bot/voice/hear.py)."""
+        if message.voice is not None and not message.text:
+            from bot.voice.hear import VoiceNotes
+
+            voice = self.voice or VoiceNotes.offline()
+            return await voice.answer(self, message)
+        return await self.handle_text(message)
+
+    async def handle_text(self, message: IncomingMessage) -> Reply:
         """Answer one message; any failure becomes a short apology and an 'error' audit row."""
         # Redacted once, here, as a note is stored: no echo, audit row, index entry, log line
         # or LLM prompt downstream ever sees the secrets or full numbers the person typed.
@@ -173,7 +193,7 @@ class Dispatcher:
             customer_ids=guarded.customer_ids(),
             decision=_decision(guarded),
             text_masked=mask_text(message.text),
-            detail=_detail(guarded),
+            detail=" ".join(filter(None, (_detail(guarded), voice_detail(message)))),
         )
         return guarded
 
@@ -191,8 +211,11 @@ class Dispatcher:
             reply = bind_account(session, message, code, now, self.lang, self.store.cipher)
             return "bind", reply
         if ctx is None or actor is None or not actor.active:
-            # Unknown and deactivated senders get the same reply: nothing to learn from it.
-            return "refused", stranger_reply(self.strangers, message, self.lang)
+            # Unknown senders get one generic reply; a departed staff member's bound account
+            # is told it is deactivated (see stranger_reply), never anything about customers.
+            deactivated = actor is not None and not actor.active
+            reply = stranger_reply(self.strangers, message, self.lang, deactivated=deactivated)
+            return "refused", reply
         # A proposal exists only where the rules could not read the message (pending choice
         # included); it is mere handler input, and the handlers check access themselves.
         intent = proposed if proposed is not None else parse(ctx)
@@ -219,6 +242,7 @@ class Dispatcher:
                     customer_ids=[],
                     decision="error",
                     text_masked=mask_text(message.text),
+                    detail=voice_detail(message),
                 )
         except Exception:
             log.exception("could not write the audit row for a failed request")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import json
 import logging
 import os
 import time
@@ -26,7 +27,7 @@ from bot.dispatch import Dispatcher
 from crm_store.models import InboxMessage
 from crm_store.store import Store
 from crm_store.upsert import insert_for
-from handlers.contracts import Channel, IncomingMessage, Reply
+from handlers.contracts import Channel, IncomingMessage, Reply, VoiceNote
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class Inbox:
                 "chat_id": message.chat_id,
                 "chat_type": message.chat_type,
                 "text": message.text,
+                "voice": voice_to_json(message.voice),
                 "received_at": message.received_at,
                 "status": "pending",
                 "attempts": 0,
@@ -132,6 +134,7 @@ class Inbox:
                 msg_id=row.msg_key,
                 text=row.text,
                 received_at=row.received_at,
+                voice=voice_from_json(row.voice),
             )
 
     def _claim_and_answer(self, inbox_id: int) -> tuple[IncomingMessage, Reply] | None:
@@ -285,3 +288,25 @@ async def _in_thread(
 
 def _run(dispatcher: Dispatcher, message: IncomingMessage) -> Reply:
     return asyncio.run(dispatcher.handle(message))
+
+
+def voice_to_json(voice: VoiceNote | None) -> str | None:
+    """A voice message's platform reference for its inbox row (the audio is never stored)."""
+    if voice is None:
+        return None
+    return json.dumps(
+        {"ref": voice.ref, "format": voice.format, "seconds": voice.seconds, "size": voice.size}
+    )
+
+
+def voice_from_json(stored: str | None) -> VoiceNote | None:
+    """The reference `voice_to_json` stored, or None for a text message."""
+    if not stored:
+        return None
+    data = json.loads(stored)
+    return VoiceNote(
+        ref=str(data["ref"]),
+        format=str(data["format"]),
+        seconds=data.get("seconds"),
+        size=data.get("size"),
+    )
