@@ -34,6 +34,9 @@ def configure(level: str = "INFO") -> dict[str, object]:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # httpx logs every request's URL at INFO: Telegram's URLs carry the bot token.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     return {
         "version": 1,
         "disable_existing_loggers": False,

@@ -27,6 +27,7 @@ from bot import metrics
 from bot.inbox import Inbox
 from bot.telegram_channel import CHANNEL, TelegramChannel
 from bot.telegram_updates import incoming_from_update
+from bot.telegram_voice import TelegramVoiceSource
 from crm_store.store import Store
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class TelegramAdapter:
         self.secret = secret
         self.polling = polling
         self.channel = TelegramChannel(application.bot, lang)
+        self.voice_source: TelegramVoiceSource | None = None  # set by `from_settings`
         self._inbox: Inbox | None = None
         self._ready = False
         self._offset: int | None = None
@@ -95,7 +97,11 @@ class TelegramAdapter:
             settings.tz,
         )
         plain = secret.get_secret_value() if secret else None
-        return cls(application, secret=plain, lang=settings.bankbot_lang, polling=polling)
+        adapter = cls(application, secret=plain, lang=settings.bankbot_lang, polling=polling)
+        adapter.voice_source = TelegramVoiceSource(
+            settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base_url
+        )
+        return adapter
 
     @property
     def bot(self) -> ExtBot[None]:

@@ -1,7 +1,8 @@
 """From a Telegram update to an `IncomingMessage`, or None when it is not for the dispatcher.
 
-Private text messages and inline-button presses are taken; group messages only when they are a
-command or mention the bot (the dispatcher answers those with its group refusal or help).
+Private text messages, voice notes and audio files, and inline-button presses are taken; group
+messages only when they are a command or mention the bot, group voice notes only when they
+answer the bot (the dispatcher answers those with its group refusal or help).
 Edited messages are ignored on purpose: re-running an edited "记录：..." would record a second
 note, and an edit is not a new question.
 """
@@ -9,14 +10,15 @@ note, and an edit is not a new question.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from telegram import Message, MessageEntity, Update
 from telegram.constants import ChatType
 
 from bot.telegram_channel import CHANNEL
 from handlers.contracts import ChatType as OurChatType
-from handlers.contracts import IncomingMessage
+from handlers.contracts import IncomingMessage, VoiceNote
 
 
 def _addressed_text(message: Message, username: str | None) -> tuple[bool, str]:
@@ -53,6 +55,8 @@ def incoming_from_update(
     message = update.message  # edited messages and channel posts are ignored on purpose
     if message is None or message.from_user is None or message.from_user.is_bot:
         return None
+    if message.voice is not None or message.audio is not None:
+        return _incoming_voice(update, message, username, now)
     if not message.text:
         return None
     private = message.chat.type == ChatType.PRIVATE
@@ -61,6 +65,45 @@ def incoming_from_update(
         return None
     key = f"m{message.chat.id}:{message.message_id}"
     return _incoming(update, message.from_user.id, message.chat.id, private, key, text, now)
+
+
+def _incoming_voice(
+    update: Update, message: Message, username: str | None, now: datetime
+) -> IncomingMessage | None:
+    """A voice note (OGG/Opus) or audio file; in a group only when it answers the bot or its
+    caption mentions it (it then gets the group refusal, never a transcription)."""
+    private = message.chat.type == ChatType.PRIVATE
+    if not private and not _voice_addressed(message, username):
+        return None
+    sound = message.voice or message.audio
+    assert sound is not None and message.from_user is not None
+    mime = sound.mime_type or ("audio/ogg" if message.voice else "audio/mpeg")
+    voice = VoiceNote(
+        ref=sound.file_id,
+        format=mime.partition("/")[2] or "ogg",
+        seconds=_whole_seconds(sound.duration),
+        size=sound.file_size,
+    )
+    key = f"m{message.chat.id}:{message.message_id}"
+    plain = _incoming(update, message.from_user.id, message.chat.id, private, key, "", now)
+    return replace(plain, voice=voice)
+
+
+def _whole_seconds(duration: int | timedelta | None) -> int | None:
+    """PTB gives an int or a timedelta, depending on its settings."""
+    if isinstance(duration, timedelta):
+        return int(duration.total_seconds())
+    return duration
+
+
+def _voice_addressed(message: Message, username: str | None) -> bool:
+    if not username:
+        return False
+    answered = message.reply_to_message
+    replier = answered.from_user if answered is not None else None
+    if replier is not None and (replier.username or "").lower() == username.lower():
+        return True
+    return f"@{username.lower()}" in (message.caption or "").lower()
 
 
 def _incoming(
