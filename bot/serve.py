@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from bot import logs
 from bot.dispatch import Dispatcher
 from bot.inbox import Inbox
+from bot.voice.hear import AudioSource, VoiceNotes
 from bot.web import PlatformAdapter, build_app
 from bot.wiring import build_formatter, build_retriever, build_router, delivery_channels
 from crm_store.store import Store
@@ -50,16 +51,27 @@ def build_server(
     """The whole service: platforms, inbox, dispatcher and (by default) the reminder timer;
     questions over the notes when a `retriever` (see `open_retriever`) is given."""
     adapters = platform_adapters(store, telegram_polling=telegram_polling)
-    channels: dict[str, Channel] = {**delivery_channels(store)}
-    channels.update({a.name: a.channel for a in adapters})
-    inbox = Inbox(store, Dispatcher(store, retriever=retriever), channels)
+    channels: dict[str, Channel] = {a.name: a.channel for a in adapters}
+    voice = voice_notes(adapters)
+    inbox = Inbox(store, Dispatcher(store, retriever=retriever, voice=voice), channels)
     timer = None
     if with_timer:
-        timer = ReminderTimer(store, build_router(store, channels), build_formatter(store))
+        router = build_router(store, delivery_channels(store, channels))
+        timer = ReminderTimer(store, router, build_formatter(store))
     if not adapters:
         log.warning("no WeCom or Telegram settings: serving health and metrics only")
     count = retriever.index.count if retriever is not None else None
     return build_app(store, inbox, adapters, timer, index_count=count)
+
+
+def voice_notes(adapters: list[PlatformAdapter]) -> VoiceNotes:
+    """Voice messages as TRANSCRIBE_* configures them, with each platform's audio source."""
+    sources: dict[str, AudioSource] = {}
+    for adapter in adapters:
+        source = getattr(adapter, "voice_source", None)
+        if source is not None:
+            sources[adapter.name] = source
+    return VoiceNotes.from_settings(sources)
 
 
 def serve(store: Store, *, host: str, port: int, telegram_polling: bool = False) -> None:
