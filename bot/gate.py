@@ -71,9 +71,16 @@ def bind_account(
     return Reply(t("bound", lang, name=name), (Event("bound", {"staff_id": staff_id}),))
 
 
-def stranger_reply(limit: StrangerLimit, message: IncomingMessage, lang: str) -> Reply:
-    """The one generic answer for unknown or deactivated senders; empty when over the limit."""
-    event = (Event("refused", {"reason": "unknown_sender"}),)
+def stranger_reply(
+    limit: StrangerLimit, message: IncomingMessage, lang: str, *, deactivated: bool = False
+) -> Reply:
+    """The one generic answer for unknown senders, or "deactivated" for a departed staff
+    member's own account; empty when over the limit.
+
+    Saying "deactivated" leaks nothing: only an account bound to that staff member gets it,
+    and whoever holds it knows whose it is. Unknown senders learn nothing either way."""
+    reason = "deactivated" if deactivated else "unknown_sender"
+    event = (Event("refused", {"reason": reason}),)
     if not limit.allow(message.channel, message.sender_id):
         return Reply("", event)  # adapters send nothing for an empty reply
-    return Reply(t("unknown_sender", lang), event)
+    return Reply(t(reason, lang), event)

@@ -26,6 +26,7 @@ _ZH: dict[str, str] = {
     "cancelled": "好的，已取消。",
     "nothing_pending": "当前没有需要选择的内容。",
     "unknown_sender": "您好，此账号尚未绑定员工身份，无法提供服务。请联系管理员。",
+    "deactivated": "该账号已停用，无法提供服务。如有疑问请联系管理员。",
     "bind_failed": "绑定码无效或已过期，请向管理员重新申请。",
     "bound": "绑定成功，{name}您好！发送“帮助”查看我能做什么。",
     "group_chat": "为保护客户隐私，群聊中不提供客户信息，请在与我的私聊中继续。",
@@ -73,8 +74,8 @@ _ZH: dict[str, str] = {
     "already_done": "这项跟进已经完成了。",
     "snoozed": "已推迟：{name} — 改到{due}。",
     "bad_snooze": "没看懂要推迟到哪天，例如“推迟 2 3天”或“推迟 2 下周一”。",
-    "vip_title": "您可查看的VIP客户（共{total}位，按资产排序）：",
     "snooze_range": "只能推迟到明天至{max}天后（最晚{last}），例如“推迟 2 3天”。",
+    "vip_title": "您可查看的VIP客户（共{total}位，按资产排序）：",
     "vip_none": "您目前没有可查看的VIP客户。",
     "maturing_title": "{start}至{end}有产品到期的客户：",
     "maturing_none": "{start}至{end}没有您可查看的客户产品到期。",
@@ -150,6 +151,7 @@ _EN: dict[str, str] = {
     "bind_failed": "That code is invalid or has expired. Please ask your admin for a new one.",
     "bound": "Linked. Hello {name}! Send 'help' to see what I can do.",
     "unknown_sender": "This account is not linked to a staff member. Please contact your admin.",
+    "deactivated": "This account has been deactivated. Please contact your admin if in doubt.",
     "group_chat": (
         "To protect customer privacy, customer information is not shared in group chats. "
         "Please continue in a private chat with me."
@@ -203,9 +205,9 @@ _EN: dict[str, str] = {
         "I could not tell which day to snooze to: try 'snooze 2 12-05' (month-day), "
         "or 'snooze 2' for tomorrow."
     ),
+    "snooze_range": "A snooze goes from tomorrow to {max} days ahead (at the latest {last}).",
     "vip_title": "Your VIP customers ({total}, by AUM):",
     "vip_none": "You have no VIP customers you can see.",
-    "snooze_range": "A snooze goes from tomorrow to {max} days ahead (at the latest {last}).",
     "maturing_title": "Customers with products maturing {start} to {end}:",
     "maturing_none": "No customer you can see has a product maturing {start} to {end}.",
     "no_customers": "You have no customers you can see.",

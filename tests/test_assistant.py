@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from crm_store.db import Database, make_engine
 from crm_store.models import AuditLog, ChannelIdentity, FollowUp, Interaction
 from crm_store.store import Store
+from handlers.texts import t
 from tests.assistant import Assistant, platform_message
 from tests.world import build_world
 
@@ -145,7 +146,13 @@ def test_unknown_sender_and_deactivated_staff_learn_nothing(world: Store, bot: A
     stranger = bot.send(platform_message("wecom", "zhangsan", "查一下张伟", NOW))
     gone = bot.say("gone", "查一下韩梅梅")
     assert stranger.event("refused") == {"reason": "unknown_sender"}
-    assert stranger.text == gone.text and "韩梅梅" not in gone.text
+    assert stranger.text == t("unknown_sender", "zh")
+    # A departed staff member's own account is told so, and still learns nothing.
+    assert gone.event("refused") == {"reason": "deactivated"}
+    assert (
+        gone.text == t("deactivated", "zh") == "该账号已停用，无法提供服务。如有疑问请联系管理员。"
+    )
+    assert "韩梅梅" not in gone.text
     with world.db.read() as s:
         row = s.scalars(select(AuditLog).order_by(AuditLog.id)).first()
     assert row is not None and row.decision == "refused" and row.sender_id == "zhangsan"
