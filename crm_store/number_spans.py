@@ -94,7 +94,9 @@ def _first_match(run: list[re.Match[str]], i: int) -> tuple[int, Kind] | None:
         if digits > _MAX_DIGITS:
             break
         kind = _kind([m.group() for m in run[i : j + 1]])
-        if kind is not None:
+        if kind == "card":
+            found[kind] = j  # the longest: "6222 0212 3456 7890 123" is one card
+        elif kind is not None:
             found.setdefault(kind, j)
     for kind in ("id", "phone", "card"):
         if kind in found:
