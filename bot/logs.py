@@ -34,9 +34,7 @@ def configure(level: str = "INFO") -> dict[str, object]:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request's URL at INFO: Telegram's URLs carry the bot token.
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_request_logs()
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -47,3 +45,9 @@ def configure(level: str = "INFO") -> dict[str, object]:
             "uvicorn.access": {"handlers": ["default"], "level": level, "propagate": False},
         },
     }
+
+
+def quiet_request_logs() -> None:
+    """httpx logs every request's URL at INFO, and Telegram's URLs carry the bot token."""
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

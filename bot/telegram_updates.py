@@ -10,11 +10,13 @@ note, and an edit is not a new question.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from telegram import Message, MessageEntity, Update
+from telegram import Audio, Message, MessageEntity, Update, Voice
 from telegram.constants import ChatType
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.telegram_channel import CHANNEL
 from handlers.contracts import ChatType as OurChatType
@@ -81,7 +83,7 @@ def _incoming_voice(
     voice = VoiceNote(
         ref=sound.file_id,
         format=mime.partition("/")[2] or "ogg",
-        seconds=_whole_seconds(sound.duration),
+        seconds=_whole_seconds(sound),
         size=sound.file_size,
     )
     key = f"m{message.chat.id}:{message.message_id}"
@@ -89,11 +91,14 @@ def _incoming_voice(
     return replace(plain, voice=voice)
 
 
-def _whole_seconds(duration: int | timedelta | None) -> int | None:
-    """PTB gives an int or a timedelta, depending on its settings."""
+def _whole_seconds(sound: Voice | Audio) -> int | None:
+    """The declared duration: PTB 22 gives an int or a timedelta (and warns about the int)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        duration = sound.duration
     if isinstance(duration, timedelta):
         return int(duration.total_seconds())
-    return duration
+    return int(duration) if duration is not None else None
 
 
 def _voice_addressed(message: Message, username: str | None) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.logs import quiet_request_logs
 from crm_store.models import Interaction
 from handlers.texts import t
 from tests.voice.audio_files import amr
@@ -42,7 +43,8 @@ def _notes(bank: WeComBank) -> list[Interaction]:
 def test_voice_note_is_saved_echoed_audited_and_undone(
     wecom_bank: WeComBank, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.INFO)  # as `bankbot serve` logs
+    quiet_request_logs()
     audio = amr(3.0)
     wecom_bank.fake.media["MEDIA1"] = audio
     wecom_bank.asr.transcript = NOTE
