@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from crm_store import conversation
 from crm_store.audit import write_audit
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 ITEMS_KEPT_FOR = timedelta(days=2)
+NO_CHANNEL = "no channel"  # the reason of an undeliverable digest
 
 
 @dataclass(frozen=True)
@@ -55,12 +56,17 @@ Formatter = Callable[[DigestContent, str], str]  # (content, channel name) -> te
 
 @dataclass
 class SendStats:
+    """What one sender run did. A digest is one message to one staff member; its items are
+    its numbered lines: the reminders it carries, then overdue follow-ups."""
+
     sent: int = 0
     items: int = 0
+    reminders: int = 0  # reminder rows delivered in the sent digests
     empty: int = 0
     retried: int = 0
     failed: int = 0
     resent: int = 0
+    undeliverable: int = 0  # no channel reaches the recipient
 
 
 class MemberRateLimit:
@@ -96,8 +102,12 @@ class Sender:
         stats = SendStats()
         lease = timedelta(seconds=self.store.settings.send_lease_seconds)
         with self.store.db.write() as session:  # a plan whose opening a crash cut off
-            open_digests(session, now=self.clock())
-        while max_digests is None or stats.sent + stats.empty + stats.failed < max_digests:
+            open_digests(session, now=self.clock(), settings=self.store.settings)
+        self._retry_undeliverable()
+        while (
+            max_digests is None
+            or stats.sent + stats.empty + stats.failed + stats.undeliverable < max_digests
+        ):
             claimed = claim_next(self.store.db, now=self.clock(), worker=self.worker, lease=lease)
             if claimed is None:
                 break
@@ -114,8 +124,10 @@ class Sender:
                 stats.empty += 1
                 return
         route = self.router.route(claimed.recipient_staff_id)
-        if route is None:
-            self._failed(claimed, "no private channel bound for this staff member", stats)
+        if route is None:  # kept, not failed: binding later today still delivers it
+            with self.store.db.write() as session:
+                if _finish(session, claimed, status="undeliverable", error=NO_CHANNEL):
+                    stats.undeliverable += 1
             return
         text = self.formatter(content, route.channel.name)
         event = Event(
@@ -169,7 +181,30 @@ class Sender:
             )
         stats.sent += 1
         stats.items += len(content.entries)
+        stats.reminders += len(content.today) + len(content.coming)
         stats.resent += int(claimed.reclaimed)
+
+    def _retry_undeliverable(self) -> None:
+        """Today's digests that found no channel go out once their recipient has one
+        (bound since with /bind or an import); older ones stay: their reminders already
+        ride along with the recipient's next digest."""
+        now = self.clock()
+        today = now.astimezone(self.store.settings.tz).date()
+        with self.store.db.read() as session:
+            waiting = session.execute(
+                select(Digest.id, Digest.recipient_staff_id).where(
+                    Digest.status == "undeliverable", Digest.business_date == today
+                )
+            ).all()
+        reachable = [i for i, staff in waiting if self.router.route(staff) is not None]
+        if not reachable:
+            return
+        with self.store.db.write() as session:
+            session.execute(
+                update(Digest)
+                .where(Digest.id.in_(reachable), Digest.status == "undeliverable")
+                .values(status="pending", next_attempt_at=now, last_error="")
+            )
 
     def _failed(
         self, claimed: Claimed, error: str, stats: SendStats, *, retryable: bool = True
@@ -229,8 +264,9 @@ def _finish(
             .where(Reminder.digest_id == claimed.digest_id, Reminder.status == "pending")
             .values(status="sent", sent_at=now)
         )
-    elif status == "failed":
-        # Given up on this digest: its reminders ride along with the recipient's next one.
+    elif status in ("failed", "undeliverable"):
+        # Given up on this digest (for now): its reminders ride along with the recipient's
+        # next one, or with this one again if it is retried today.
         session.execute(  # type: ignore[attr-defined]
             update(Reminder)
             .where(Reminder.digest_id == claimed.digest_id, Reminder.status == "pending")

@@ -84,6 +84,12 @@ def store_for(db_url: str, home: Path, **extra: str) -> Iterator[Store]:
         db.dispose()
 
 
+def with_console(store: Store) -> Store:
+    """The same database, delivering to the console log (REMINDER_CHANNEL=console)."""
+    settings = make_settings(store.settings.home, store.settings.db_url, REMINDER_CHANNEL="console")
+    return Store(settings, store.db, store.cipher)
+
+
 def make_timer(store: Store, clock: Clock) -> tuple[ReminderTimer, RecordingChannel]:
     """A timer on a recording console channel, with the real digest formatter."""
     channel = RecordingChannel()
