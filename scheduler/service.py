@@ -34,7 +34,8 @@ def plan_day(store: Store, business_date: date, *, now: datetime, late: bool = F
             session, business_date=business_date, settings=store.settings, now=now, late=late
         )
     with store.db.write() as session:
-        return replace(result, digests=open_digests(session, now=now))
+        opened = open_digests(session, now=now, settings=store.settings)
+        return replace(result, digests=opened)
 
 
 async def send_due(
@@ -53,6 +54,8 @@ class _Preview(Exception):
 class PreviewedDigest:
     recipient_staff_id: str
     text: str
+    items: int  # numbered lines
+    reminders: int  # of which reminder rows; the rest are overdue follow-ups
 
 
 def preview_day(
@@ -76,8 +79,10 @@ def preview_day(
                 attach(session, d.id, d.recipient_staff_id, business_date)
                 content = collect(session, claimed, now)
                 if content is not None and not content.is_empty():
+                    text = formatter(content, "console")
+                    carried = len(content.today) + len(content.coming)
                     found.append(
-                        PreviewedDigest(d.recipient_staff_id, formatter(content, "console"))
+                        PreviewedDigest(d.recipient_staff_id, text, len(content.entries), carried)
                     )
             raise _Preview
     except _Preview:

@@ -27,6 +27,7 @@ from tests.scheduler.helpers import (
     item_line,
     make_timer,
     reminders,
+    with_console,
 )
 from tests.world import build_world
 
@@ -140,7 +141,9 @@ def test_items_of_another_staff_members_digest_are_not_theirs(store: Store) -> N
 
 
 def test_done_after_a_digest_on_the_console_delivery_log(store: Store) -> None:
-    """The deployment's own wiring: the console delivery log under BANKBOT_HOME."""
+    """The deployment's own wiring: the console delivery log under BANKBOT_HOME, chosen
+    with REMINDER_CHANNEL=console."""
+    store = with_console(store)
     build_world(store)
     add_holding(store, "hx", "c5", "large_cd", CD_MATURES)
     timer = ReminderTimer(
@@ -164,6 +167,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         "BANKBOT_HOME": str(settings.bankbot_home),
         "DATABASE_URL": settings.database_url or "",
         "BANKBOT_DATA_KEY": TEST_KEY,
+        "REMINDER_CHANNEL": "console",
     }
 
 
@@ -194,11 +198,12 @@ def test_reminders_run_then_status_shows_the_sent_digest(settings: Settings) -> 
     env = env_for(settings)
     run = runner.invoke(app, ["reminders", "run", "--date", TUESDAY.isoformat()], env=env)
     assert run.exit_code == 0, run.output
-    assert "sent 1 digests (1 items)" in run.stdout
+    assert "planned 1 new reminders; sent 1 digests with 1 items (1 reminders," in run.stdout
     status = runner.invoke(app, ["reminders", "status"], env=env)
     assert status.exit_code == 0, status.output
-    assert "digests:   sent 1" in status.stdout
-    assert "reminders: sent 1" in status.stdout
+    assert "business date): sent 1" in status.stdout
+    assert "of one customer): sent 1" in status.stdout
+    assert "the sent digests had 1 numbered lines" in status.stdout
     again = runner.invoke(app, ["reminders", "run", "--date", TUESDAY.isoformat()], env=env)
     assert "sent 0 digests" in again.stdout  # planning and sending again adds nothing
     lines = (settings.home / DELIVERY_LOG).read_text(encoding="utf-8").splitlines()
