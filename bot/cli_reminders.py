@@ -16,6 +16,8 @@ from typing import Annotated
 import typer
 
 from bot.cli_common import fail, one_line_errors, store_from_env
+from bot.cli_help import typer_app
+from bot.index_upkeep import OwnedUpkeep
 from bot.reminder_report import no_channel_warning, outcome, preview_summary, status_lines
 from bot.wiring import build_formatter, reminder_router
 from crm_store.store import Store
@@ -25,7 +27,7 @@ from scheduler.status import outbox_status
 from scheduler.timer import ReminderTimer
 from scheduler.workdays import is_digest_day
 
-app = typer.Typer(no_args_is_help=True, help="Birthday, maturity and follow-up reminders.")
+app = typer_app(no_args_is_help=True, help="Birthday, maturity and follow-up reminders.")
 
 DateOption = Annotated[
     str | None,
@@ -175,7 +177,8 @@ def run_scheduler() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        with reminder_router(store) as router:
+        # The timer process also applies queued note changes, unless serve holds the index.
+        with reminder_router(store) as router, OwnedUpkeep(store):
             timer = ReminderTimer(store, router, build_formatter(store))
             timer.start()
             channels = ", ".join(router.preference) or "none"
