@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot import cli_help
+from bot import cli_export, cli_help
 from bot.cli_common import fail, load_settings, one_line_errors, parse_now, store_from_env
 from bot.cli_lazy import LazyTyperGroup
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 app = cli_help.typer_app(cls=LazyTyperGroup, no_args_is_help=True, pretty_exceptions_enable=False)
 audit_app = cli_help.typer_app(no_args_is_help=True, help="Read the audit log.")
 app.add_typer(audit_app, name="audit")  # staff, reminders, index, key: bot/cli_lazy.py
+app.command("export")(cli_export.export_command)
 
 KINDS = ("branches", "staff", "customers", "holdings", "interactions")
 DEMO_USER = "S001"

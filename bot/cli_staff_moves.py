@@ -43,7 +43,7 @@ def reassign_command(
             to_staff=to_staff,
             now=now,
             customer_ids=wanted,
-            operator=_operator(),
+            operator=operator_name(),
         )
     print(
         f"moved {len(done.customers)} customers from {from_staff} to {to_staff}, "
@@ -86,7 +86,7 @@ def warn_if_owner(session: Session, staff_id: str) -> None:
         )
 
 
-def _operator() -> str | None:
+def operator_name() -> str | None:
     """The operating-system account that ran the command, for the audit row."""
     try:
         return f"os:{getpass.getuser()}"

@@ -95,7 +95,7 @@ def test_every_error_in_one_pass(store: Store, tmp_path: Path) -> None:
     ]
     errors = rejected(store, "customers", write_csv(tmp_path / "c.csv", (CUSTOMER_HEADER, rows)))
     assert errors == [
-        'c.csv:2: birthday: "1975/13" is not a date (YYYY-MM-DD)',
+        'c.csv:2: birthday: "1975/13" is not a date (YYYY-MM-DD or MM-DD)',
         'c.csv:2: owner_staff_id: unknown staff "S404"',
         'c.csv:3: segment: "gold" is not one of vip, regular, prospect',
         'c.csv:3: branch_id: unknown branch "NOWHERE"',

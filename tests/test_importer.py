@@ -336,7 +336,7 @@ def test_bad_values_are_all_reported_and_nothing_written(store: Store, tmp_path:
         "name.csv:7: aum: more than 2 decimal places",
         "name.csv:8: name: required",
         "name.csv:8: id_number: not an 18-character ID number (17 digits and a digit or X)",
-        'name.csv:9: birthday: "15/08/1975" is not a date (YYYY-MM-DD)',
+        'name.csv:9: birthday: "15/08/1975" is not a date (YYYY-MM-DD or MM-DD)',
         'name.csv:9: aum: "lots" is not an amount',
     ]
     assert all("12345" not in line for line in errors if "phone" in line or "id_number" in line)

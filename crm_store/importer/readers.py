@@ -16,6 +16,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from crm_store.cells import restored
 from crm_store.importer.encodings import decode_text
 from crm_store.importer.errors import ImportRejected
 
@@ -57,6 +58,8 @@ def read_rows(
         for number, cells in enumerate(raw, start=2):
             if not any(cells):  # "" is the only false cell
                 continue
+            # A cell an export neutralised ('=...) reads back as it was stored (crm_store/cells.py).
+            cells = [restored(cell) if isinstance(cell, str) else cell for cell in cells]
             row: Row = dict(zip(header, cells, strict=False))
             if len(cells) > width and any(cells[width:]):
                 row[EXTRA] = "more cells than header columns"
