@@ -136,3 +136,35 @@ def test_reimport_says_unchanged(store: Store, tmp_path: Path) -> None:
 
 def _staff() -> tuple[list[str], list[list[str]]]:
     return (["staff_id", "name", "role", "branch_id"], [["S1", "李经理", "rm", "SZ01"]])
+
+
+def test_birthday_without_a_year(store: Store, tmp_path: Path) -> None:
+    load(store, tmp_path, "branches", "staff")
+    rows = [
+        ["C1", "张伟", "S1", "SZ01", "vip", "02-29", "", "", "", "", "", ""],
+        ["C2", "陈静", "S1", "SZ01", "vip", "--08-30", "lunar", "", "", "", "", ""],
+        ["C3", "刘洋", "S1", "SZ01", "vip", "02-30", "", "", "", "", "", ""],
+    ]
+    errors = rejected(store, "customers", write_csv(tmp_path / "c.csv", (CUSTOMER_HEADER, rows)))
+    assert errors == ["c.csv:4: birthday: not a real date"]
+    import_file(store, "customers", write_csv(tmp_path / "ok.csv", (CUSTOMER_HEADER, rows[:2])))
+    with store.db.read() as session:
+        got = (
+            session.execute(
+                select(
+                    Customer.id,
+                    Customer.birth_month,
+                    Customer.birth_day,
+                    Customer.birthday_calendar,
+                )
+            )
+            .tuples()
+            .all()
+        )
+    assert sorted(got) == [("C1", 2, 29, "solar"), ("C2", 8, 30, "lunar")]
+    # The year is not stored, so a file that gives one is the same data: unchanged.
+    rows[0][5], rows[1][5] = "1980-02-29", "1975-08-30"
+    again = import_file(
+        store, "customers", write_csv(tmp_path / "y.csv", (CUSTOMER_HEADER, rows[:2]))
+    )
+    assert (again.updated, again.unchanged) == (0, 2)
