@@ -25,11 +25,11 @@ from bot.voice.detail import voice_detail
 from bot.voice.settings import VoiceSettings
 from bot.voice.transcribe import TranscribeError, Transcriber, recognition_prompt
 from crm_store.audit import write_audit
-from crm_store.masking import mask_text
 from crm_store.permissions import may_use_customer_chat
 from crm_store.prompt_names import names_for_prompt
-from crm_store.redaction import redact_secrets
+from crm_store.redaction import clean_text
 from handlers.contracts import Event, IncomingMessage, Reply, VoiceNote
+from handlers.guard import GuardedReply
 from handlers.texts import t
 
 if TYPE_CHECKING:
@@ -91,7 +91,9 @@ class VoiceNotes:
         """Where `channel`'s audio comes from (adapters register themselves at wiring)."""
         self.sources[channel] = source
 
-    async def answer(self, dispatcher: Dispatcher, message: IncomingMessage) -> Reply:
+    async def answer(
+        self, dispatcher: Dispatcher, message: IncomingMessage
+    ) -> Reply | GuardedReply:
         """The reply to one voice message (never raises: failures are short replies)."""
         try:
             return await self._answer(dispatcher, message)
@@ -100,7 +102,9 @@ class VoiceNotes:
             metrics.VOICE.labels(channel=message.channel, outcome="error").inc()
             return Reply(t("error", dispatcher.lang), (Event("refused", {"reason": "error"}),))
 
-    async def _answer(self, dispatcher: Dispatcher, message: IncomingMessage) -> Reply:
+    async def _answer(
+        self, dispatcher: Dispatcher, message: IncomingMessage
+    ) -> Reply | GuardedReply:
         voice = message.voice
         assert voice is not None
         now = dispatcher.now()
@@ -120,8 +124,11 @@ class VoiceNotes:
         metrics.VOICE.labels(channel=message.channel, outcome="transcribed").inc()
         spoken = replace(message, text=heard.text, voice=replace(voice, seconds=heard.seconds))
         reply = await dispatcher.handle_text(spoken)
-        echo = t("voice_heard", dispatcher.lang, text=mask_text(redact_secrets(heard.text)))
         event = Event("voice_transcribed", {"seconds": heard.seconds})
+        if _too_long(reply):  # the size cap keeps nothing of the text: no echo either
+            return replace(reply, events=(event, *reply.events))
+        # Echoed as typed text is: secrets redacted and numbers masked, as the note keeps it.
+        echo = t("voice_heard", dispatcher.lang, text=clean_text(heard.text))
         return replace(reply, text=f"{echo}\n{reply.text}", events=(event, *reply.events))
 
     def _may_transcribe(self, dispatcher: Dispatcher, message: IncomingMessage) -> bool:
@@ -191,3 +198,7 @@ class VoiceNotes:
             )
         event = Event("voice_not_transcribed", {"reason": reason})
         return Reply(text, (event,))
+
+
+def _too_long(reply: Reply | GuardedReply) -> bool:
+    return any(e.type == "refused" and e.data.get("reason") == "too_long" for e in reply.events)
