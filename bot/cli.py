@@ -214,10 +214,11 @@ def scheduler() -> None:
 @audit_app.command("tail")
 @one_line_errors
 def audit_tail(
-    lines: Annotated[int, typer.Option("-n", help="How many rows.")] = 20,
+    lines: Annotated[int, typer.Option("-n", help="How many rows (0 or more).")] = 20,
     staff_id: Annotated[str | None, typer.Option("--staff", help="Only this actor.")] = None,
 ) -> None:
-    """Show the newest audit rows (masked text only)."""
+    """Show the newest audit rows (masked text, control characters escaped)."""
+    from bot.audit_view import row_json, row_line
     from crm_store.audit import tail
 
     store = store_from_env()
@@ -227,12 +228,7 @@ def audit_tail(
     finally:
         store.close()
     for r in rows:
-        who = r.actor_staff_id or f"?{r.sender_id}"
-        at = r.at.astimezone(store.settings.tz).isoformat(timespec="seconds")
-        print(
-            f"{r.id}\t{at}\t{who}\t{r.channel}/{r.chat_type}\t{r.intent}\t{r.decision}\t"
-            f"[{r.customer_ids}]\t{r.text_masked}"
-        )
+        print(row_json(r, store.settings.tz) if as_json else row_line(r, store.settings.tz))
 
 
 @app.command("reindex")
@@ -252,3 +248,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    if lines < 0:
+        raise fail(f"-n must be 0 or more, not {lines}", 2)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from bot.door import admit, is_oversize
 from bot.gate import StrangerLimit, bind_account, bind_request, stranger_reply
 from bot.identity import TRUSTED_LOCAL_CHANNELS, resolve_actor
 from bot.voice.detail import voice_detail
@@ -87,6 +88,7 @@ class Dispatcher:
         # or LLM prompt downstream ever sees the secrets or full numbers the person typed.
         message = replace(message, text=clean_text(message.text))
         now = self._now()
+        message = admit(message, self.store.settings.max_message_chars)  # console and `ask` too
         queued = index_outbox.queued_here.set(False)
         try:
             reply = await self._handle(message, now)
@@ -120,7 +122,8 @@ class Dispatcher:
     async def _handle(self, message: IncomingMessage, now: datetime) -> Reply:
         rule = intents.parse_intent(message.text).name
         # Only a message the rules cannot read goes to the LLM, outside any transaction.
-        proposed = await self._proposal(message, now) if rule == intents.UNKNOWN else None
+        unread = rule == intents.UNKNOWN and not is_oversize(message)
+        proposed = await self._proposal(message, now) if unread else None
         if intents.QUESTION in (rule, proposed.name if proposed else None):
             # A question may wait seconds for an LLM: answer it under a read session (on SQLite
             # readers block no writer), then guard and audit in a short write transaction.
@@ -224,6 +227,9 @@ class Dispatcher:
         if intent.name not in GROUP_SAFE_INTENTS and not may_use_customer_chat(actor):
             return intent.name, _refusal(t("admin_no_customers", self.lang), "role")
         reply = await route(ctx, intent)
+        if is_oversize(message):
+            limit = self.store.settings.max_message_chars
+            return "too_long", _refusal(t("too_long", self.lang, max=limit), "too_long")
         if proposed is not None:
             reply = mark_proposed(reply, intent, self.retriever.model if self.retriever else None)
         return intent.name, reply

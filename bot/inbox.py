@@ -24,6 +24,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from bot.dispatch import Dispatcher
+from bot.door import admit
 from crm_store.models import InboxMessage
 from crm_store.store import Store
 from crm_store.upsert import insert_for
@@ -79,6 +80,8 @@ class Inbox:
         """Store the messages in one transaction; for each its inbox id, or None when it was
         already received (before, or earlier in `messages`)."""
         first: dict[tuple[str, str], int] = {}
+        cap = self.store.settings.max_message_chars
+        messages = [admit(m, cap) for m in messages]  # the door: nothing beyond the cap is stored
         for n, message in enumerate(messages):
             first.setdefault((message.channel, message.msg_id), n)
         values = [

@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     business_tz: str = Field(default="Asia/Shanghai", alias="BUSINESS_TZ")
     bankbot_lang: Literal["zh", "en"] = Field(default="zh", alias="BANKBOT_LANG")
     sqlite_busy_timeout_ms: int = Field(default=30_000, alias="SQLITE_BUSY_TIMEOUT_MS")
+    # Longest message taken in, in characters; a longer one gets a short reply, nothing stored.
+    max_message_chars: int = Field(
+        default=4000, ge=100, le=100_000, alias="BANKBOT_MAX_MESSAGE_CHARS"
+    )
     # WeCom self-built app (企业微信自建应用)
     wecom_corp_id: str | None = Field(default=None, alias="WECOM_CORP_ID")
     wecom_agent_id: int | None = Field(default=None, alias="WECOM_AGENT_ID")
