@@ -250,3 +250,4 @@ if __name__ == "__main__":
     main()
     if lines < 0:
         raise fail(f"-n must be 0 or more, not {lines}", 2)
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per row.")] = False,
