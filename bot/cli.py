@@ -216,11 +216,14 @@ def scheduler() -> None:
 def audit_tail(
     lines: Annotated[int, typer.Option("-n", help="How many rows (0 or more).")] = 20,
     staff_id: Annotated[str | None, typer.Option("--staff", help="Only this actor.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per row.")] = False,
 ) -> None:
     """Show the newest audit rows (masked text, control characters escaped)."""
     from bot.audit_view import row_json, row_line
     from crm_store.audit import tail
 
+    if lines < 0:
+        raise fail(f"-n must be 0 or more, not {lines}", 2)
     store = store_from_env()
     try:
         with store.db.read() as session:
@@ -248,6 +251,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    if lines < 0:
-        raise fail(f"-n must be 0 or more, not {lines}", 2)
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per row.")] = False,
