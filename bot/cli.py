@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -62,7 +63,8 @@ def import_command(
         str | None, typer.Option("--as-of", help="Business date of the file's AUM (default today).")
     ] = None,
 ) -> None:
-    """Import one file as an upsert by id, all rows or none."""
+    """Import one file as an upsert by id, all rows or none; then update the note index."""
+    from bot.cli_index import update_index
     from crm_store.importer import import_file
 
     if kind not in KINDS:
@@ -74,37 +76,64 @@ def import_command(
     store = store_from_env()
     try:
         report = import_file(store, kind, path, dry_run=dry_run, progress=True, as_of=day)
+        print(report.summary())
         if not dry_run:
             store.db.analyze()
+            indexed = update_index(store)  # notes written or moved: searchable at once
+            if indexed:
+                print(indexed)
     finally:
         store.close()
-    print(report.summary())
 
 
 @app.command("seed-demo")
 @one_line_errors
 def seed_demo(
     today: Annotated[
-        str | None, typer.Option(help="Business date the demo is built around.")
+        str | None,
+        typer.Option(
+            metavar="YYYY-MM-DD", help="Business date the demo is built around; default today."
+        ),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Seed again even if the demo bank is there.")
+    ] = False,
 ) -> None:
-    """Load a realistic demo data set (branches, staff, ~300 customers, notes)."""
-    from bot.cli_index import reindex_store
+    """Load a realistic demo data set (branches, staff, ~300 customers, notes) and index it."""
+    from bot.cli_index import update_index
     from crm_store.demo import DEMO_KINDS, write_demo_files
     from crm_store.importer import import_file
 
     store = store_from_env()
     try:
-        day = date.fromisoformat(today) if today else datetime.now(store.settings.tz).date()
-        files = write_demo_files(store.settings.home / "demo", today=day)
-        for kind in DEMO_KINDS:
-            report = import_file(store, kind, files[kind], progress=True)
-            print(f"imported {report.rows} {kind}")
-        store.db.analyze()
-        print(f"indexed {reindex_store(store)} notes for questions")
+        present = _demo_present(store)
+        if present and not force:
+            print(f"the demo bank is already here ({present}); --force seeds it again")
+        else:
+            day = date.fromisoformat(today) if today else datetime.now(store.settings.tz).date()
+            files = write_demo_files(store.settings.home / "demo", today=day)
+            for kind in DEMO_KINDS:
+                report = import_file(store, kind, files[kind], progress=True)
+                print(f"imported {report.rows} {kind}")
+            store.db.analyze()
+        print(update_index(store) or "the note index is up to date")
     finally:
         store.close()
     print(f"demo ready; try: bankbot chat --as {DEMO_USER}")
+
+
+def _demo_present(store: Store) -> str | None:
+    """'N customers, M notes' when the demo user and notes exist; else None."""
+    from sqlalchemy import func, select
+
+    from crm_store.models import Customer, Interaction, Staff
+
+    with store.db.read() as session:
+        if session.get(Staff, DEMO_USER) is None:
+            return None
+        customers = session.scalar(select(func.count()).select_from(Customer)) or 0
+        notes = session.scalar(select(func.count()).select_from(Interaction)) or 0
+    return f"{customers} customers, {notes} notes" if customers and notes else None
 
 
 def _require_staff(store: Store, staff_id: str) -> None:
@@ -129,16 +158,24 @@ def ask(
     import asyncio
     import json
 
-    from bot.cli_index import retriever_for_chat
+    from bot.cli_index import held_by, needs_index, open_for_chat
     from bot.console import console_message
     from bot.dispatch import Dispatcher
+    from retrieval.errors import IndexBusy
 
     store = store_from_env()
     retriever = None
     try:
         _require_staff(store, staff_id)
         clock_value = parse_now(now, store.settings)
-        retriever = retriever_for_chat(store)
+        if needs_index(text):  # a look-up never loads the index or its model
+            try:
+                retriever = open_for_chat(store)
+            except IndexBusy:
+                raise fail(
+                    f"the note index is held by {held_by(store)} (bankbot serve): ask this in "
+                    "WeCom or Telegram, or set CHROMA_URL to share the index"
+                ) from None
         clock = (lambda: clock_value) if clock_value else None
         dispatcher = Dispatcher(store, clock=clock, retriever=retriever)
         message = console_message(staff_id, text, dispatcher.clock())
@@ -162,16 +199,24 @@ def chat(staff_id: Annotated[str, typer.Option("--as", help="Staff id of the ask
 
     from rich.console import Console
 
-    from bot.cli_index import retriever_for_chat
+    from bot.cli_index import held_by, open_for_chat
     from bot.console import ConsoleChannel, chat_loop
     from bot.dispatch import Dispatcher
+    from retrieval.errors import IndexBusy
 
     store = store_from_env()
     console = Console(soft_wrap=True)
     retriever = None
     try:
         _require_staff(store, staff_id)
-        retriever = retriever_for_chat(store)
+        try:
+            retriever = open_for_chat(store)
+        except IndexBusy:
+            print(
+                f"questions over notes are off here: the note index is held by {held_by(store)}"
+                " (bankbot serve); look-ups and notes work",
+                file=sys.stderr,
+            )
         console.print(f"bankbot console — {staff_id}. 发送“帮助”查看用法，/quit 退出。")
         dispatcher = Dispatcher(store, retriever=retriever)
         asyncio.run(chat_loop(dispatcher, staff_id, lambda: input("> "), ConsoleChannel(console)))

@@ -28,7 +28,7 @@ def _argument_label(self: TyperArgument, ctx: _click.Context) -> str | None:
 
 
 TyperOption.display_type_rich = _option_label  # type: ignore[method-assign]
-TyperArgument.display_type_rich = _argument_label  # type: ignore[method-assign]
+TyperArgument.display_type_rich = _argument_label  # type: ignore[method-assign,assignment]
 
 
 def typer_app(**kwargs: Any) -> typer.Typer:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,10 +28,18 @@ class IndexUpkeep:
     """A daemon thread that applies the index outbox every few seconds until `stop()`."""
 
     def __init__(
-        self, store: Store, index: NoteIndex, *, every: float = DRAIN_EVERY_SECONDS
+        self,
+        store: Store,
+        index: NoteIndex,
+        *,
+        requests: Path | None = None,
+        every: float = DRAIN_EVERY_SECONDS,
     ) -> None:
+        """`requests`: the embedded index's folder, whose `reindex`/`check` requests from the
+        CLI this process answers (bot/index_requests.py); None on a Chroma server."""
         self.store = store
         self.index = index
+        self.requests = requests
         self.every = every
         self.applied = 0  # outbox rows applied since start (for tests and the log)
         self._stop = threading.Event()
@@ -58,6 +67,21 @@ class IndexUpkeep:
             log.exception("note index catch-up failed")
         while not self._stop.wait(self.every):
             self.drain_once()
+            self.answer_requests()
+
+    def answer_requests(self) -> int:
+        """Run the CLI's waiting index requests; how many were answered."""
+        if self.requests is None:
+            return 0
+        from bot.index_requests import run_action, serve_requests
+
+        try:
+            return serve_requests(
+                self.requests, lambda action: run_action(self.store, self.index, action)
+            )
+        except Exception:
+            log.exception("could not answer the index requests; trying again shortly")
+            return 0
 
     def drain_once(self) -> int:
         """Apply what is queued now; rows applied (0 after a failure: the next pass retries)."""
@@ -97,7 +121,7 @@ class OwnedUpkeep:
         except RetrievalError as exc:
             log.warning("the note index is not kept current here: %s", exc)
             return self
-        self.upkeep = IndexUpkeep(self.store, index)
+        self.upkeep = IndexUpkeep(self.store, index, requests=requests_folder(self.store))
         self.upkeep.start()
         return self
 
@@ -105,3 +129,10 @@ class OwnedUpkeep:
         if self.upkeep is not None:
             self.upkeep.stop()
             self.upkeep.index.close()
+
+
+def requests_folder(store: Store) -> Path | None:
+    """The embedded index's folder, where the CLI leaves requests; None with CHROMA_URL."""
+    from retrieval.config import IndexSettings, chroma_folder
+
+    return None if IndexSettings().chroma_url else chroma_folder(store.settings)

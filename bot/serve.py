@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from bot import logs
 from bot.dispatch import Dispatcher
 from bot.inbox import Inbox
+from bot.index_upkeep import IndexUpkeep, requests_folder
 from bot.voice.hear import AudioSource, VoiceNotes
 from bot.web import PlatformAdapter, build_app
 from bot.wiring import build_formatter, build_retriever, build_router, delivery_channels
@@ -78,8 +79,12 @@ def serve(store: Store, *, host: str, port: int, telegram_polling: bool = False)
     """Run the service until interrupted."""
     log_config = logs.configure()
     retriever = open_retriever(store)
+    upkeep = None
     if retriever is not None:
         warm_up(retriever)
+        # Imports and other processes queue note changes; apply them every few seconds.
+        upkeep = IndexUpkeep(store, retriever.index, requests=requests_folder(store))
+        upkeep.start()
     app = build_server(store, telegram_polling=telegram_polling, retriever=retriever)
     # Objects made at start-up never die: keep the collector from pausing the event loop
     # (150-190 ms) to scan them while callbacks wait for their acknowledgement.
@@ -88,6 +93,8 @@ def serve(store: Store, *, host: str, port: int, telegram_polling: bool = False)
     try:
         uvicorn.run(app, host=host, port=port, proxy_headers=True, log_config=log_config)
     finally:
+        if upkeep is not None:
+            upkeep.stop()
         if retriever is not None:
             retriever.close()
 
