@@ -86,9 +86,9 @@ class Dispatcher:
         """Answer one message; any failure becomes a short apology and an 'error' audit row."""
         # Redacted once, here, as a note is stored: no echo, audit row, index entry, log line
         # or LLM prompt downstream ever sees the secrets or full numbers the person typed.
+        message = admit(message, self.store.settings.max_message_chars)  # console and `ask` too
         message = replace(message, text=clean_text(message.text))
         now = self._now()
-        message = admit(message, self.store.settings.max_message_chars)  # console and `ask` too
         queued = index_outbox.queued_here.set(False)
         try:
             reply = await self._handle(message, now)
@@ -219,6 +219,9 @@ class Dispatcher:
             deactivated = actor is not None and not actor.active
             reply = stranger_reply(self.strangers, message, self.lang, deactivated=deactivated)
             return "refused", reply
+        if is_oversize(message):
+            limit = self.store.settings.max_message_chars
+            return "too_long", _refusal(t("too_long", self.lang, max=limit), "too_long")
         # A proposal exists only where the rules could not read the message (pending choice
         # included); it is mere handler input, and the handlers check access themselves.
         intent = proposed if proposed is not None else parse(ctx)
@@ -227,9 +230,6 @@ class Dispatcher:
         if intent.name not in GROUP_SAFE_INTENTS and not may_use_customer_chat(actor):
             return intent.name, _refusal(t("admin_no_customers", self.lang), "role")
         reply = await route(ctx, intent)
-        if is_oversize(message):
-            limit = self.store.settings.max_message_chars
-            return "too_long", _refusal(t("too_long", self.lang, max=limit), "too_long")
         if proposed is not None:
             reply = mark_proposed(reply, intent, self.retriever.model if self.retriever else None)
         return intent.name, reply

@@ -79,9 +79,9 @@ class Inbox:
     def accept_many(self, messages: Sequence[IncomingMessage]) -> list[int | None]:
         """Store the messages in one transaction; for each its inbox id, or None when it was
         already received (before, or earlier in `messages`)."""
-        first: dict[tuple[str, str], int] = {}
         cap = self.store.settings.max_message_chars
         messages = [admit(m, cap) for m in messages]  # the door: nothing beyond the cap is stored
+        first: dict[tuple[str, str], int] = {}
         for n, message in enumerate(messages):
             first.setdefault((message.channel, message.msg_id), n)
         values = [

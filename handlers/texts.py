@@ -75,10 +75,10 @@ _ZH: dict[str, str] = {
     "snoozed": "已推迟：{name} — 改到{due}。",
     "bad_snooze": "没看懂要推迟到哪天，例如“推迟 2 3天”或“推迟 2 下周一”。",
     "snooze_range": "只能推迟到明天至{max}天后（最晚{last}），例如“推迟 2 3天”。",
+    "too_long": "消息太长了（最多{max}字），请精简或分几条发送。",
     "vip_title": "您可查看的VIP客户（共{total}位，按资产排序）：",
     "vip_none": "您目前没有可查看的VIP客户。",
     "maturing_title": "{start}至{end}有产品到期的客户：",
-    "too_long": "消息太长了（最多{max}字），请精简或分几条发送。",
     "maturing_none": "{start}至{end}没有您可查看的客户产品到期。",
     "no_customers": "您目前没有可查看的客户。",
     "question_off": "沟通记录检索未启用，暂时无法回答这类问题。发送“帮助”查看我能做什么。",
@@ -207,10 +207,10 @@ _EN: dict[str, str] = {
         "or 'snooze 2' for tomorrow."
     ),
     "snooze_range": "A snooze goes from tomorrow to {max} days ahead (at the latest {last}).",
+    "too_long": "That message is too long (at most {max} characters): please shorten or split it.",
     "vip_title": "Your VIP customers ({total}, by AUM):",
     "vip_none": "You have no VIP customers you can see.",
     "maturing_title": "Customers with products maturing {start} to {end}:",
-    "too_long": "That message is too long (at most {max} characters): please shorten or split it.",
     "maturing_none": "No customer you can see has a product maturing {start} to {end}.",
     "no_customers": "You have no customers you can see.",
     "question_off": (
