@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 import wave
 from dataclasses import dataclass
 from email.parser import BytesParser
@@ -43,6 +44,7 @@ class StubASR:
         self.status = 200
         self.delay = 0.0
         self.heard: list[Heard] = []
+        self.arrived: list[float] = []  # time.perf_counter() as each request began
         self.release = threading.Event()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -99,6 +101,8 @@ def _read_upload(content_type: str, body: bytes) -> Heard:
 def _handler(stub: StubASR) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
+            with stub._lock:
+                stub.arrived.append(time.perf_counter())
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             if self.path != "/v1/audio/transcriptions":
