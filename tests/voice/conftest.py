@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -55,6 +56,16 @@ def telegram_fake() -> Iterator[FakeTelegram]:
     fake.start()
     yield fake
     fake.stop()
+
+
+def assert_no_audio_under(home: Path, audio: bytes) -> None:
+    """No piece of `audio`, and no WAV, in any file under `home` (database included)."""
+    pieces = [audio[64:128], audio[-64:]]
+    for path in home.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not any(piece in data for piece in pieces), path
+            assert b"WAVEfmt " not in data, path
 
 
 def voice_outcome(channel: str, outcome: str) -> float:

@@ -16,7 +16,7 @@ from crm_store.models import Interaction
 from handlers.texts import t
 from tests.telegram.fake_telegram import BOT_USER, TOKEN, payload
 from tests.voice.audio_files import ogg_opus
-from tests.voice.conftest import TG_USER, TelegramBank, voice_outcome
+from tests.voice.conftest import TG_USER, TelegramBank, assert_no_audio_under, voice_outcome
 from tests.wecom.fakes import wait_until
 
 GROUP = -1001234567890
@@ -88,15 +88,32 @@ def test_voice_note_for_two_namesakes_asks_and_keeps_the_transcript(
     assert TOKEN not in logged and "王芳" not in logged
 
 
-def test_an_audio_file_is_transcribed_too(telegram_bank: TelegramBank) -> None:
+def test_an_audio_file_is_transcribed_once_however_often_delivered(
+    telegram_bank: TelegramBank,
+) -> None:
     audio = ogg_opus(2.0)
     telegram_bank.fake.files["AUDIO1"] = ("music/file_2.ogg", audio)
     telegram_bank.asr.transcript = "记录：刚和张伟通话，他想了解大额存单，下周二回访"
     sound = {**_voice("AUDIO1", 2, len(audio)), "title": "memo"}
     telegram_bank.post(_update(3, 53, audio=sound))
+    telegram_bank.post(_update(3, 53, audio=sound))  # Telegram's retry of the same update
     reply = _wait_replies(telegram_bank, 1)[0]
     assert reply.startswith("🎤 识别为：『记录：刚和张伟通话") and "已记录 张伟" in reply
-    assert [n.customer_id for n in _notes(telegram_bank)] == ["c1"]
+    (note,) = _notes(telegram_bank)
+    assert (note.customer_id, note.next_followup_on) == ("c1", date(2026, 12, 1))
+    wait_until(lambda: telegram_bank.unfinished() == 0)
+    assert len(telegram_bank.asr.heard) == 1 and len(telegram_bank.replies()) == 1
+    assert_no_audio_under(telegram_bank.store.settings.home, audio)
+
+
+def test_voice_naming_a_customer_out_of_scope_finds_nobody(telegram_bank: TelegramBank) -> None:
+    audio = ogg_opus(1.0)
+    telegram_bank.fake.files["VOICE9"] = ("voice/file_9.oga", audio)
+    telegram_bank.asr.transcript = "查一下李雷"
+    telegram_bank.post(_update(8, 58, voice=_voice("VOICE9", 1, len(audio))))
+    reply = _wait_replies(telegram_bank, 1)[0]
+    assert reply == f"🎤 识别为：『查一下李雷』\n{t('not_found', 'zh')}"
+    assert "李雷" not in telegram_bank.asr.heard[0].prompt
 
 
 def test_voice_in_a_group_gets_the_private_chat_offer_only(telegram_bank: TelegramBank) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import time
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +14,7 @@ from bot.logs import quiet_request_logs
 from crm_store.models import Interaction
 from handlers.texts import t
 from tests.voice.audio_files import amr
-from tests.voice.conftest import WECOM_USER, WeComBank, voice_outcome
+from tests.voice.conftest import WECOM_USER, WeComBank, assert_no_audio_under, voice_outcome
 from tests.wecom.fakes import text_xml, voice_xml, wait_until
 
 NOTE = "记录：刚和张伟通话，他想了解大额存单，下周二回访"
@@ -74,18 +73,9 @@ def test_voice_note_is_saved_echoed_audited_and_undone(
     assert "已撤销" in _wait_replies(wecom_bank, 2)[1]
     wait_until(lambda: wecom_bank.unfinished() == 0)
     # No audio anywhere on disk or in the logs; no transcript in the logs.
-    _assert_no_audio_under(wecom_bank.store.settings.home, audio)
+    assert_no_audio_under(wecom_bank.store.settings.home, audio)
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "张伟" not in logged and "RIFF" not in logged
-
-
-def _assert_no_audio_under(home: Path, audio: bytes) -> None:
-    pieces = [audio[64:128], audio[-64:]]
-    for path in home.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            assert not any(piece in data for piece in pieces), path
-            assert b"WAVEfmt " not in data, path
 
 
 def test_voice_naming_a_customer_out_of_scope_is_not_found(wecom_bank: WeComBank) -> None:
