@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from bot.dispatch import Dispatcher
 from handlers.contracts import IncomingMessage, Reply
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 CHANNEL = "console"
 
@@ -33,7 +35,11 @@ class ConsoleChannel:
     name = CHANNEL
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(soft_wrap=True)
+        if console is None:  # rich loads only for the interactive chat, not for `ask`
+            from rich.console import Console
+
+            console = Console(soft_wrap=True)
+        self.console = console
 
     async def send(self, recipient: str, reply: Reply) -> None:
         """Show a reply as plain text (no markup interpretation of customer data)."""

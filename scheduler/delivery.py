@@ -20,10 +20,11 @@ from sqlalchemy import select, update
 
 from crm_store import conversation
 from crm_store.audit import write_audit
-from crm_store.masking import mask_text
 from crm_store.models import Digest, Reminder
+from crm_store.permissions import load_actor
 from crm_store.store import Store
 from handlers.contracts import Channel, Event, Reply
+from handlers.guard import DisclosureBlocked, GuardedReply, guard_reply
 from scheduler.claims import Claimed, claim_next
 from scheduler.digest import DigestContent, collect
 from scheduler.opening import open_digests
@@ -133,7 +134,11 @@ class Sender:
         event = Event(
             "digest", {"customer_ids": content.customer_ids, "items": len(content.entries)}
         )
-        reply = Reply(text, (event,))
+        try:
+            reply = self._guarded(claimed, content, Reply(text, (event,)))
+        except DisclosureBlocked as exc:  # the re-check missed a customer: never send it
+            self._failed(claimed, f"blocked by the reply guard: {exc}", stats, retryable=False)
+            return
         try:
             await self.limiter.wait(route.address)
             await route.channel.send(route.address, reply)
@@ -143,7 +148,13 @@ class Sender:
             retryable = bool(getattr(exc, "retryable", True))
             self._failed(claimed, str(exc) or type(exc).__name__, stats, retryable=retryable)
             return
-        self._sent(claimed, content, route, text, stats)
+        self._sent(claimed, content, route, reply.text, stats)
+
+    def _guarded(self, claimed: Claimed, content: DigestContent, reply: Reply) -> GuardedReply:
+        """The digest through the same guard as every chat reply, for its recipient."""
+        with self.store.db.read() as session:
+            actor = load_actor(session, claimed.recipient_staff_id)
+            return guard_reply(session, actor, content.business_date, reply)
 
     def _sent(
         self, claimed: Claimed, content: DigestContent, route: Route, text: str, stats: SendStats
@@ -176,12 +187,12 @@ class Sender:
                 intent="reminder_digest",
                 customer_ids=content.customer_ids,
                 decision="resent" if claimed.reclaimed else "delivered",
-                text_masked=mask_text(text),
+                text_masked=text,  # as sent: guarded
                 detail=f"digest={claimed.digest_id} attempt={claimed.attempt}",
             )
         stats.sent += 1
         stats.items += len(content.entries)
-        stats.reminders += len(content.today) + len(content.coming)
+        stats.reminders += reminder_count(content)
         stats.resent += int(claimed.reclaimed)
 
     def _retry_undeliverable(self) -> None:
@@ -226,6 +237,11 @@ class Sender:
             stats.failed += 1
         else:
             stats.retried += 1
+
+
+def reminder_count(content: DigestContent) -> int:
+    """A digest's items that are reminders: all but the overdue follow-ups it recalls."""
+    return sum(1 for entry in content.entries if entry.kind != "overdue")
 
 
 def _finish(

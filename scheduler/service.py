@@ -13,7 +13,14 @@ from sqlalchemy import select
 from crm_store.models import Digest
 from crm_store.store import Store
 from scheduler.claims import Claimed, attach
-from scheduler.delivery import Formatter, MemberRateLimit, Router, Sender, SendStats
+from scheduler.delivery import (
+    Formatter,
+    MemberRateLimit,
+    Router,
+    Sender,
+    SendStats,
+    reminder_count,
+)
 from scheduler.digest import collect
 from scheduler.opening import open_day, open_digests
 from scheduler.planning import PlanResult, plan
