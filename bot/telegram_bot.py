@@ -26,6 +26,7 @@ from telegram.ext import AIORateLimiter, Application, Defaults, ExtBot
 from bot import metrics
 from bot.inbox import Inbox
 from bot.telegram_channel import CHANNEL, TelegramChannel
+from bot.telegram_screen import GroupOffers, audit_unanswered, chatter, screen_update
 from bot.telegram_updates import incoming_from_update
 from bot.telegram_voice import TelegramVoiceSource
 from crm_store.store import Store
@@ -34,7 +35,14 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/telegram/webhook"
-ALLOWED_UPDATES = ("message", "callback_query")
+# Edits and channel posts are asked for only to be audited (bot/telegram_screen.py).
+ALLOWED_UPDATES = (
+    "message",
+    "callback_query",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+)
 RATE_LIMIT_RETRIES = 3
 POLL_TIMEOUT = 25
 MAX_BACKOFF = 30.0
@@ -78,6 +86,7 @@ class TelegramAdapter:
         self._ready = False
         self._offset: int | None = None
         self._webhook_cleared = False
+        self._offers = GroupOffers()
         self._poller: asyncio.Task[None] | None = None
         self._connector: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -192,10 +201,18 @@ class TelegramAdapter:
         return Response(status_code=200)
 
     async def accept_update(self, update: Update, inbox: Inbox) -> str:
-        """Hand one update to the inbox: 'accepted', 'duplicate' or 'ignored'."""
+        """Hand one update to the inbox: 'accepted', 'duplicate', 'ignored' or 'refused'."""
+        seen = screen_update(update)
+        if seen is not None:
+            await asyncio.to_thread(audit_unanswered, inbox.store, seen)
+            return seen.decision
         username = self.bot.username if self._ready else None
         message = incoming_from_update(update, username, datetime.now(UTC))
         if message is None:
+            return "ignored"
+        if not message.raw.get("addressed", True) and not self._offers.allow(message.chat_id):
+            kind = update.effective_chat.type if update.effective_chat else "group"
+            await asyncio.to_thread(audit_unanswered, inbox.store, chatter(message, kind))
             return "ignored"
         if not await inbox.intake(message):
             return "duplicate"

@@ -1,10 +1,11 @@
 """From a Telegram update to an `IncomingMessage`, or None when it is not for the dispatcher.
 
 Private text messages, voice notes and audio files, and inline-button presses are taken; group
-messages only when they are a command or mention the bot, group voice notes only when they
-answer the bot (the dispatcher answers those with its group refusal or help).
-Edited messages are ignored on purpose: re-running an edited "记录：..." would record a second
-note, and an edit is not a new question.
+text too (a command or a mention is `addressed` in `raw`; plain chatter gets at most one offer
+to continue in private, see bot/telegram_screen.py), group voice notes only when they answer the
+bot (the dispatcher answers those with its group refusal or help).
+Edits, channel posts and private updates from someone else's chat are screened out before this
+(bot/telegram_screen.py): audited, never handled.
 """
 
 from __future__ import annotations
@@ -63,10 +64,11 @@ def incoming_from_update(
         return None
     private = message.chat.type == ChatType.PRIVATE
     addressed, text = _addressed_text(message, username)
-    if not (private or addressed) or not text:
-        return None
+    if not text or (not (private or addressed) and text.startswith("/")):
+        return None  # a command for another bot, or one we cannot tell is ours yet
     key = f"m{message.chat.id}:{message.message_id}"
-    return _incoming(update, message.from_user.id, message.chat.id, private, key, text, now)
+    incoming = _incoming(update, message.from_user.id, message.chat.id, private, key, text, now)
+    return replace(incoming, raw={**incoming.raw, "addressed": private or addressed})
 
 
 def _incoming_voice(
