@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import time
 from collections.abc import Coroutine
@@ -45,6 +46,9 @@ ALLOWED_UPDATES = (
 )
 RATE_LIMIT_RETRIES = 3
 POLL_TIMEOUT = 25
+# A real update is a few KB (a message is at most 4,096 characters); anything far larger is
+# refused before it is parsed. Text over BANKBOT_MAX_MESSAGE_CHARS is cut away at the door.
+MAX_UPDATE_BYTES = 1024 * 1024
 MAX_BACKOFF = 30.0
 
 AnyApplication = Application  # PTB generics left open: we use no contexts or handlers
@@ -184,9 +188,13 @@ class TelegramAdapter:
         if not self._secret_ok(request.headers.get(SECRET_HEADER)):
             metrics.CALLBACKS.labels(channel=CHANNEL, outcome="refused").inc()
             return Response(status_code=403)
+        body = await _body_within(request, MAX_UPDATE_BYTES)
+        if body is None:
+            log.warning("Telegram update over %d bytes refused", MAX_UPDATE_BYTES)
+            metrics.CALLBACKS.labels(channel=CHANNEL, outcome="invalid").inc()
+            return Response(status_code=413)
         try:
-            data = await request.json()
-            update = Update.de_json(data, self.bot)
+            update = Update.de_json(json.loads(body), self.bot)
         except Exception:
             log.warning("unreadable Telegram update")
             metrics.CALLBACKS.labels(channel=CHANNEL, outcome="invalid").inc()
@@ -263,3 +271,16 @@ class TelegramAdapter:
                 log.warning("Telegram polling failed, retrying in %.0f s: %s", backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
+
+
+async def _body_within(request: Request, limit: int) -> bytes | None:
+    """The request body, or None once it is over `limit` bytes (declared or sent)."""
+    declared = request.headers.get("content-length", "0")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            return None
+    return bytes(body)
