@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from crm_store.db import Database
 from crm_store.models import ChannelIdentity
+from crm_store.private_files import private_file
 from handlers.contracts import Channel, Reply
 from scheduler.delivery import Route
 
@@ -38,7 +39,7 @@ class ConsoleDeliveryChannel:
             "events": [e.as_dict() for e in reply.events],
         }
         line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
+        with self._lock, private_file(self.path).open("a", encoding="utf-8") as handle:
             handle.write(line)
             handle.flush()
 

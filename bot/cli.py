@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -111,15 +112,26 @@ def seed_demo(
             print(f"the demo bank is already here ({present}); --force seeds it again")
         else:
             day = date.fromisoformat(today) if today else datetime.now(store.settings.tz).date()
-            files = write_demo_files(store.settings.home / "demo", today=day)
-            for kind in DEMO_KINDS:
-                report = import_file(store, kind, files[kind], progress=True)
-                print(f"imported {report.rows} {kind}")
+            # The CSVs hold 300 plain phone and ID numbers: written in a private temporary
+            # folder (0700) and removed once imported; an older version's demo/ goes too.
+            with tempfile.TemporaryDirectory(dir=store.settings.home, prefix=".demo-") as tmp:
+                files = write_demo_files(Path(tmp), today=day)
+                for kind in DEMO_KINDS:
+                    report = import_file(store, kind, files[kind], progress=True)
+                    print(f"imported {report.rows} {kind}")
+            _remove_old_demo_files(store.settings.home / "demo", DEMO_KINDS)
             store.db.analyze()
         print(update_index(store) or "the note index is up to date")
     finally:
         store.close()
     print(f"demo ready; try: bankbot chat --as {DEMO_USER}")
+
+
+def _remove_old_demo_files(folder: Path, kinds: tuple[str, ...]) -> None:
+    for kind in kinds:
+        (folder / f"{kind}.csv").unlink(missing_ok=True)
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def _demo_present(store: Store) -> str | None:

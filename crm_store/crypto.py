@@ -39,7 +39,7 @@ def decode_key(text: str) -> bytes:
 def write_key_file(path: Path, key: str | None = None) -> str:
     """Create a key file (a fresh key unless one is given) readable by its owner only, on
     disk before this returns; return the key text. An existing file is never overwritten."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = key or new_key_text()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.fchmod(fd, 0o600)  # whatever the umask

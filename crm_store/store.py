@@ -14,6 +14,7 @@ from crm_store.crypto import FieldCipher, decode_key, read_key_file, write_key_f
 from crm_store.db import Database, make_engine
 from crm_store.errors import DataKeyError, NotInitialised
 from crm_store.key_check import record_key_check, verify_key
+from crm_store.private_files import private_file, tighten_home
 from crm_store.settings import Settings
 
 
@@ -49,8 +50,10 @@ def load_key(settings: Settings, *, create: bool = False) -> tuple[bytes, bool]:
 
 def init_store(settings: Settings) -> tuple[Store, bool]:
     """Create the data folder, key and schema, or upgrade them; (store, key_was_generated)."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    tighten_home(settings.home)
     key, generated = load_key(settings, create=True)
+    if not settings.database_url:
+        private_file(settings.home / "bankbot.db")  # before SQLite creates it with the umask
     engine = make_engine(settings.db_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     schema.upgrade(engine)
     store = Store(settings, Database(engine), FieldCipher(key))
