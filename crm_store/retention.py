@@ -31,7 +31,7 @@ class Reason:
     key: str
     at_risk: Decimal
     on: date | None = None  # maturity date, AUM comparison date, note date
-    figure: Decimal | None = None  # holding amount, AUM back then
+    figure: Decimal | None = None  # holding amount, AUM back then, silence: cadence days
     product_type: str = ""
     product_name: str = ""
     matched: str = ""  # complaint: the keyword or example that matched
@@ -141,7 +141,10 @@ def warnings(
     )
     last = last_note_days(session, ids, settings)
     grouped: dict[str, list[Reason]] = {cid: [] for cid in ids}
+    cadence = settings.retention_cadence_days
     for row in rows:
+        if row["rule"] == "silence":  # the segment's cadence, for the sentence
+            row["figure"] = cadence.get(row["label"], 0)
         held = row["rule"] in ("maturity", "matured")
         product = holdings.get(row["label"], ("", "")) if held else ("", "")
         grouped[row["customer_id"]].append(
@@ -176,9 +179,6 @@ def warning_for(
 
 def at_risk_customers(w: RuleWindow) -> Any:
     """(customer id, owner) of every customer with at least one reason: a UNION of the rules."""
-    parts = [
-        select(q.selected_columns.customer_id.label("cid")).select_from(q.subquery())
-        for q in reason_rows(w, true())
-    ]
+    parts = [select(q.subquery().c.customer_id.label("cid")) for q in reason_rows(w, true())]
     ids = union(*parts).subquery("at_risk")
     return select(Customer.id, Customer.owner_staff_id).join(ids, ids.c.cid == Customer.id)

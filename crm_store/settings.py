@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     send_max_attempts: int = Field(default=5, ge=1, alias="REMINDER_SEND_MAX_ATTEMPTS")
     send_retry_base_seconds: int = Field(default=60, ge=1, alias="REMINDER_RETRY_BASE_SECONDS")
     # Churn warnings (crm_store/retention*.py); README "Retention" explains each rule.
+    retention_enabled: bool = Field(default=True, alias="RETENTION_ENABLED")
     retention_large_amount: int = Field(default=500_000, ge=0, alias="RETENTION_LARGE_AMOUNT")
     retention_maturity_days: int = Field(default=14, ge=1, le=366, alias="RETENTION_MATURITY_DAYS")
     retention_quiet_days: int = Field(default=30, ge=1, le=366, alias="RETENTION_QUIET_DAYS")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from handlers.texts_retention import EN as RETENTION_EN
+from handlers.texts_retention import ZH as RETENTION_ZH
+
 _ZH: dict[str, str] = {
     "help": (
         "我可以帮您：\n"
@@ -257,6 +260,8 @@ _EN: dict[str, str] = {
     "product_insurance": "insurance",
     "product_loan": "loan",
 }
+_ZH.update(RETENTION_ZH)
+_EN.update(RETENTION_EN)
 
 WEEKDAYS_ZH = "一二三四五六日"
 WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -273,6 +278,13 @@ def t(key: str, lang: str = "zh", **values: object) -> str:
     table = _EN if lang == "en" else _ZH
     template = table.get(key) or _ZH[key]
     return template.format(**values)
+
+
+def fixed_texts() -> list[str]:
+    """Every sentence in every language, and the words for days near today: the fixed text a
+    reply is built from, which the reply guard never redacts."""
+    near = [word for words in _NEAR_DAYS.values() for word in words.values()]
+    return [*_ZH.values(), *_EN.values(), *near]
 
 
 def has_text(key: str) -> bool:

@@ -118,7 +118,7 @@ class Sender:
     async def _deliver(self, claimed: Claimed, stats: SendStats) -> None:
         now = self.clock()
         with self.store.db.write() as session:
-            content = collect(session, claimed, now)
+            content = collect(session, claimed, now, self.store.settings)
             if content is None or content.is_empty():
                 reason = "recipient inactive" if content is None else "nothing left to send"
                 _finish(session, claimed, status="empty", error=reason)

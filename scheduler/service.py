@@ -84,10 +84,10 @@ def preview_day(
             for d in digests:
                 claimed = Claimed(d.id, d.recipient_staff_id, business_date, 1, d.late, False)
                 attach(session, d.id, d.recipient_staff_id, business_date)
-                content = collect(session, claimed, now)
+                content = collect(session, claimed, now, store.settings)
                 if content is not None and not content.is_empty():
                     text = formatter(content, "console")
-                    carried = len(content.today) + len(content.coming)
+                    carried = reminder_count(content)
                     found.append(
                         PreviewedDigest(d.recipient_staff_id, text, len(content.entries), carried)
                     )
