@@ -3,6 +3,7 @@ ASGI app, and run it under uvicorn."""
 
 from __future__ import annotations
 
+import base64
 import gc
 import logging
 import threading
@@ -78,6 +79,7 @@ def voice_notes(adapters: list[PlatformAdapter]) -> VoiceNotes:
 def serve(store: Store, *, host: str, port: int, telegram_polling: bool = False) -> None:
     """Run the service until interrupted."""
     log_config = logs.configure()
+    logs.register_secrets(service_secrets(store))
     retriever = open_retriever(store)
     upkeep = None
     if retriever is not None:
@@ -97,6 +99,18 @@ def serve(store: Store, *, host: str, port: int, telegram_polling: bool = False)
             upkeep.stop()
         if retriever is not None:
             retriever.close()
+
+
+def service_secrets(store: Store) -> list[str]:
+    """Every secret this process knows, for the log scrubber (bot/logs.py)."""
+    from bot.voice.settings import VoiceSettings
+    from crm_store.store import load_key
+    from retrieval.config import IndexSettings
+    from retrieval.llm import LlmSettings
+
+    key = base64.urlsafe_b64encode(load_key(store.settings)[0]).decode()
+    models = (store.settings, IndexSettings(), LlmSettings(), VoiceSettings())
+    return [*logs.secrets_of(*models), key, key.rstrip("=")]
 
 
 def warm_up(retriever: Retriever) -> threading.Thread:
