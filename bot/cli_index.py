@@ -60,11 +60,13 @@ def _ask_holder(store: Store, action: str, doing: str) -> None:
     """Have the holder (serve) do `action`; print its answer, exit with its code."""
     from bot import index_requests
     from retrieval.config import chroma_folder
+    from retrieval.lock import holder_pid
 
     folder = chroma_folder(store.settings)
     holder = held_by(store)
     print(f"the note index is held by {holder}; asked it to {doing}", file=sys.stderr)
-    answer = index_requests.wait(folder, index_requests.submit(folder, action))
+    asked = index_requests.submit(folder, action)
+    answer = index_requests.wait(folder, asked, holder=holder_pid(folder))
     if answer is None:
         raise fail(
             f"the note index is held by {holder}, which takes no requests (only bankbot serve "

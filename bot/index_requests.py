@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 FOLDER = "requests"
 ACTIONS = ("reindex", "check", "repair")
-TAKEN_WITHIN_SECONDS = 10.0  # the upkeep looks every 2 s; longer means nobody is serving
+SERVING = "serving"  # the pid of the process answering requests
 
 
 @dataclass(frozen=True)
@@ -53,27 +53,67 @@ def submit(index_folder: Path, action: str) -> str:
     return request_id
 
 
+def announce(index_folder: Path) -> None:
+    """Say that this process answers requests (the holder's upkeep, at its start)."""
+    (_folder(index_folder) / SERVING).write_text(f"{os.getpid()}\n")
+
+
+def withdraw_announcement(index_folder: Path) -> None:
+    """This process answers no more requests."""
+    (index_folder / FOLDER / SERVING).unlink(missing_ok=True)
+
+
+def serving_pid(index_folder: Path) -> int | None:
+    """The pid of the process that announced it answers requests, if any."""
+    try:
+        text = (index_folder / FOLDER / SERVING).read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # no signal sent: only whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        pass
+    return True
+
+
 def wait(
-    index_folder: Path, request_id: str, *, sleep: Callable[[float], None] = time.sleep
+    index_folder: Path,
+    request_id: str,
+    *,
+    holder: int | None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Answer | None:
-    """The holder's answer; None (and the request withdrawn) if it was not taken in time."""
+    """The holder's answer, however long the work takes; None (the request withdrawn) when
+    the process holding the index (`holder`) does not answer requests or has gone."""
     folder = _folder(index_folder)
-    request = folder / f"{request_id}.request"
-    taking = folder / f"{request_id}.taken"
     answer = folder / f"{request_id}.answer"
-    waited = 0.0
-    while not answer.exists():
-        if waited >= TAKEN_WITHIN_SECONDS and not taking.exists():
-            try:
-                request.unlink()
-            except FileNotFoundError:  # taken just now: keep waiting
-                continue
-            return None
-        sleep(0.2)
-        waited += 0.2
+    try:
+        while not answer.exists():
+            gone = holder is None or serving_pid(index_folder) != holder or not _alive(holder)
+            if gone and _withdraw(folder, request_id):
+                return None
+            sleep(0.2)
+    except BaseException:  # Ctrl-C: do not leave the request behind
+        _withdraw(folder, request_id)
+        raise
     body = json.loads(answer.read_text())
     answer.unlink(missing_ok=True)
     return Answer(list(body["lines"]), int(body["code"]))
+
+
+def _withdraw(folder: Path, request_id: str) -> bool:
+    """Remove a request not yet taken; False if the holder took it already."""
+    try:
+        (folder / f"{request_id}.request").unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def serve_requests(index_folder: Path, run: Callable[[str], Answer]) -> int:

@@ -47,6 +47,10 @@ class IndexUpkeep:
 
     def start(self) -> None:
         """Catch up once, then drain on the timer, in the background."""
+        if self.requests is not None:
+            from bot.index_requests import announce
+
+            announce(self.requests)
         self._thread = threading.Thread(target=self._run, name="index-upkeep", daemon=True)
         self._thread.start()
 
@@ -55,6 +59,10 @@ class IndexUpkeep:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=60)
+        if self.requests is not None:
+            from bot.index_requests import withdraw_announcement
+
+            withdraw_announcement(self.requests)
 
     def _run(self) -> None:
         from retrieval.sync import catch_up

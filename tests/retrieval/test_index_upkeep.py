@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,11 @@ def wait_for(condition: Callable[[], bool], what: str, limit: float = 120.0) -> 
     while not condition():
         assert time.monotonic() < deadline, f"never happened: {what}"
         time.sleep(0.05)
+
+
+def queued(store: Store) -> int:
+    with store.db.read() as session:  # a new read each time: a snapshot would never change
+        return pending_count(session)
 
 
 class FakeClock:
@@ -86,8 +92,7 @@ def test_the_timer_applies_rows_queued_elsewhere_without_any_message(
     try:
         record_notes(store)  # as an import in another process would: SQL and the outbox only
         wait_for(lambda: index.count() == len(NOTES), "the queued notes reached the index")
-        with store.db.read() as session:
-            wait_for(lambda: pending_count(session) == 0, "the outbox was marked applied")
+        wait_for(lambda: queued(store) == 0, "the outbox was marked applied")
     finally:
         upkeep.stop()
 
@@ -98,19 +103,28 @@ def test_requests_are_answered_by_the_holder(
     record_notes(store)
     catch_up(store, index)
     upkeep = IndexUpkeep(store, index, requests=tmp_path, every=0.05)
+    index_requests.announce(tmp_path)  # what `start()` does
     asked = index_requests.submit(tmp_path, "check")
     assert upkeep.answer_requests() == 1
-    answer = index_requests.wait(tmp_path, asked, sleep=lambda _: None)
+    answer = index_requests.wait(tmp_path, asked, holder=os.getpid(), sleep=no_sleep)
     assert answer is not None and answer.code == 0
     assert answer.lines[-1] == f"index matches SQL ({len(NOTES)} notes)"
     rebuilt = index_requests.submit(tmp_path, "reindex")
     assert upkeep.answer_requests() == 1
-    answer = index_requests.wait(tmp_path, rebuilt, sleep=lambda _: None)
+    answer = index_requests.wait(tmp_path, rebuilt, holder=os.getpid(), sleep=no_sleep)
     assert answer is not None and answer.lines[0].startswith(f"indexed {len(NOTES)} notes")
 
 
+def no_sleep(_: float) -> None:
+    """Answers are written before `wait` is called in these tests."""
+
+
 def test_a_request_nobody_takes_is_withdrawn(tmp_path: Path) -> None:
+    # The holder is a process that answers no requests (a `bankbot chat`), or has gone.
     asked = index_requests.submit(tmp_path, "reindex")
-    assert index_requests.wait(tmp_path, asked, sleep=lambda _: None) is None
+    assert index_requests.wait(tmp_path, asked, holder=os.getpid(), sleep=no_sleep) is None
     assert list((tmp_path / index_requests.FOLDER).iterdir()) == []
+    index_requests.announce(tmp_path)
+    asked = index_requests.submit(tmp_path, "check")
+    assert index_requests.wait(tmp_path, asked, holder=None, sleep=no_sleep) is None
     assert index_requests.serve_requests(tmp_path, lambda _: index_requests.Answer([], 0)) == 0
