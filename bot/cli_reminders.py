@@ -31,7 +31,11 @@ app = typer_app(no_args_is_help=True, help="Birthday, maturity and follow-up rem
 
 DateOption = Annotated[
     str | None,
-    typer.Option("--date", help="Business date (YYYY-MM-DD); without it, today (BUSINESS_TZ)."),
+    typer.Option(
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="Business date; without it, today in BUSINESS_TZ.",
+    ),
 ]
 ForceOption = Annotated[
     bool,
