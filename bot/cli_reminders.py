@@ -177,7 +177,12 @@ def status_command() -> None:
 
 def run_scheduler() -> None:
     """Run the reminder timer in the foreground until interrupted."""
+    from bot import logs
+    from bot.serve import service_secrets
+
     store = store_from_env()
+    logs.configure()  # JSON lines, request URLs (bot token, access token) never logged
+    logs.register_secrets(service_secrets(store))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
