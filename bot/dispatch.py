@@ -157,7 +157,7 @@ class Dispatcher:
         actor = resolve_actor(session, channel=message.channel, sender_id=message.sender_id)
         if actor is None or not may_use_customer_chat(actor):
             return False
-        ctx = Context(session, actor, message, now, self.lang, self.retriever)
+        ctx = Context(session, actor, message, now, self.lang, self.retriever, self.store.settings)
         return parse(ctx).name == intents.UNKNOWN
 
     async def _answer(
@@ -170,7 +170,9 @@ class Dispatcher:
         actor = resolve_actor(session, channel=message.channel, sender_id=message.sender_id)
         ctx = None
         if actor:
-            ctx = Context(session, actor, message, now, self.lang, self.retriever)
+            ctx = Context(
+                session, actor, message, now, self.lang, self.retriever, self.store.settings
+            )
         intent, reply = await self._decide(session, ctx, actor, message, proposed)
         return actor, intent, reply
 

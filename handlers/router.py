@@ -12,6 +12,9 @@ from handlers.lists import maturing_customers, vip_customers
 from handlers.lookup import lookup_by_name, lookup_by_tail, show_card
 from handlers.note import note_from_text, save_note, undo_last_note
 from handlers.question import answer_question
+from handlers.retention import explain, follow_up_warning, list_at_risk, why_at_risk
+from handlers.tags import change_tag, list_by_tag
+from handlers.team_report import team_report
 from handlers.texts import t
 from handlers.today import today_agenda
 
@@ -57,6 +60,19 @@ async def route(ctx: Context, intent: i.Intent) -> Reply:
         case i.CANCEL:
             forget(ctx)
             return Reply(t("cancelled", ctx.lang))
+        case i.RETENTION_LIST:
+            return await list_at_risk(ctx)
+        case i.RETENTION_WHY:
+            return await why_at_risk(ctx, a["name"])
+        case i.RETENTION_FOLLOW:
+            return await follow_up_warning(ctx, int(a["n"]))
+        case i.TEAM_REPORT:
+            return await team_report(ctx, a.get("team"))
+        case i.TAG_ADD | i.TAG_REMOVE:
+            action = "add" if intent.name == i.TAG_ADD else "remove"
+            return await change_tag(ctx, a["name"], a["tag"], action)
+        case i.LIST_TAG:
+            return await list_by_tag(ctx, a["tag"])
     return fixed_reply(t("unknown", ctx.lang), Event("not_understood"))
 
 
@@ -67,4 +83,6 @@ async def _continue(ctx: Context, number: int) -> Reply:
         return problem or Reply(t("nothing_pending", ctx.lang))
     if action["action"] == "note":
         return save_note(ctx, customer_id, action)
+    if action["action"] == "why_at_risk":
+        return explain(ctx, customer_id)
     return show_card(ctx, customer_id)
