@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
 from bot.wiring import build_formatter, build_router
 from crm_store.binding import issue_code
+from crm_store.importer import import_file
 from crm_store.models import Digest
 from crm_store.store import Store
 from scheduler.delivery import SendStats
@@ -65,3 +67,20 @@ def test_binding_on_a_later_day_leaves_the_reminders_to_the_next_digest(store: S
         send_due(store, router, build_formatter(store), lambda: at(TUESDAY + timedelta(days=1)))
     )
     assert stats.sent >= 1 and "张伟 生日" in channel.texts("LiNa")[0]  # rode along
+
+
+def test_an_import_setting_wecom_userid_the_same_day_delivers_it(
+    store: Store, tmp_path: Path
+) -> None:
+    build_world(store)
+    channel = RecordingChannel("wecom")
+    plan_on(store, TUESDAY)
+    assert send_at(store, channel, 8, 30).sent == 0
+    staff = tmp_path / "staff.csv"
+    staff.write_text(
+        "staff_id,name,role,branch_id,team_id,wecom_userid\nrm1,李娜,rm,B2,T1,LiNa\n",
+        encoding="utf-8",
+    )
+    import_file(store, "staff", staff)
+    later = send_at(store, channel, 10)
+    assert later.sent == 1 and channel.recipients() == ["LiNa"]
