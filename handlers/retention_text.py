@@ -6,8 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from crm_store.retention import Reason, Warning
-from handlers.render import product_text
-from handlers.texts import day_text, t
+from handlers.texts import day_text, has_text, t
 
 SEPARATOR = {"zh": "；", "en": "; "}
 
@@ -21,6 +20,12 @@ def short_money(amount: Decimal | None, lang: str = "zh") -> str:
         wan = (value / 10_000).quantize(Decimal("0.1"))
         return f"{wan.normalize():f}万" if wan % 1 else f"{int(wan)}万"
     return f"{value:,.0f}元"
+
+
+def product_text(product_type: str, lang: str = "zh") -> str:
+    """定期存款 / time deposit (as the card says it; render.py imports this module)."""
+    key = f"product_{product_type}"
+    return t(key, lang) if has_text(key) else product_type
 
 
 def _short_day(day: date | None, lang: str) -> str:

@@ -92,3 +92,11 @@ def test_only_an_rm_tags_own_customers(bot: Assistant) -> None:
 def test_segments_are_list_filters_too(bot: Assistant) -> None:
     said = bot.say("rm1", "潜在客户有哪些")
     assert said.event("list_shown") == {"customer_ids": ["c5"], "filter": {"segment": "prospect"}}
+
+
+def test_the_card_carries_the_warning(bot: Assistant) -> None:
+    said = bot.say("rm1", "查一下张伟")
+    assert said.event("customer_shown")["customer_id"] == "c1"
+    assert "⚠️ 流失预警：" in said.text and "近45天无沟通记录" in said.text
+    calm = bot.say("rm2", "查一下刘洋")  # c8 had a note yesterday
+    assert "流失预警" not in calm.text
