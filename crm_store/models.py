@@ -300,9 +300,12 @@ class Reminder(Base):
         Index("ix_reminder_unassigned", "status", "digest_id", "recipient_staff_id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(16))  # birthday | maturity | followup
+    # birthday | maturity | followup | retention | team_report
+    kind: Mapped[str] = mapped_column(String(16))
     entity_id: Mapped[str] = mapped_column(String(40))  # customer, holding or follow-up id
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), index=True)
+    # NULL only for a weekly team report (kind team_report), which is about no one customer;
+    # typed as str because every other kind, and everything that reads them, has one.
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), index=True, nullable=True)
     occurs_on: Mapped[date] = mapped_column(Date)
     lead_days: Mapped[int] = mapped_column(Integer)
     recipient_staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"))
