@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     send_retry_base_seconds: int = Field(default=60, ge=1, alias="REMINDER_RETRY_BASE_SECONDS")
     # Churn warnings (crm_store/retention*.py); README "Retention" explains each rule.
     retention_enabled: bool = Field(default=True, alias="RETENTION_ENABLED")
+    # Team leads, branch heads and compliance get a weekly report in Monday's digest.
+    team_report_weekly: bool = Field(default=True, alias="TEAM_REPORT_WEEKLY")
     retention_large_amount: int = Field(default=500_000, ge=0, alias="RETENTION_LARGE_AMOUNT")
     retention_maturity_days: int = Field(default=14, ge=1, le=366, alias="RETENTION_MATURITY_DAYS")
     retention_quiet_days: int = Field(default=30, ge=1, le=366, alias="RETENTION_QUIET_DAYS")

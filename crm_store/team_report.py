@@ -65,10 +65,14 @@ class Week:
         return self.start + timedelta(days=7)
 
 
+def last_week_start(today: date) -> date:
+    """The Monday of the last full week (Monday to Sunday) before `today`."""
+    return today - timedelta(days=today.weekday() + 7)
+
+
 def report_week(today: date, settings: Settings) -> Week:
-    """The last full week (Monday to Sunday) before `today`."""
-    this_monday = today - timedelta(days=today.weekday())
-    return Week(today, this_monday - timedelta(days=7), settings)
+    """The last full week before `today`."""
+    return Week(today, last_week_start(today), settings)
 
 
 def _count_by(
@@ -214,7 +218,9 @@ class AuditSummary:
 def audit_summary(session: Session, settings: Settings, today: date) -> AuditSummary:
     """The audit log's last full week, in five aggregates."""
     w = report_week(today, settings)
-    week = (AuditLog.at >= w.at(w.start), AuditLog.at < w.at(w.end))
+    # The request's clock (as_of; the real time in production, set by tests and `ask --now`).
+    when = func.coalesce(AuditLog.as_of, AuditLog.at)
+    week = (when >= w.at(w.start), when < w.at(w.end))
     by_staff = session.execute(
         select(func.coalesce(Staff.name, AuditLog.actor_staff_id), func.count(AuditLog.id))
         .outerjoin(Staff, Staff.id == AuditLog.actor_staff_id)
@@ -233,3 +239,21 @@ def audit_summary(session: Session, settings: Settings, today: date) -> AuditSum
         llm_calls=count(AuditLog.detail.contains("model=")),
         exports=count(AuditLog.intent == "export"),
     )
+
+
+@dataclass(frozen=True)
+class WeeklyReport:
+    """What Monday's digest carries for a manager: RM figures, or compliance's audit."""
+
+    manager: Actor
+    rows: list[RmFigures]
+    audit: AuditSummary | None = None
+
+
+def weekly_report(
+    session: Session, settings: Settings, manager: Actor, today: date
+) -> WeeklyReport:
+    """The report of `manager`'s scope for the week before `today`."""
+    if manager.role == "compliance":
+        return WeeklyReport(manager, [], audit_summary(session, settings, today))
+    return WeeklyReport(manager, rm_figures(session, settings, manager, today))

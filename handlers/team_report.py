@@ -3,14 +3,17 @@ drill-down '团队周报 T01'), an RM's own figures, or compliance's audit summa
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from crm_store.models import Team
+from crm_store.permissions import Actor
 from crm_store.team_report import (
+    AuditSummary,
     RmFigures,
+    WeeklyReport,
     audit_summary,
-    report_week,
+    last_week_start,
     rm_figures,
     team_totals,
 )
@@ -46,36 +49,39 @@ def figures_line(f: RmFigures, top: Decimal, lang: str) -> str:
              followed=c["maturing_followed"])  # fmt: skip
 
 
-def _title(ctx: Context, who: str) -> str:
-    w = report_week(ctx.today, ctx.config)
-    last = w.end - timedelta(days=1)
-    return t("team_title", ctx.lang, who=who, start=f"{w.start.month}月{w.start.day}日",
+def title(today: date, who: str, lang: str) -> str:
+    """📊 T1周报（11月23日—11月29日）: the last full week."""
+    start = last_week_start(today)
+    last = start + timedelta(days=6)
+    return t("team_title", lang, who=who, start=f"{start.month}月{start.day}日",
              end=f"{last.month}月{last.day}日")  # fmt: skip
 
 
-def _total_line(rows: list[RmFigures], ctx: Context) -> str:
-    total = RmFigures("", t("team_total", ctx.lang), "")
+def total_line(rows: list[RmFigures], lang: str) -> str:
+    """The team's (or branch's) totals, on a few short lines."""
+    total = RmFigures("", t("team_total", lang), "")
     for row in rows:
         total.add(row)
     c = total.counts
-    return t("team_total_line", ctx.lang, notes=c["notes"],
+    return t("team_total_line", lang, notes=c["notes"],
              notes_change=_change(c["notes"], c["notes_before"]), done=c["done"],
              done_change=_change(c["done"], c["done_before"]), open=c["open"],
              overdue=c["overdue"], vip=c["vip_silent"],
              maturing=c["maturing_followed"] + c["maturing_unfollowed"],
              unfollowed=c["maturing_unfollowed"], warnings=c["warnings"],
-             at_risk=short_money(total.at_risk, ctx.lang))  # fmt: skip
+             at_risk=short_money(total.at_risk, lang))  # fmt: skip
 
 
-def _lines(rows: list[RmFigures], ctx: Context, *, names: bool) -> list[str]:
+def rm_lines(rows: list[RmFigures], lang: str, *, names: bool) -> list[str]:
+    """One entry per RM (or team), worst first; at-risk customer names only if `names`."""
     top = max((r.at_risk for r in rows), default=Decimal(0))
     lines: list[str] = []
     for row in rows:
-        lines.append(figures_line(row, top, ctx.lang))
+        lines.append(figures_line(row, top, lang))
         if names and row.at_risk_names:
             shown = sorted(row.at_risk_names, key=lambda x: -x[1])[:NAMES_SHOWN]
-            who = "、".join(f"{n}({short_money(a, ctx.lang)})" for n, a in shown)
-            lines.append(t("team_names", ctx.lang, names=who))
+            who = "、".join(f"{n}({short_money(a, lang)})" for n, a in shown)
+            lines.append(t("team_names", lang, names=who))
     return lines
 
 
@@ -87,32 +93,50 @@ async def team_report(ctx: Context, team_id: str | None = None) -> Reply:
     if role not in ("rm", "team_lead", "branch_head"):
         return Reply(t("team_role", ctx.lang), (Event("refused", {"reason": "role"}),))
     drill = team_id if role == "branch_head" else None
+    if drill is not None and ctx.session.get(Team, drill) is None:
+        return Reply(t("team_unknown", ctx.lang, team=drill), (Event("not_found"),))
     rows = rm_figures(ctx.session, ctx.config, ctx.actor, ctx.today, team_id=drill)
     event = {"role": role, "team": drill or ctx.actor.team_id or "", "rms": len(rows)}
-    if role == "branch_head" and drill is None:
+    text = report_text(ctx.actor, rows, ctx.today, ctx.lang, drill=drill)
+    return Reply(text, (Event("team_report_shown", event),))
+
+
+def report_text(
+    manager: Actor, rows: list[RmFigures], today: date, lang: str, *, drill: str | None = None
+) -> str:
+    """The report as a phone shows it: the branch by team, or a team (or an RM) by RM."""
+    if manager.role == "branch_head" and drill is None:
         teams = sorted(team_totals(rows).values(), key=lambda f: f.at_risk, reverse=True)
-        lines = [_title(ctx, t("team_branch", ctx.lang)), _total_line(rows, ctx)]
-        lines += _lines(teams, ctx, names=False)
-        lines.append(t("team_drill_hint", ctx.lang))
-        return Reply("\n".join(lines), (Event("team_report_shown", event),))
-    if role == "branch_head" and drill is not None and ctx.session.get(Team, drill) is None:
-        return Reply(t("team_unknown", ctx.lang, team=drill), (Event("not_found"),))
-    who = drill or ctx.actor.team_id or ctx.actor.name
-    if role == "rm":
-        who = ctx.actor.name
-    lines = [_title(ctx, who), _total_line(rows, ctx)]
-    lines += _lines(rows, ctx, names=drill is not None)
-    if drill is not None:  # names disclosed: in scope by construction, audited by id
-        event["customer_names"] = sum(len(r.at_risk_names[:NAMES_SHOWN]) for r in rows)
-    return Reply("\n".join(lines), (Event("team_report_shown", event),))
+        lines = [title(today, t("team_branch", lang), lang), total_line(rows, lang)]
+        lines += rm_lines(teams, lang, names=False)
+        lines.append(t("team_drill_hint", lang))
+        return "\n".join(lines)
+    who = manager.name if manager.role == "rm" else drill or manager.team_id or manager.name
+    lines = [title(today, who, lang), total_line(rows, lang)]
+    # Customer names only in a drill-down: in the manager's scope by construction.
+    lines += rm_lines(rows, lang, names=drill is not None)
+    return "\n".join(lines)
 
 
 def _compliance(ctx: Context) -> Reply:
     s = audit_summary(ctx.session, ctx.config, ctx.today)
-    lines = [_title(ctx, t("team_audit", ctx.lang))]
+    text = audit_text(s, ctx.today, ctx.lang)
+    return Reply(text, (Event("audit_summary_shown", {"staff": len(s.disclosures)}),))
+
+
+def audit_text(s: AuditSummary, today: date, lang: str) -> str:
+    """Compliance's weekly audit summary: disclosures by staff (bars), then the counts."""
+    lines = [title(today, t("team_audit", lang), lang)]
     top = max((n for _, n in s.disclosures), default=0)
     for name, n in s.disclosures[:10]:
         lines.append(f"{name} {bar(Decimal(n), Decimal(top))} {n}")
-    lines.append(t("team_audit_line", ctx.lang, refusals=s.refusals, unknown=s.unknown_senders,
+    lines.append(t("team_audit_line", lang, refusals=s.refusals, unknown=s.unknown_senders,
                    llm=s.llm_calls, exports=s.exports))  # fmt: skip
-    return Reply("\n".join(lines), (Event("audit_summary_shown", {"staff": len(s.disclosures)}),))
+    return "\n".join(lines)
+
+
+def weekly_text(report: WeeklyReport, today: date, lang: str) -> str:
+    """Monday's report inside the digest (no customer names: those are for drill-downs)."""
+    if report.audit is not None:
+        return audit_text(report.audit, today, lang)
+    return report_text(report.manager, report.rows, today, lang)

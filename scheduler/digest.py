@@ -20,8 +20,10 @@ from crm_store.models import Customer, Digest, FollowUp
 from crm_store.permissions import can_see, load_actor
 from crm_store.retention import Warning, warnings
 from crm_store.settings import Settings
+from crm_store.team_report import WeeklyReport, weekly_report
 from crm_store.upsert import insert_for
 from scheduler.claims import Claimed
+from scheduler.team_report_plan import report_rows
 
 OVERDUE_SHOWN = 3
 WARNINGS_SHOWN = 5  # 【流失预警】: the largest at risk, the rest counted
@@ -60,6 +62,7 @@ class DigestContent:
     overdue_total: int
     retention: list[DigestEntry] = field(default_factory=list)
     retention_total: int = 0  # warnings in all, shown or only counted
+    report: WeeklyReport | None = None  # Monday's team report (team_report reminder)
 
     @property
     def entries(self) -> list[DigestEntry]:
@@ -73,7 +76,7 @@ class DigestContent:
 
     def is_empty(self) -> bool:
         """Nothing left to say (everything was closed or moved since planning)."""
-        return not self.entries
+        return not self.entries and self.report is None
 
 
 def _entry(session: Session, line: items.ReminderLine) -> DigestEntry | None:
@@ -249,6 +252,9 @@ def collect(
     listed = {int(e.action["id"]) for e in today if e.kind == "followup"}
     overdue, total = _overdue(session, actor.staff_id, claimed.business_date, listed)
     retention, warned_total = _retention(session, warned, claimed.business_date, settings)
+    report = None
+    if settings is not None and report_rows(session, claimed.digest_id):
+        report = weekly_report(session, settings, actor, claimed.business_date)
     return DigestContent(
         actor.staff_id,
         actor.name,
@@ -260,4 +266,5 @@ def collect(
         total,
         retention,
         warned_total,
+        report,
     )

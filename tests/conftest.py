@@ -83,6 +83,7 @@ def make_settings(home: Path, url: str, **extra: str) -> Settings:
     # Churn warnings would add a reminder for nearly every test customer (none has notes):
     # only the retention tests turn them on.
     values["RETENTION_ENABLED"] = "false"
+    values["TEAM_REPORT_WEEKLY"] = "false"  # likewise a Monday report for every manager
     return Settings(_env_file=None, **{**values, **extra})  # type: ignore[call-arg]
 
 

@@ -13,4 +13,4 @@ from tests.conftest import make_settings
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     """Settings pointing at the test database, churn warnings on."""
-    return make_settings(tmp_path, db_url, RETENTION_ENABLED="true")
+    return make_settings(tmp_path, db_url, RETENTION_ENABLED="true", TEAM_REPORT_WEEKLY="true")
