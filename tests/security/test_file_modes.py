@@ -43,10 +43,20 @@ def test_init_and_use_leave_only_private_files(
     assert runner.invoke(app, ["init"], env=env).exit_code == 0
     assert mode(home) == 0o700
     assert mode(home / "bankbot.db") == 0o600 and mode(home / "data.key") == 0o600
-    assert runner.invoke(app, ["ask", "--as", "S001", "帮助"], env=env).exit_code in (0, 2)
-    for name in ("bankbot.db", "bankbot.db-wal", "bankbot.db-shm"):
-        if (home / name).exists():
-            assert mode(home / name) == 0o600, name
+    from sqlalchemy import select
+
+    from crm_store.models import AuditLog
+    from crm_store.settings import Settings
+    from crm_store.store import open_store
+
+    store = open_store(Settings(_env_file=None, **env))  # type: ignore[call-arg]
+    try:
+        with store.db.write() as s:  # a write with the connection held open: WAL files exist
+            s.execute(select(AuditLog.id)).all()
+            for name in ("bankbot.db", "bankbot.db-wal", "bankbot.db-shm"):
+                assert mode(home / name) == 0o600, name
+    finally:
+        store.close()
 
 
 def test_init_tightens_what_an_older_version_left_readable(
