@@ -209,3 +209,24 @@ def test_cli_rotation_with_a_server_key_needs_the_new_key(
     assert runner.invoke(app, ["audit", "tail"], env=env_for(settings)).exit_code == 1
     other = env_for(settings, BANKBOT_DATA_KEY=OTHER_KEY)
     assert runner.invoke(app, ["audit", "tail"], env=other).exit_code == 0
+
+
+def test_an_interrupted_rotation_names_the_file_with_the_key(tmp_path: Path) -> None:
+    """Killed after the commit, before the rename: the next command says where the key is."""
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+    from crm_store.crypto import write_key_file
+
+    runner = CliRunner()
+    env = {"BANKBOT_HOME": str(tmp_path), "DATABASE_URL": "", "BANKBOT_DATA_KEY": ""}
+    assert runner.invoke(app, ["init"], env=env).exit_code == 0
+    settings = Settings(_env_file=None, **env)  # type: ignore[call-arg]
+    store = open_store(settings)
+    write_key_file(tmp_path / "data.key.new", OTHER_KEY)
+    rotate_key(store.db, store.cipher, FieldCipher(decode_key(OTHER_KEY)), NOW)
+    store.close()
+    result = runner.invoke(app, ["audit", "tail"], env=env)
+    assert result.exit_code == 1
+    assert "move data.key.new to data.key" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
