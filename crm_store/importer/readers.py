@@ -58,8 +58,6 @@ def read_rows(
         for number, cells in enumerate(raw, start=2):
             if not any(cells):  # "" is the only false cell
                 continue
-            # A cell an export neutralised ('=...) reads back as it was stored (crm_store/cells.py).
-            cells = [restored(cell) if isinstance(cell, str) else cell for cell in cells]
             row: Row = dict(zip(header, cells, strict=False))
             if len(cells) > width and any(cells[width:]):
                 row[EXTRA] = "more cells than header columns"
@@ -108,8 +106,12 @@ def _text_cells(path: Path, source: Source) -> Iterator[list[Cell]]:
     header_line = content.split("\n", 1)[0]
     # Column names hold neither commas nor tabs, so the header tells the separator apart.
     delimiter = "\t" if header_line.count("\t") > header_line.count(",") else ","
+    # A cell an export neutralised ('=...) reads back as it was stored (crm_store/cells.py);
+    # a file without any apostrophe (the usual case) skips that per-cell look.
+    restore = "'" in content
     for record in csv.reader(io.StringIO(content, newline=""), delimiter=delimiter):
-        yield [cell.strip() for cell in record]
+        cells = [cell.strip() for cell in record]
+        yield [restored(cell) for cell in cells] if restore else cells
 
 
 def _xlsx_cells(path: Path) -> Iterator[list[Cell]]:
@@ -133,7 +135,7 @@ def _xlsx_cell(value: Any) -> Cell:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value.strip()
+        return restored(value.strip())
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
