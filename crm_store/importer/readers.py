@@ -110,8 +110,8 @@ def _text_cells(path: Path, source: Source) -> Iterator[list[Cell]]:
     # a file without any apostrophe (the usual case) skips that per-cell look.
     restore = "'" in content
     for record in csv.reader(io.StringIO(content, newline=""), delimiter=delimiter):
-        cells = [cell.strip() for cell in record]
-        yield [restored(cell) for cell in cells] if restore else cells
+        cells: list[Cell] = [cell.strip() for cell in record]
+        yield [restored(str(cell)) for cell in cells] if restore else cells
 
 
 def _xlsx_cells(path: Path) -> Iterator[list[Cell]]:
