@@ -51,9 +51,11 @@ def preview_summary(day: date, result: PlanResult, digests: Sequence[PreviewedDi
     """What planning and sending `day` would do."""
     items = sum(d.items for d in digests)
     reminders = sum(d.reminders for d in digests)
+    empty = max(0, result.digests - len(digests))  # opened, but nothing left to send
     return (
         f"(dry run) {day}: {result.reminders} new reminders would be planned; "
-        f"{len(digests)} digests with {_items(items, reminders)}; nothing recorded"
+        f"{len(digests)} digests with {_items(items, reminders)}, empty {empty}; "
+        "nothing recorded"
     )
 
 

@@ -158,7 +158,8 @@ def test_the_dry_run_the_run_and_status_agree(settings: Settings) -> None:
     assert digests >= 2 and overdue == 2 and items == carried + overdue
     new = re.search(r"(\d+) new reminders would be planned", dry)
     assert new and f"planned {new[1]} new reminders" in run
-    empty = re.search(r"empty (\d+),", run)
-    assert empty and (int(empty[1]) == 0 or "empty digests, nothing sent:" in status)
+    empty, previewed_empty = re.search(r"empty (\d+),", run), re.search(r"empty (\d+);", dry)
+    assert empty and previewed_empty and empty[1] == previewed_empty[1]
+    assert int(empty[1]) == 0 or "empty digests, nothing sent:" in status
     assert f"business date): sent {digests}" in status
     assert f"the sent digests had {items} numbered lines" in status
