@@ -193,5 +193,9 @@ def test_scheduler_beside_serve_on_postgresql_delivers_each_digest_once(
         assert decisions == Counter({"delivered": sent})  # no digest sent twice
         assert {d.status for d in digests.values()} <= {"sent", "undeliverable", "empty"}
         assert not (pg_settings.home / DELIVERY_LOG).exists()
+        # Sent by these two processes, the scheduler on WeCom built from the settings alone.
+        senders = {d.claimed_by.rsplit(":", 1)[1] for d in digests.values() if d.claimed_by}
+        assert senders <= {str(p.pid) for p in procs}
+        assert "reminder timer running on wecom" in (tmp_path / "scheduler.log").read_text()
     finally:
         store.close()
