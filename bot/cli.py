@@ -103,6 +103,7 @@ def seed_demo(
     """Load a realistic demo data set (branches, staff, ~300 customers, notes) and index it."""
     from bot.cli_index import update_index
     from crm_store.demo import DEMO_KINDS, write_demo_files
+    from crm_store.demo_retention import seed_retention_demo
     from crm_store.importer import import_file
 
     store = store_from_env()
@@ -119,6 +120,8 @@ def seed_demo(
                 for kind in DEMO_KINDS:
                     report = import_file(store, kind, files[kind], progress=True)
                     print(f"imported {report.rows} {kind}")
+            warned = seed_retention_demo(store, day)
+            print(f"added churn-warning history for {len(warned)} customers")
             _remove_old_demo_files(store.settings.home / "demo", DEMO_KINDS)
             store.db.analyze()
         print(update_index(store) or "the note index is up to date")

@@ -10,7 +10,7 @@ ZH: dict[str, str] = {
     "retention_line": "⚠️ {name}（风险金额{amount}）：{reasons}。建议：{action}",
     "retention_maturity": "{product}{amount}{when}到期，{quiet}",
     "retention_aum_drop": "资产从{old}降至{new}（-{pct}%，对比{when}）",
-    "retention_silence": "{segment}客户{quiet}（应每{cadence}天联系）",
+    "retention_silence": "{segment}，{quiet}（应每{cadence}天联系）",
     "retention_complaint": "{when}的记录提到“{matched}”，之后未跟进",
     "retention_matured": "{product}{amount}已于{when}到期，未见续作",
     "retention_quiet_days": "近{days}天无沟通记录",
