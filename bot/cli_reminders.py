@@ -23,7 +23,7 @@ from bot.wiring import build_formatter, reminder_router
 from crm_store.store import Store
 from scheduler.delivery import SendStats
 from scheduler.service import plan_day, preview_day, send_due
-from scheduler.status import outbox_status
+from scheduler.status import not_yet_due, outbox_status
 from scheduler.timer import ReminderTimer
 from scheduler.workdays import is_digest_day
 
@@ -124,9 +124,15 @@ def _send(store: Store) -> SendStats:
         warning = no_channel_warning(router.preference)
         if warning:
             print(warning)
-        return asyncio.run(
+        stats = asyncio.run(
             send_due(store, router, build_formatter(store), lambda: datetime.now(tz))
         )
+    with store.db.read() as session:
+        waiting, first = not_yet_due(session, datetime.now(tz))
+    if waiting and first is not None:
+        due = first.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        print(f"{waiting} digests are not due yet (the first at {due}): sent no earlier")
+    return stats
 
 
 @app.command("run")
@@ -156,8 +162,6 @@ def run_command(
     finally:
         store.close()
     print(f"{business_date}: planned {planned.reminders} new reminders; {outcome(stats)}")
-    if now < datetime.combine(business_date, store.settings.digest_at, store.settings.tz):
-        print(f"digests of {business_date} go out at {_digest_time(store)}, not before")
 
 
 @app.command("status")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -71,3 +71,14 @@ def undeliverable_on(session: Session, business_date: date) -> int:
 def digest_totals(session: Session) -> dict[str, int]:
     """Digests by status, all time (every process's deliveries, for `/metrics`)."""
     return _by(session, Digest.status)
+
+
+def not_yet_due(session: Session, now: datetime) -> tuple[int, datetime | None]:
+    """Pending digests whose time has not come (a date planned ahead, a retry's backoff),
+    and when the first of them is due."""
+    count, first = session.execute(
+        select(func.count(), func.min(Digest.next_attempt_at)).where(
+            Digest.status == "pending", Digest.next_attempt_at > now
+        )
+    ).one()
+    return int(count or 0), first

@@ -102,6 +102,7 @@ def test_a_future_date_is_a_preview_unless_forced_and_never_sent_early(
         assert f"new digests, sent from {day} 08:30" in out
         out = bankbot(settings, "reminders", "send", **opts)
         assert "sent 0 digests" in out
+        assert f"digests are not due yet (the first at {day} 08:30): sent no earlier" in out
         with store.db.read() as s:
             digests = {d.recipient_staff_id: d for d in s.scalars(select(Digest))}
         assert {d.status for d in digests.values()} == {"pending"}
