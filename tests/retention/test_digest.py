@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ from crm_store.models import Reminder
 from crm_store.store import Store
 from handlers.retention_text import short_money
 from scheduler.service import plan_day
+from tests.assistant import Assistant
 from tests.retention.helpers import add_note, set_aum
 from tests.scheduler.helpers import Clock, add_customer, at, make_timer
 from tests.world import build_world
@@ -72,3 +74,20 @@ def test_short_money() -> None:
     assert short_money(Decimal("1000000")) == "100万"
     assert short_money(Decimal("355000")) == "35.5万"
     assert short_money(Decimal("8000")) == "8,000元"
+
+
+def test_follow_up_on_a_digest_warning_quiets_it_next_morning(store: Store) -> None:
+    build_world(store)
+    add_note(store, "n1", "c1", 45)
+    clock = Clock(at(MONDAY, 8, 30))
+    timer, channel = make_timer(store, clock)
+    timer.morning()
+    (text,) = channel.texts("rm1")
+    number = re.search(r"(\d+)\. ⚠️ 张伟", text)
+    assert number is not None
+    said = Assistant(store, at(MONDAY, 9)).say("rm1", f"跟进 {number.group(1)}")
+    assert said.event("retention_followup_opened")["customer_id"] == "c1"
+    tuesday = date(2026, 12, 1)
+    clock.now = at(tuesday, 8, 30)
+    timer.morning()
+    assert "张伟（风险金额" not in channel.texts("rm1")[-1]
