@@ -14,7 +14,8 @@ from sqlalchemy import select
 from crm_store.db import Database
 from crm_store.models import ChannelIdentity
 from crm_store.private_files import private_file
-from handlers.contracts import Channel, Reply
+from handlers.contracts import Channel
+from handlers.guard import GuardedReply, require_guarded
 from scheduler.delivery import Route
 
 CONSOLE = "console"
@@ -30,8 +31,9 @@ class ConsoleDeliveryChannel:
         self.path = path
         self._lock = threading.Lock()
 
-    async def send(self, recipient: str, reply: Reply) -> None:
+    async def send(self, recipient: str, reply: GuardedReply) -> None:
         """Append the delivery to the log (flushed, so a crash right after keeps it)."""
+        reply = require_guarded(reply)
         record = {
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "recipient": recipient,

@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.dispatch import Dispatcher
-from handlers.contracts import IncomingMessage, Reply
+from handlers.contracts import IncomingMessage
+from handlers.guard import GuardedReply, require_guarded
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -41,8 +42,9 @@ class ConsoleChannel:
             console = Console(soft_wrap=True)
         self.console = console
 
-    async def send(self, recipient: str, reply: Reply) -> None:
+    async def send(self, recipient: str, reply: GuardedReply) -> None:
         """Show a reply as plain text (no markup interpretation of customer data)."""
+        reply = require_guarded(reply)
         self.console.print(reply.text, markup=False, highlight=False)
 
 

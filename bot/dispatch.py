@@ -30,7 +30,7 @@ from crm_store.store import Store
 from handlers import intents
 from handlers.context import Context
 from handlers.contracts import Event, IncomingMessage, Reply
-from handlers.guard import guard_reply
+from handlers.guard import GuardedReply, fixed_reply, guard_reply
 from handlers.llm_intent import mark_proposed, proposed_intent
 from handlers.router import parse, route
 from handlers.texts import t
@@ -73,16 +73,16 @@ class Dispatcher:
         """The current time in the business time zone (from the injected clock)."""
         return self._now()
 
-    async def handle(self, message: IncomingMessage) -> Reply:
+    async def handle(self, message: IncomingMessage) -> GuardedReply:
         """Answer one message; a voice message is transcribed first (bot/voice/hear.py)."""
         if message.voice is not None and not message.text:
             from bot.voice.hear import VoiceNotes
 
             voice = self.voice or VoiceNotes.offline()
-            return await voice.answer(self, message)
+            return self._guarded(message, await voice.answer(self, message))
         return await self.handle_text(message)
 
-    async def handle_text(self, message: IncomingMessage) -> Reply:
+    async def handle_text(self, message: IncomingMessage) -> GuardedReply:
         """Answer one message; any failure becomes a short apology and an 'error' audit row."""
         # Redacted once, here, as a note is stored: no echo, audit row, index entry, log line
         # or LLM prompt downstream ever sees the secrets or full numbers the person typed.
@@ -95,12 +95,20 @@ class Dispatcher:
         except Exception:
             log.exception("request failed (channel=%s msg=%s)", message.channel, message.msg_id)
             self._audit_failure(message, now)
-            return Reply(t("error", self.lang), (Event("refused", {"reason": "error"}),))
+            return fixed_reply(_refusal(t("error", self.lang), "error"))
         finally:
             wrote = index_outbox.queued_here.get()
             index_outbox.queued_here.reset(queued)
         self._sync_index(wrote)
         return reply
+
+    def _guarded(self, message: IncomingMessage, reply: Reply | GuardedReply) -> GuardedReply:
+        """A reply the voice path made itself ("not transcribed"), through the same guard."""
+        if isinstance(reply, GuardedReply):
+            return reply
+        with self.store.db.read() as session:
+            actor = resolve_actor(session, channel=message.channel, sender_id=message.sender_id)
+            return guard_reply(session, actor, self._now().date(), reply)
 
     def _sync_index(self, wrote: bool) -> None:
         """Bring what the request committed to the index at once; rows queued elsewhere (an
@@ -119,7 +127,7 @@ class Dispatcher:
         except Exception:  # the reply is already decided: the outbox keeps the rows
             log.exception("could not apply the index outbox")
 
-    async def _handle(self, message: IncomingMessage, now: datetime) -> Reply:
+    async def _handle(self, message: IncomingMessage, now: datetime) -> GuardedReply:
         rule = intents.parse_intent(message.text).name
         # Only a message the rules cannot read goes to the LLM, outside any transaction.
         unread = rule == intents.UNKNOWN and not is_oversize(message)
@@ -184,9 +192,9 @@ class Dispatcher:
         actor: Actor | None,
         intent: str,
         reply: Reply,
-    ) -> Reply:
+    ) -> GuardedReply:
         hosts = self.retriever.allowed_link_hosts if self.retriever else frozenset()
-        guarded = guard_reply(session, actor, now.date(), reply, hosts)
+        guarded = guard_reply(session, actor, now.date(), reply, hosts, asked=message.text)
         write_audit(
             session,
             at=now,
@@ -260,7 +268,7 @@ def _refusal(text: str, reason: str) -> Reply:
     return Reply(text, (Event("refused", {"reason": reason}),))
 
 
-def _detail(reply: Reply) -> str:
+def _detail(reply: Reply | GuardedReply) -> str:
     """Event types, plus the prompt hash and model of an LLM prompt when one was sent."""
     parts = [",".join(e.type for e in reply.events)]
     for event in reply.events:
@@ -270,7 +278,7 @@ def _detail(reply: Reply) -> str:
     return " ".join(dict.fromkeys(parts))  # one model may both read and answer a question
 
 
-def _decision(reply: Reply) -> str:
+def _decision(reply: Reply | GuardedReply) -> str:
     types = {e.type for e in reply.events}
     if "refused" in types:
         return "refused"

@@ -28,7 +28,8 @@ from bot.door import admit
 from crm_store.models import InboxMessage
 from crm_store.store import Store
 from crm_store.upsert import insert_for
-from handlers.contracts import Channel, IncomingMessage, Reply, VoiceNote
+from handlers.contracts import Channel, IncomingMessage, VoiceNote
+from handlers.guard import GuardedReply
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class Inbox:
         self.store = store
         self.dispatcher = dispatcher
         self.channels = channels
-        self._tasks: set[asyncio.Task[Reply | None]] = set()
+        self._tasks: set[asyncio.Task[GuardedReply | None]] = set()
         # Threads of their own, not the loop's default executor: there a few answers waiting
         # on a slow LLM took every thread, and each acknowledgement (and health check) queued
         # behind them for seconds. One thread stores: one transaction at a time (SQLite takes
@@ -140,7 +141,7 @@ class Inbox:
                 voice=voice_from_json(row.voice),
             )
 
-    def _claim_and_answer(self, inbox_id: int) -> tuple[IncomingMessage, Reply] | None:
+    def _claim_and_answer(self, inbox_id: int) -> tuple[IncomingMessage, GuardedReply] | None:
         """Claim the message and answer it in one go, in an answering thread: its lease starts
         when a thread starts on it, not while it waits for a free one."""
         self._wait_for_quiet_intake()
@@ -166,7 +167,7 @@ class Inbox:
                 .values(status=status, processed_at=datetime.now(UTC))
             )
 
-    async def process(self, inbox_id: int) -> Reply | None:
+    async def process(self, inbox_id: int) -> GuardedReply | None:
         """Answer one stored message and send the reply to the chat it came from."""
         # The dispatcher does blocking SQL: keep it off the loop that acknowledges callbacks,
         # and off the thread that stores them.
@@ -289,7 +290,7 @@ async def _in_thread(
     return await asyncio.get_running_loop().run_in_executor(pool, bound)
 
 
-def _run(dispatcher: Dispatcher, message: IncomingMessage) -> Reply:
+def _run(dispatcher: Dispatcher, message: IncomingMessage) -> GuardedReply:
     return asyncio.run(dispatcher.handle(message))
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from crm_store.store import Store
-from handlers.contracts import Channel, Reply
+from handlers.contracts import Channel
+from handlers.guard import GuardedReply, require_guarded
 
 if TYPE_CHECKING:
     from bot.telegram_bot import AnyApplication
@@ -61,8 +62,9 @@ class TelegramDelivery:
         self.channel.home_loop = loop.loop
         self._started = False
 
-    async def send(self, recipient: str, reply: Reply) -> None:
+    async def send(self, recipient: str, reply: GuardedReply) -> None:
         """Connect once (an offline API fails this send, which is retried), then send."""
+        reply = require_guarded(reply)
         if not self._started:
             await self.loop.call(self.application.initialize())
             self._started = True

@@ -34,6 +34,7 @@ from bot.wecom_voice import WeComVoiceSource
 from crm_store.settings import Settings
 from crm_store.store import Store
 from handlers.contracts import Channel, IncomingMessage, Reply, VoiceNote
+from handlers.guard import fixed_reply
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +220,7 @@ class WeComAdapter:
 
     async def _send_quietly(self, userid: str, text: str) -> None:
         try:
-            await self.channel.send(userid, Reply(text))
+            await self.channel.send(userid, fixed_reply(Reply(text)))
         except Exception as exc:
             log.warning("'text only' reply not sent: %s", exc)
 

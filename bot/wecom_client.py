@@ -20,7 +20,7 @@ from wechatpy.exceptions import WeChatClientException
 from bot import metrics
 from bot.text_split import split_utf8
 from bot.token_cache import AccessTokens
-from handlers.contracts import Reply
+from handlers.guard import GuardedReply, require_guarded
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -281,8 +281,9 @@ class WeComChannel:
     def __init__(self, api: WeComApi) -> None:
         self.api = api
 
-    async def send(self, recipient: str, reply: Reply) -> None:
+    async def send(self, recipient: str, reply: GuardedReply) -> None:
         """Send the reply's text in as many messages as it needs (nothing for empty text)."""
+        reply = require_guarded(reply)
         if not reply.text.strip():
             return
         try:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:  # made only by the reply guard, which imports this module
+    from handlers.guard import GuardedReply
 
 ChatType = Literal["private", "group"]
 
@@ -81,6 +84,7 @@ class Channel(Protocol):
 
     name: str
 
-    async def send(self, recipient: str, reply: Reply) -> None:
-        """Deliver `reply` to `recipient` (a platform user id, never a group)."""
+    async def send(self, recipient: str, reply: GuardedReply) -> None:
+        """Deliver `reply` to `recipient` (a platform user id, never a group). Only a reply
+        that passed the reply guard can be sent: implementations call `require_guarded`."""
         ...

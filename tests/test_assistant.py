@@ -110,13 +110,17 @@ def test_same_message_delivered_twice_records_one_note(world: Store, bot: Assist
 
 
 def test_note_masks_numbers_and_guard_redacts_hidden_names(world: Store, bot: Assistant) -> None:
-    bot.say("rm1", "/note 张伟 他朋友李雷也想开户，电话13400005555，明天回电")
+    # The team lead writes on rm1's customer and names 李雷, rm9's customer.
+    bot.say("lead1", "/note 张伟 他朋友李雷也想开户，电话13400005555，明天回电")
     with world.db.read() as s:
         content = s.scalar(select(Interaction.content))
     assert content is not None and "13400005555" not in content
     card = bot.say("rm1", "/c 张伟").text
     assert "李雷" not in card and "134****5555" in card  # 李雷 is rm9's customer
     assert "李雷" in bot.say("rm9", "/c 李雷").text
+    # rm1's own words come back as typed: redacting them would say who is a customer.
+    bot.say("rm1", "/note 张伟 他同事李雷也想开户")
+    assert "他同事李雷也想开户" in bot.say("rm1", "/c 张伟").text
 
 
 def test_today_lists_and_acts_on_items(world: Store, bot: Assistant) -> None:
@@ -206,8 +210,8 @@ def test_staff_names_and_fixed_text_survive_the_guard(world: Store, bot: Assista
     card = bot.say("rm1", "/c 张伟").text
     assert "客户经理李娜" in card and "李娜：客户想了解理财" in card
     assert "查一下张伟" in bot.say("rm9", "帮助").text  # rm9 cannot see any 张伟
-    # Free text typed by staff is not trusted: there the name is a hidden customer's.
-    assert "朋友***来开户" in bot.say("rm1", "/note 张伟 她介绍了朋友李娜来开户").text
+    # The asker's own words come back as typed: starring them would say who is a customer.
+    assert "朋友李娜来开户" in bot.say("rm1", "/note 张伟 她介绍了朋友李娜来开户").text
 
 
 def test_bind_with_a_one_time_code(world: Store, bot: Assistant) -> None:
