@@ -16,10 +16,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Set everything up and open the console assistant on demo data.
+## Set everything up, send this morning's digests to the console delivery log (the demo's
+## own choice: REMINDER_CHANNEL=console) and open the console assistant on demo data.
 demo: install
 	$(BANKBOT) init
 	$(BANKBOT) seed-demo
+	REMINDER_CHANNEL=console $(BANKBOT) reminders run
 	$(BANKBOT) chat --as $(DEMO_STAFF)
 
 ## Run the whole test suite (SQLite and PostgreSQL).

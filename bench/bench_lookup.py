@@ -258,7 +258,6 @@ def _customer_rows(
             "owner_staff_id": owner,
             "branch_id": world.branch_of[owner],
             "segment": segment,
-            "birth_year": rng.randint(1940, 2002) if known else None,
             "birth_month": month,
             "birth_day": day,
             "birthday_calendar": "lunar" if lunar else "solar",

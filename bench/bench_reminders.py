@@ -171,7 +171,6 @@ def _customer_rows(rng: random.Random, count: int, org: Org) -> Iterator[dict[st
             "owner_staff_id": rm,
             "branch_id": org.branch_of[rm],
             "segment": segments[n % len(segments)],
-            "birth_year": rng.randint(1940, 2002),
             "birth_month": month,
             "birth_day": day,
             "birthday_calendar": "lunar" if lunar else "solar",

@@ -13,7 +13,9 @@ from sqlalchemy import select
 
 from crm_store.db import Database
 from crm_store.models import ChannelIdentity
-from handlers.contracts import Channel, Reply
+from crm_store.private_files import private_file
+from handlers.contracts import Channel
+from handlers.guard import GuardedReply, require_guarded
 from scheduler.delivery import Route
 
 CONSOLE = "console"
@@ -29,8 +31,9 @@ class ConsoleDeliveryChannel:
         self.path = path
         self._lock = threading.Lock()
 
-    async def send(self, recipient: str, reply: Reply) -> None:
+    async def send(self, recipient: str, reply: GuardedReply) -> None:
         """Append the delivery to the log (flushed, so a crash right after keeps it)."""
+        reply = require_guarded(reply)
         record = {
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "recipient": recipient,
@@ -38,7 +41,7 @@ class ConsoleDeliveryChannel:
             "events": [e.as_dict() for e in reply.events],
         }
         line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
+        with self._lock, private_file(self.path).open("a", encoding="utf-8") as handle:
             handle.write(line)
             handle.flush()
 

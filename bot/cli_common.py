@@ -7,16 +7,17 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
-from crm_store.errors import StoreError
-from crm_store.settings import Settings
-from crm_store.store import Store, open_store
+# Only typer at the top: `bankbot --help` must not pay for pydantic, SQLAlchemy or the store
+# (see bench/bench_cli.py); each command imports what it uses when it runs.
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from crm_store.settings import Settings
+    from crm_store.store import Store
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -33,6 +34,11 @@ def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from pydantic import ValidationError
+        from sqlalchemy.exc import OperationalError
+
+        from crm_store.errors import StoreError
+
         try:
             return func(*args, **kwargs)
         except StoreError as exc:
@@ -51,11 +57,15 @@ def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 def load_settings() -> Settings:
     """Settings from the environment and `.env`."""
+    from crm_store.settings import Settings
+
     return Settings()
 
 
 def store_from_env() -> Store:
     """The initialised store, or a clear 'run bankbot init' error."""
+    from crm_store.store import open_store
+
     return open_store(load_settings())
 
 

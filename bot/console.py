@@ -5,11 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from bot.dispatch import Dispatcher
-from handlers.contracts import IncomingMessage, Reply
+from handlers.contracts import IncomingMessage
+from handlers.guard import GuardedReply, require_guarded
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 CHANNEL = "console"
 
@@ -33,10 +36,15 @@ class ConsoleChannel:
     name = CHANNEL
 
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(soft_wrap=True)
+        if console is None:  # rich loads only for the interactive chat, not for `ask`
+            from rich.console import Console
 
-    async def send(self, recipient: str, reply: Reply) -> None:
+            console = Console(soft_wrap=True)
+        self.console = console
+
+    async def send(self, recipient: str, reply: GuardedReply) -> None:
         """Show a reply as plain text (no markup interpretation of customer data)."""
+        reply = require_guarded(reply)
         self.console.print(reply.text, markup=False, highlight=False)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 from handlers.render import product_text
+from handlers.retention_text import digest_section
+from handlers.team_report import weekly_text
 from handlers.texts import day_text, money_text, t
 from scheduler.digest import DigestContent, DigestEntry
 
@@ -53,5 +55,10 @@ def digest_text(content: DigestContent, channel: str, lang: str = "zh") -> str:
         for entry in content.overdue:
             number += 1
             lines.append(_line(number, entry, today, lang))
-    lines.append(t("digest_hint", lang))
+    warned = [e.warning for e in content.retention if e.warning is not None]
+    lines += digest_section(warned, content.retention_total, number + 1, today, lang)
+    if content.entries:
+        lines.append(t("digest_hint", lang))
+    if content.report is not None:
+        lines.append(weekly_text(content.report, today, lang))
     return "\n".join(lines)

@@ -11,27 +11,34 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from bot.door import admit, is_oversize
 from bot.gate import StrangerLimit, bind_account, bind_request, stranger_reply
 from bot.identity import TRUSTED_LOCAL_CHANNELS, resolve_actor
+from bot.voice.detail import voice_detail
 from crm_store import index_outbox
 from crm_store.audit import write_audit
 from crm_store.masking import mask_text
 from crm_store.permissions import Actor, may_use_customer_chat
+from crm_store.redaction import clean_text
 from crm_store.store import Store
 from handlers import intents
 from handlers.context import Context
 from handlers.contracts import Event, IncomingMessage, Reply
-from handlers.guard import guard_reply
+from handlers.guard import GuardedReply, fixed_reply, guard_reply
 from handlers.llm_intent import mark_proposed, merge_proposal, proposed_intent
 from handlers.router import read, respond
-from handlers.texts import t
 from handlers.understanding.decide import Reading
-from retrieval.search import Retriever
-from retrieval.sync import process_outbox
+from handlers.texts import t
+
+if TYPE_CHECKING:  # chromadb and langchain load only where an index is opened
+    from bot.voice.hear import VoiceNotes
+    from retrieval.search import Retriever
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +53,15 @@ class Dispatcher:
     """Handles one incoming message at a time for any channel."""
 
     def __init__(
-        self, store: Store, clock: Clock | None = None, retriever: Retriever | None = None
+        self,
+        store: Store,
+        clock: Clock | None = None,
+        retriever: Retriever | None = None,
+        voice: VoiceNotes | None = None,
     ) -> None:
         self.store = store
         self.retriever = retriever
+        self.voice = voice  # None: voice messages get the offline reply
         self.clock = clock or (lambda: datetime.now(store.settings.tz))
         self.lang = store.settings.bankbot_lang
         self.strangers = StrangerLimit()
@@ -58,8 +70,25 @@ class Dispatcher:
     def _now(self) -> datetime:
         return self.clock().astimezone(self.store.settings.tz)
 
-    async def handle(self, message: IncomingMessage) -> Reply:
+    def now(self) -> datetime:
+        """The current time in the business time zone (from the injected clock)."""
+        return self._now()
+
+    async def handle(self, message: IncomingMessage) -> GuardedReply:
+        """Answer one message; a voice message is transcribed first (bot/voice/hear.py)."""
+        if message.voice is not None and not message.text:
+            from bot.voice.hear import VoiceNotes
+
+            voice = self.voice or VoiceNotes.offline()
+            return self._guarded(message, await voice.answer(self, message))
+        return await self.handle_text(message)
+
+    async def handle_text(self, message: IncomingMessage) -> GuardedReply:
         """Answer one message; any failure becomes a short apology and an 'error' audit row."""
+        # Redacted once, here, as a note is stored: no echo, audit row, index entry, log line
+        # or LLM prompt downstream ever sees the secrets or full numbers the person typed.
+        message = admit(message, self.store.settings.max_message_chars)  # console and `ask` too
+        message = replace(message, text=clean_text(message.text))
         now = self._now()
         queued = index_outbox.queued_here.set(False)
         try:
@@ -67,12 +96,20 @@ class Dispatcher:
         except Exception:
             log.exception("request failed (channel=%s msg=%s)", message.channel, message.msg_id)
             self._audit_failure(message, now)
-            return Reply(t("error", self.lang), (Event("refused", {"reason": "error"}),))
+            return fixed_reply(_refusal(t("error", self.lang), "error"))
         finally:
             wrote = index_outbox.queued_here.get()
             index_outbox.queued_here.reset(queued)
         self._sync_index(wrote)
         return reply
+
+    def _guarded(self, message: IncomingMessage, reply: Reply | GuardedReply) -> GuardedReply:
+        """A reply the voice path made itself ("not transcribed"), through the same guard."""
+        if isinstance(reply, GuardedReply):
+            return reply
+        with self.store.db.read() as session:
+            actor = resolve_actor(session, channel=message.channel, sender_id=message.sender_id)
+            return guard_reply(session, actor, self._now().date(), reply)
 
     def _sync_index(self, wrote: bool) -> None:
         """Bring what the request committed to the index at once; rows queued elsewhere (an
@@ -84,12 +121,14 @@ class Dispatcher:
         if not wrote and now - self._outbox_looked < OUTBOX_LOOK_SECONDS:
             return
         self._outbox_looked = now
+        from retrieval.sync import process_outbox
+
         try:
             process_outbox(self.store, self.retriever.index)
         except Exception:  # the reply is already decided: the outbox keeps the rows
             log.exception("could not apply the index outbox")
 
-    async def _handle(self, message: IncomingMessage, now: datetime) -> Reply:
+    async def _handle(self, message: IncomingMessage, now: datetime) -> GuardedReply:
         reading = await self._read(message, now)
         if reading is not None and reading.intent.name == intents.QUESTION:
             # A question may wait seconds for an LLM: answer it under a read session (on SQLite
@@ -103,16 +142,20 @@ class Dispatcher:
             return self._guard_and_audit(session, message, now, actor, intent, reply)
 
     async def _read(self, message: IncomingMessage, now: datetime) -> Reading | None:
-        """What the message asks, read under a read session; None for a sender who gets a
-        refusal (no parsing for strangers, group chats or admins). Only an unsure reading is
-        shown to the LLM (when one is configured), outside any transaction."""
+        """What the message asks, read under a read session; None for a message that gets a
+        refusal (strangers, group chats, admins, oversize: nothing of theirs is parsed here).
+        Only an unsure reading is shown to the LLM (when one is configured), outside any
+        transaction; `_decide` checks sender, chat and role again in the answering one."""
         if bind_request(message) is not None or message.chat_type != "private":
+            return None
+        if is_oversize(message):
             return None
         with self.store.db.read() as session:
             actor = resolve_actor(session, channel=message.channel, sender_id=message.sender_id)
             if actor is None or not may_use_customer_chat(actor):
                 return None
-            ctx = Context(session, actor, message, now, self.lang, self.retriever)
+            settings = self.store.settings
+            ctx = Context(session, actor, message, now, self.lang, self.retriever, settings)
             reading = read(ctx)
         retriever = self.retriever
         if reading.sure or retriever is None or retriever.model is None:
@@ -132,7 +175,9 @@ class Dispatcher:
         actor = resolve_actor(session, channel=message.channel, sender_id=message.sender_id)
         ctx = None
         if actor:
-            ctx = Context(session, actor, message, now, self.lang, self.retriever)
+            ctx = Context(
+                session, actor, message, now, self.lang, self.retriever, self.store.settings
+            )
         intent, reply = await self._decide(session, ctx, actor, message, reading)
         return actor, intent, reply
 
@@ -144,9 +189,9 @@ class Dispatcher:
         actor: Actor | None,
         intent: str,
         reply: Reply,
-    ) -> Reply:
+    ) -> GuardedReply:
         hosts = self.retriever.allowed_link_hosts if self.retriever else frozenset()
-        guarded = guard_reply(session, actor, now.date(), reply, hosts)
+        guarded = guard_reply(session, actor, now.date(), reply, hosts, asked=message.text)
         write_audit(
             session,
             at=now,
@@ -158,7 +203,7 @@ class Dispatcher:
             customer_ids=guarded.customer_ids(),
             decision=_decision(guarded),
             text_masked=mask_text(message.text),
-            detail=_detail(guarded),
+            detail=" ".join(filter(None, (_detail(guarded), voice_detail(message)))),
         )
         return guarded
 
@@ -172,12 +217,20 @@ class Dispatcher:
     ) -> tuple[str, Reply]:
         code = bind_request(message)
         if code is not None and message.channel not in TRUSTED_LOCAL_CHANNELS:
-            reply = bind_account(session, message, code, self._now(), self.lang)
+            now = self._now()
+            reply = bind_account(session, message, code, now, self.lang, self.store.cipher)
             return "bind", reply
         if ctx is None or actor is None or not actor.active:
-            # Unknown and deactivated senders get the same reply: nothing to learn from it.
-            return "refused", stranger_reply(self.strangers, message, self.lang)
-        # The reading was made for this sender moments ago; the handlers check access again.
+            # Unknown senders get one generic reply; a departed staff member's bound account
+            # is told it is deactivated (see stranger_reply), never anything about customers.
+            deactivated = actor is not None and not actor.active
+            reply = stranger_reply(self.strangers, message, self.lang, deactivated=deactivated)
+            return "refused", reply
+        if is_oversize(message):
+            limit = self.store.settings.max_message_chars
+            return "too_long", _refusal(t("too_long", self.lang, max=limit), "too_long")
+        # The reading was made for this sender moments ago (an LLM proposal only where it was
+        # unsure); it is mere handler input, and the handlers check access themselves.
         reading = reading if reading is not None else read(ctx)
         intent = reading.intent
         if message.chat_type != "private" and intent.name not in GROUP_SAFE_INTENTS:
@@ -203,6 +256,7 @@ class Dispatcher:
                     customer_ids=[],
                     decision="error",
                     text_masked=mask_text(message.text),
+                    detail=voice_detail(message),
                 )
         except Exception:
             log.exception("could not write the audit row for a failed request")
@@ -212,7 +266,7 @@ def _refusal(text: str, reason: str) -> Reply:
     return Reply(text, (Event("refused", {"reason": reason}),))
 
 
-def _detail(reply: Reply) -> str:
+def _detail(reply: Reply | GuardedReply) -> str:
     """Event types, plus the prompt hash and model of an LLM prompt when one was sent."""
     parts = [",".join(e.type for e in reply.events)]
     for event in reply.events:
@@ -222,7 +276,7 @@ def _detail(reply: Reply) -> str:
     return " ".join(dict.fromkeys(parts))  # one model may both read and answer a question
 
 
-def _decision(reply: Reply) -> str:
+def _decision(reply: Reply | GuardedReply) -> str:
     types = {e.type for e in reply.events}
     if "refused" in types:
         return "refused"

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from crm_store.binding import redeem_code
+from crm_store.crypto import FieldCipher
 from crm_store.models import Staff
 from handlers.contracts import Event, IncomingMessage, Reply
 from handlers.texts import t
@@ -45,13 +46,23 @@ def bind_request(message: IncomingMessage) -> str | None:
 
 
 def bind_account(
-    session: Session, message: IncomingMessage, code: str, now: datetime, lang: str
+    session: Session,
+    message: IncomingMessage,
+    code: str,
+    now: datetime,
+    lang: str,
+    cipher: FieldCipher,
 ) -> Reply:
     """Redeem a code for the sender's platform account (private chats only)."""
     if message.chat_type != "private":
         return Reply(t("group_chat", lang), (Event("refused", {"reason": "group_chat"}),))
     staff_id = redeem_code(
-        session, code=code, channel=message.channel, external_id=message.sender_id, now=now
+        session,
+        code=code,
+        channel=message.channel,
+        external_id=message.sender_id,
+        now=now,
+        cipher=cipher,
     )
     if staff_id is None:
         return Reply(t("bind_failed", lang), (Event("refused", {"reason": "bad_code"}),))
@@ -60,9 +71,16 @@ def bind_account(
     return Reply(t("bound", lang, name=name), (Event("bound", {"staff_id": staff_id}),))
 
 
-def stranger_reply(limit: StrangerLimit, message: IncomingMessage, lang: str) -> Reply:
-    """The one generic answer for unknown or deactivated senders; empty when over the limit."""
-    event = (Event("refused", {"reason": "unknown_sender"}),)
+def stranger_reply(
+    limit: StrangerLimit, message: IncomingMessage, lang: str, *, deactivated: bool = False
+) -> Reply:
+    """The one generic answer for unknown senders, or "deactivated" for a departed staff
+    member's own account; empty when over the limit.
+
+    Saying "deactivated" leaks nothing: only an account bound to that staff member gets it,
+    and whoever holds it knows whose it is. Unknown senders learn nothing either way."""
+    reason = "deactivated" if deactivated else "unknown_sender"
+    event = (Event("refused", {"reason": reason}),)
     if not limit.allow(message.channel, message.sender_id):
         return Reply("", event)  # adapters send nothing for an empty reply
-    return Reply(t("unknown_sender", lang), event)
+    return Reply(t(reason, lang), event)

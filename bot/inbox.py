@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import json
 import logging
 import os
 import time
@@ -23,10 +24,12 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from bot.dispatch import Dispatcher
+from bot.door import admit
 from crm_store.models import InboxMessage
 from crm_store.store import Store
 from crm_store.upsert import insert_for
-from handlers.contracts import Channel, IncomingMessage, Reply
+from handlers.contracts import Channel, IncomingMessage, VoiceNote
+from handlers.guard import GuardedReply
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +62,7 @@ class Inbox:
         self.store = store
         self.dispatcher = dispatcher
         self.channels = channels
-        self._tasks: set[asyncio.Task[Reply | None]] = set()
+        self._tasks: set[asyncio.Task[GuardedReply | None]] = set()
         # Threads of their own, not the loop's default executor: there a few answers waiting
         # on a slow LLM took every thread, and each acknowledgement (and health check) queued
         # behind them for seconds. One thread stores: one transaction at a time (SQLite takes
@@ -77,6 +80,8 @@ class Inbox:
     def accept_many(self, messages: Sequence[IncomingMessage]) -> list[int | None]:
         """Store the messages in one transaction; for each its inbox id, or None when it was
         already received (before, or earlier in `messages`)."""
+        cap = self.store.settings.max_message_chars
+        messages = [admit(m, cap) for m in messages]  # the door: nothing beyond the cap is stored
         first: dict[tuple[str, str], int] = {}
         for n, message in enumerate(messages):
             first.setdefault((message.channel, message.msg_id), n)
@@ -88,6 +93,7 @@ class Inbox:
                 "chat_id": message.chat_id,
                 "chat_type": message.chat_type,
                 "text": message.text,
+                "voice": voice_to_json(message.voice),
                 "received_at": message.received_at,
                 "status": "pending",
                 "attempts": 0,
@@ -132,9 +138,10 @@ class Inbox:
                 msg_id=row.msg_key,
                 text=row.text,
                 received_at=row.received_at,
+                voice=voice_from_json(row.voice),
             )
 
-    def _claim_and_answer(self, inbox_id: int) -> tuple[IncomingMessage, Reply] | None:
+    def _claim_and_answer(self, inbox_id: int) -> tuple[IncomingMessage, GuardedReply] | None:
         """Claim the message and answer it in one go, in an answering thread: its lease starts
         when a thread starts on it, not while it waits for a free one."""
         self._wait_for_quiet_intake()
@@ -160,7 +167,7 @@ class Inbox:
                 .values(status=status, processed_at=datetime.now(UTC))
             )
 
-    async def process(self, inbox_id: int) -> Reply | None:
+    async def process(self, inbox_id: int) -> GuardedReply | None:
         """Answer one stored message and send the reply to the chat it came from."""
         # The dispatcher does blocking SQL: keep it off the loop that acknowledges callbacks,
         # and off the thread that stores them.
@@ -283,5 +290,27 @@ async def _in_thread(
     return await asyncio.get_running_loop().run_in_executor(pool, bound)
 
 
-def _run(dispatcher: Dispatcher, message: IncomingMessage) -> Reply:
+def _run(dispatcher: Dispatcher, message: IncomingMessage) -> GuardedReply:
     return asyncio.run(dispatcher.handle(message))
+
+
+def voice_to_json(voice: VoiceNote | None) -> str | None:
+    """A voice message's platform reference for its inbox row (the audio is never stored)."""
+    if voice is None:
+        return None
+    return json.dumps(
+        {"ref": voice.ref, "format": voice.format, "seconds": voice.seconds, "size": voice.size}
+    )
+
+
+def voice_from_json(stored: str | None) -> VoiceNote | None:
+    """The reference `voice_to_json` stored, or None for a text message."""
+    if not stored:
+        return None
+    data = json.loads(stored)
+    return VoiceNote(
+        ref=str(data["ref"]),
+        format=str(data["format"]),
+        seconds=data.get("seconds"),
+        size=data.get("size"),
+    )

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from bot.outbox_metrics import OutboxCollector
+from crm_store.store import Store
+from retrieval.llm_metrics import LLM_CALLS
+
 REGISTRY = CollectorRegistry()
 
 CALLBACKS = Counter(
@@ -26,9 +30,23 @@ REPLIES = Counter(
     ["channel", "result"],
     registry=REGISTRY,
 )
-DELIVERIES = Counter(
-    "bankbot_deliveries_total", "Reminder digests by result.", ["result"], registry=REGISTRY
+REGISTRY.register(LLM_CALLS)
+OUTBOX = OutboxCollector()  # digests and index lag, read from SQL: every process's work
+REGISTRY.register(OUTBOX)
+
+VOICE = Counter(
+    "bankbot_voice_messages_total",
+    "Voice messages by channel and outcome: transcribed, or why not (offline, too_long, "
+    "too_large, download, decode, no_audio, timeout, unreachable, server_error, bad_answer, "
+    "empty, no_source, error).",
+    ["channel", "outcome"],
+    registry=REGISTRY,
 )
+
+
+def watch(store: Store) -> None:
+    """Read the digest and index outbox figures from this store at every scrape."""
+    OUTBOX.store = store
 
 
 def render() -> bytes:

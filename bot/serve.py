@@ -3,6 +3,7 @@ ASGI app, and run it under uvicorn."""
 
 from __future__ import annotations
 
+import base64
 import gc
 import logging
 import threading
@@ -14,6 +15,8 @@ from starlette.applications import Starlette
 from bot import logs
 from bot.dispatch import Dispatcher
 from bot.inbox import Inbox
+from bot.index_upkeep import IndexUpkeep, requests_folder
+from bot.voice.hear import AudioSource, VoiceNotes
 from bot.web import PlatformAdapter, build_app
 from bot.wiring import build_formatter, build_retriever, build_router, delivery_channels
 from crm_store.store import Store
@@ -50,24 +53,40 @@ def build_server(
     """The whole service: platforms, inbox, dispatcher and (by default) the reminder timer;
     questions over the notes when a `retriever` (see `open_retriever`) is given."""
     adapters = platform_adapters(store, telegram_polling=telegram_polling)
-    channels: dict[str, Channel] = {**delivery_channels(store)}
-    channels.update({a.name: a.channel for a in adapters})
-    inbox = Inbox(store, Dispatcher(store, retriever=retriever), channels)
+    channels: dict[str, Channel] = {a.name: a.channel for a in adapters}
+    voice = voice_notes(adapters)
+    inbox = Inbox(store, Dispatcher(store, retriever=retriever, voice=voice), channels)
     timer = None
     if with_timer:
-        timer = ReminderTimer(store, build_router(store, channels), build_formatter(store))
+        router = build_router(store, delivery_channels(store, channels))
+        timer = ReminderTimer(store, router, build_formatter(store))
     if not adapters:
         log.warning("no WeCom or Telegram settings: serving health and metrics only")
     count = retriever.index.count if retriever is not None else None
     return build_app(store, inbox, adapters, timer, index_count=count)
 
 
+def voice_notes(adapters: list[PlatformAdapter]) -> VoiceNotes:
+    """Voice messages as TRANSCRIBE_* configures them, with each platform's audio source."""
+    sources: dict[str, AudioSource] = {}
+    for adapter in adapters:
+        source = getattr(adapter, "voice_source", None)
+        if source is not None:
+            sources[adapter.name] = source
+    return VoiceNotes.from_settings(sources)
+
+
 def serve(store: Store, *, host: str, port: int, telegram_polling: bool = False) -> None:
     """Run the service until interrupted."""
     log_config = logs.configure()
+    logs.register_secrets(service_secrets(store))
     retriever = open_retriever(store)
+    upkeep = None
     if retriever is not None:
         warm_up(retriever)
+        # Imports and other processes queue note changes; apply them every few seconds.
+        upkeep = IndexUpkeep(store, retriever.index, requests=requests_folder(store))
+        upkeep.start()
     app = build_server(store, telegram_polling=telegram_polling, retriever=retriever)
     # Objects made at start-up never die: keep the collector from pausing the event loop
     # (150-190 ms) to scan them while callbacks wait for their acknowledgement.
@@ -76,8 +95,22 @@ def serve(store: Store, *, host: str, port: int, telegram_polling: bool = False)
     try:
         uvicorn.run(app, host=host, port=port, proxy_headers=True, log_config=log_config)
     finally:
+        if upkeep is not None:
+            upkeep.stop()
         if retriever is not None:
             retriever.close()
+
+
+def service_secrets(store: Store) -> list[str]:
+    """Every secret this process knows, for the log scrubber (bot/logs.py)."""
+    from bot.voice.settings import VoiceSettings
+    from crm_store.store import load_key
+    from retrieval.config import IndexSettings
+    from retrieval.llm import LlmSettings
+
+    key = base64.urlsafe_b64encode(load_key(store.settings)[0]).decode()
+    models = (store.settings, IndexSettings(), LlmSettings(), VoiceSettings())
+    return [*logs.secrets_of(*models), key, key.rstrip("=")]
 
 
 def warm_up(retriever: Retriever) -> threading.Thread:

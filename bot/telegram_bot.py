@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import time
 from collections.abc import Coroutine
@@ -26,16 +27,28 @@ from telegram.ext import AIORateLimiter, Application, Defaults, ExtBot
 from bot import metrics
 from bot.inbox import Inbox
 from bot.telegram_channel import CHANNEL, TelegramChannel
+from bot.telegram_screen import GroupOffers, audit_unanswered, chatter, screen_update
 from bot.telegram_updates import incoming_from_update
+from bot.telegram_voice import TelegramVoiceSource
 from crm_store.store import Store
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/telegram/webhook"
-ALLOWED_UPDATES = ("message", "callback_query")
+# Edits and channel posts are asked for only to be audited (bot/telegram_screen.py).
+ALLOWED_UPDATES = (
+    "message",
+    "callback_query",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+)
 RATE_LIMIT_RETRIES = 3
 POLL_TIMEOUT = 25
+# A real update is a few KB (a message is at most 4,096 characters); anything far larger is
+# refused before it is parsed. Text over BANKBOT_MAX_MESSAGE_CHARS is cut away at the door.
+MAX_UPDATE_BYTES = 1024 * 1024
 MAX_BACKOFF = 30.0
 
 AnyApplication = Application  # PTB generics left open: we use no contexts or handlers
@@ -72,10 +85,12 @@ class TelegramAdapter:
         self.secret = secret
         self.polling = polling
         self.channel = TelegramChannel(application.bot, lang)
+        self.voice_source: TelegramVoiceSource | None = None  # set by `from_settings`
         self._inbox: Inbox | None = None
         self._ready = False
         self._offset: int | None = None
         self._webhook_cleared = False
+        self._offers = GroupOffers()
         self._poller: asyncio.Task[None] | None = None
         self._connector: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -95,7 +110,11 @@ class TelegramAdapter:
             settings.tz,
         )
         plain = secret.get_secret_value() if secret else None
-        return cls(application, secret=plain, lang=settings.bankbot_lang, polling=polling)
+        adapter = cls(application, secret=plain, lang=settings.bankbot_lang, polling=polling)
+        adapter.voice_source = TelegramVoiceSource(
+            settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base_url
+        )
+        return adapter
 
     @property
     def bot(self) -> ExtBot[None]:
@@ -169,9 +188,13 @@ class TelegramAdapter:
         if not self._secret_ok(request.headers.get(SECRET_HEADER)):
             metrics.CALLBACKS.labels(channel=CHANNEL, outcome="refused").inc()
             return Response(status_code=403)
+        body = await _body_within(request, MAX_UPDATE_BYTES)
+        if body is None:
+            log.warning("Telegram update over %d bytes refused", MAX_UPDATE_BYTES)
+            metrics.CALLBACKS.labels(channel=CHANNEL, outcome="invalid").inc()
+            return Response(status_code=413)
         try:
-            data = await request.json()
-            update = Update.de_json(data, self.bot)
+            update = Update.de_json(json.loads(body), self.bot)
         except Exception:
             log.warning("unreadable Telegram update")
             metrics.CALLBACKS.labels(channel=CHANNEL, outcome="invalid").inc()
@@ -186,10 +209,18 @@ class TelegramAdapter:
         return Response(status_code=200)
 
     async def accept_update(self, update: Update, inbox: Inbox) -> str:
-        """Hand one update to the inbox: 'accepted', 'duplicate' or 'ignored'."""
+        """Hand one update to the inbox: 'accepted', 'duplicate', 'ignored' or 'refused'."""
+        seen = screen_update(update)
+        if seen is not None:
+            await asyncio.to_thread(audit_unanswered, inbox.store, seen)
+            return seen.decision
         username = self.bot.username if self._ready else None
         message = incoming_from_update(update, username, datetime.now(UTC))
         if message is None:
+            return "ignored"
+        if not message.raw.get("addressed", True) and not self._offers.allow(message.chat_id):
+            kind = update.effective_chat.type if update.effective_chat else "group"
+            await asyncio.to_thread(audit_unanswered, inbox.store, chatter(message, kind))
             return "ignored"
         if not await inbox.intake(message):
             return "duplicate"
@@ -240,3 +271,16 @@ class TelegramAdapter:
                 log.warning("Telegram polling failed, retrying in %.0f s: %s", backoff, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
+
+
+async def _body_within(request: Request, limit: int) -> bytes | None:
+    """The request body, or None once it is over `limit` bytes (declared or sent)."""
+    declared = request.headers.get("content-length", "0")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            return None
+    return bytes(body)

@@ -15,7 +15,7 @@ from typing import Any
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import metrics
-from handlers.contracts import Reply
+from handlers.guard import GuardedReply, require_guarded
 from handlers.texts import t
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def _item_count(data: dict[str, Any]) -> int | None:
     return None
 
 
-def keyboard_for(reply: Reply) -> InlineKeyboardMarkup | None:
+def keyboard_for(reply: GuardedReply) -> InlineKeyboardMarkup | None:
     """The buttons a reply's events call for, or None."""
     labels: list[tuple[str, str]] = []
     for event in reply.events:
@@ -96,7 +96,7 @@ def is_group_chat(chat_id: str) -> bool:
     return chat_id.strip().startswith("-")
 
 
-def group_safe(reply: Reply) -> bool:
+def group_safe(reply: GuardedReply) -> bool:
     """Whether a reply may be posted to a group: no customer, only refusals or help."""
     if reply.customer_ids():
         return False
@@ -114,8 +114,9 @@ class TelegramChannel:
         # The loop the bot's HTTP connections live on (the web app's); None outside `serve`.
         self.home_loop: asyncio.AbstractEventLoop | None = None
 
-    async def send(self, recipient: str, reply: Reply) -> None:
+    async def send(self, recipient: str, reply: GuardedReply) -> None:
         """Deliver `reply` as one or more plain-text messages, buttons on the last one."""
+        reply = require_guarded(reply)
         home = self.home_loop
         if home is not None and home.is_running() and home is not asyncio.get_running_loop():
             # The reminder timer sends from its own thread and loop; pooled connections
@@ -125,7 +126,7 @@ class TelegramChannel:
             return
         await self._send(recipient, reply)
 
-    async def _send(self, recipient: str, reply: Reply) -> None:
+    async def _send(self, recipient: str, reply: GuardedReply) -> None:
         if not reply.text:
             return
         text = reply.text

@@ -1,22 +1,27 @@
 """From a Telegram update to an `IncomingMessage`, or None when it is not for the dispatcher.
 
-Private text messages and inline-button presses are taken; group messages only when they are a
-command or mention the bot (the dispatcher answers those with its group refusal or help).
-Edited messages are ignored on purpose: re-running an edited "记录：..." would record a second
-note, and an edit is not a new question.
+Private text messages, voice notes and audio files, and inline-button presses are taken; group
+text too (a command or a mention is `addressed` in `raw`; plain chatter gets at most one offer
+to continue in private, see bot/telegram_screen.py), group voice notes only when they answer the
+bot (the dispatcher answers those with its group refusal or help).
+Edits, channel posts and private updates from someone else's chat are screened out before this
+(bot/telegram_screen.py): audited, never handled.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+import warnings
+from dataclasses import replace
+from datetime import datetime, timedelta
 
-from telegram import Message, MessageEntity, Update
+from telegram import Audio, Message, MessageEntity, Update, Voice
 from telegram.constants import ChatType
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.telegram_channel import CHANNEL
 from handlers.contracts import ChatType as OurChatType
-from handlers.contracts import IncomingMessage
+from handlers.contracts import IncomingMessage, VoiceNote
 
 
 def _addressed_text(message: Message, username: str | None) -> tuple[bool, str]:
@@ -53,14 +58,59 @@ def incoming_from_update(
     message = update.message  # edited messages and channel posts are ignored on purpose
     if message is None or message.from_user is None or message.from_user.is_bot:
         return None
+    if message.voice is not None or message.audio is not None:
+        return _incoming_voice(update, message, username, now)
     if not message.text:
         return None
     private = message.chat.type == ChatType.PRIVATE
     addressed, text = _addressed_text(message, username)
-    if not (private or addressed) or not text:
-        return None
+    if not text or (not (private or addressed) and text.startswith("/")):
+        return None  # a command for another bot, or one we cannot tell is ours yet
     key = f"m{message.chat.id}:{message.message_id}"
-    return _incoming(update, message.from_user.id, message.chat.id, private, key, text, now)
+    incoming = _incoming(update, message.from_user.id, message.chat.id, private, key, text, now)
+    return replace(incoming, raw={**incoming.raw, "addressed": private or addressed})
+
+
+def _incoming_voice(
+    update: Update, message: Message, username: str | None, now: datetime
+) -> IncomingMessage | None:
+    """A voice note (OGG/Opus) or audio file; in a group only when it answers the bot or its
+    caption mentions it (it then gets the group refusal, never a transcription)."""
+    private = message.chat.type == ChatType.PRIVATE
+    if not private and not _voice_addressed(message, username):
+        return None
+    sound = message.voice or message.audio
+    assert sound is not None and message.from_user is not None
+    mime = sound.mime_type or ("audio/ogg" if message.voice else "audio/mpeg")
+    voice = VoiceNote(
+        ref=sound.file_id,
+        format=mime.partition("/")[2] or "ogg",
+        seconds=_whole_seconds(sound),
+        size=sound.file_size,
+    )
+    key = f"m{message.chat.id}:{message.message_id}"
+    plain = _incoming(update, message.from_user.id, message.chat.id, private, key, "", now)
+    return replace(plain, voice=voice)
+
+
+def _whole_seconds(sound: Voice | Audio) -> int | None:
+    """The declared duration: PTB 22 gives an int or a timedelta (and warns about the int)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        duration = sound.duration
+    if isinstance(duration, timedelta):
+        return int(duration.total_seconds())
+    return int(duration) if duration is not None else None
+
+
+def _voice_addressed(message: Message, username: str | None) -> bool:
+    if not username:
+        return False
+    answered = message.reply_to_message
+    replier = answered.from_user if answered is not None else None
+    if replier is not None and (replier.username or "").lower() == username.lower():
+        return True
+    return f"@{username.lower()}" in (message.caption or "").lower()
 
 
 def _incoming(

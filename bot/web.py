@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import text
@@ -23,6 +24,7 @@ from bot import metrics
 from bot.inbox import Inbox
 from crm_store.store import Store
 from handlers.contracts import Channel
+from scheduler.status import undeliverable_on
 from scheduler.timer import ReminderTimer
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,15 @@ async def _drain_forever(inbox: Inbox) -> None:
             log.exception("inbox drain failed; trying again in a minute")
 
 
+def _undeliverable_today(store: Store) -> int | None:
+    """Today's digests that no channel reaches (None when the database cannot say)."""
+    try:
+        with store.db.read() as session:
+            return undeliverable_on(session, datetime.now(store.settings.tz).date())
+    except Exception:
+        return None
+
+
 def _index_state(count: Callable[[], int] | None) -> str:
     if count is None:
         return "not configured"
@@ -100,15 +111,20 @@ def build_app(
     async def healthz(_: Request) -> JSONResponse:
         database = await asyncio.to_thread(_database_ok, store)
         index = await asyncio.to_thread(_index_state, index_count)
+        undeliverable = await asyncio.to_thread(_undeliverable_today, store)
         channels = {a.name: a.ready() for a in adapters}
         body = {
             "database": database,
             "index": index,
             "channels": channels,
             "timer": timer is not None,
+            # Staff with a digest today but no channel: bound today, it still goes out.
+            "digests_undeliverable": undeliverable,
         }
         healthy = database and all(channels.values()) and index != "unreachable"
         return JSONResponse(body, status_code=200 if healthy else 503)
+
+    metrics.watch(store)
 
     async def metrics_endpoint(_: Request) -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")

@@ -2,10 +2,12 @@
 
 GET answers URL verification with the decrypted echostr; POST verifies and decrypts (refused:
 403, nothing stored). A text message goes into the inbox (UNIQUE on MsgId) before the empty 200
-and is answered in the background. Events (no MsgId) are only acknowledged: nothing reacts to
-them, so they are neither stored nor dispatched. Voice, image and other messages get one short
-"text only" reply after the acknowledgement; a retried MsgId is dropped in this process, and
-WeCom's duplicate check drops a repeat from another process within 30 minutes.
+and is answered in the background; so is a voice message (its MediaId only: the audio is
+fetched and transcribed by the answer, see bot/voice/). Events (no MsgId) are only
+acknowledged: nothing reacts to them, so they are neither stored nor dispatched. Image and
+other messages get one short "text only" reply after the acknowledgement; a retried MsgId is
+dropped in this process, and WeCom's duplicate check drops a repeat from another process
+within 30 minutes.
 """
 
 from __future__ import annotations
@@ -28,15 +30,20 @@ from bot.inbox import Inbox
 from bot.token_cache import AccessTokens, DatabaseTokenStore, RedisTokenStore, TokenStore
 from bot.wecom_client import CHANNEL, WeComApi, WeComChannel
 from bot.wecom_crypto import CallbackCrypto, CallbackRefused, WeComConfigError
+from bot.wecom_voice import WeComVoiceSource
 from crm_store.settings import Settings
 from crm_store.store import Store
-from handlers.contracts import Channel, IncomingMessage, Reply
+from handlers.contracts import Channel, IncomingMessage, Reply, VoiceNote
+from handlers.guard import fixed_reply
 
 log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/wecom/callback"
 MAX_BODY_BYTES = 64 * 1024  # a callback envelope is a few KB
-UNSUPPORTED = {"zh": "暂只支持文字消息", "en": "Only text messages are supported for now."}
+UNSUPPORTED = {
+    "zh": "暂只支持文字和语音消息",
+    "en": "Only text and voice messages are supported for now.",
+}
 Clock = Callable[[], datetime]
 
 
@@ -68,6 +75,7 @@ class WeComAdapter:
         self.crypto = crypto
         self.api = api
         self.channel: Channel = WeComChannel(api)
+        self.voice_source = WeComVoiceSource(api)
         self.lang = lang
         self.clock: Clock = clock or (lambda: datetime.now(UTC))
         self._seen = RecentKeys()
@@ -77,21 +85,9 @@ class WeComAdapter:
     def from_settings(cls, store: Store) -> WeComAdapter:
         """Everything built from WECOM_* settings (and REDIS_URL for the token cache)."""
         settings = store.settings
-        corp_id, agent_id, secret, token, aes_key = _required(settings)
-        redis_url = settings.redis_url
-        token_store: TokenStore = (
-            RedisTokenStore(redis_url) if redis_url else DatabaseTokenStore(store.db)
-        )
-        tokens = AccessTokens(token_store, f"wecom:token:{corp_id}:{agent_id}", store.cipher)
-        api = WeComApi(
-            corp_id=corp_id,
-            agent_id=agent_id,
-            secret=secret,
-            base_url=settings.wecom_api_base_url,
-            tokens=tokens,
-        )
+        corp_id, _, _, token, aes_key = _required(settings)
         crypto = CallbackCrypto(token, aes_key, corp_id)
-        return cls(crypto, api, lang=settings.bankbot_lang)
+        return cls(crypto, wecom_api(store), lang=settings.bankbot_lang)
 
     def routes(self, inbox: Inbox) -> list[BaseRoute]:
         """URL verification (GET) and message callbacks (POST) on one path."""
@@ -167,6 +163,8 @@ class WeComAdapter:
         kind = str(getattr(message, "type", "unknown"))
         if kind == "text":
             return await self._intake_text(inbox, message)
+        if kind == "voice" and message.id and getattr(message, "media_id", None):
+            return await self._intake_voice(inbox, message)
         if kind == "event":
             key = f"{message.source}:{message.time}:{getattr(message, 'event', '')}"
             return "event" if self._seen.add(key) else "duplicate"
@@ -176,6 +174,23 @@ class WeComAdapter:
             return "duplicate"
         self._reply_later(str(message.source), UNSUPPORTED.get(self.lang, UNSUPPORTED["zh"]))
         return "unsupported"
+
+    async def _intake_voice(self, inbox: Inbox, message: Any) -> str:
+        # Only the MediaId is stored: the audio is fetched (at once, it expires in 3 days)
+        # by the answer in the background, and held in memory only.
+        voice = VoiceNote(ref=str(message.media_id), format=str(message.format or "amr"))
+        incoming = IncomingMessage(
+            channel=CHANNEL,
+            sender_id=str(message.source),
+            chat_id=str(message.source),
+            chat_type="private",
+            msg_id=str(message.id),
+            text="",
+            received_at=self.clock(),
+            raw={"msg_type": "voice", "create_time": message.time},
+            voice=voice,
+        )
+        return await self._intake(inbox, incoming)
 
     async def _intake_text(self, inbox: Inbox, message: Any) -> str:
         incoming = IncomingMessage(
@@ -188,6 +203,9 @@ class WeComAdapter:
             received_at=self.clock(),
             raw={"msg_type": "text", "create_time": message.time},
         )
+        return await self._intake(inbox, incoming)
+
+    async def _intake(self, inbox: Inbox, incoming: IncomingMessage) -> str:
         try:
             accepted = await inbox.intake(incoming)
         except Exception:
@@ -202,7 +220,7 @@ class WeComAdapter:
 
     async def _send_quietly(self, userid: str, text: str) -> None:
         try:
-            await self.channel.send(userid, Reply(text))
+            await self.channel.send(userid, fixed_reply(Reply(text)))
         except Exception as exc:
             log.warning("'text only' reply not sent: %s", exc)
 
@@ -229,6 +247,25 @@ def _parse(xml: str) -> Any:
     if message is None or not getattr(message, "source", None):
         raise CallbackRefused("message without a sender")
     return message
+
+
+def wecom_api(store: Store) -> WeComApi:
+    """The outgoing API client from WECOM_* settings, its token shared through REDIS_URL or
+    the database (every process that sends uses the same cached token)."""
+    settings = store.settings
+    corp_id, agent_id, secret, _, _ = _required(settings)
+    redis_url = settings.redis_url
+    token_store: TokenStore = (
+        RedisTokenStore(redis_url) if redis_url else DatabaseTokenStore(store.db)
+    )
+    tokens = AccessTokens(token_store, f"wecom:token:{corp_id}:{agent_id}", store.cipher)
+    return WeComApi(
+        corp_id=corp_id,
+        agent_id=agent_id,
+        secret=secret,
+        base_url=settings.wecom_api_base_url,
+        tokens=tokens,
+    )
 
 
 def _required(settings: Settings) -> tuple[str, int, str, str, str]:

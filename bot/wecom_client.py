@@ -8,6 +8,7 @@ here. Calls run in a worker thread so the event loop that acknowledges callbacks
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ from wechatpy.exceptions import WeChatClientException
 from bot import metrics
 from bot.text_split import split_utf8
 from bot.token_cache import AccessTokens
-from handlers.contracts import Reply
+from handlers.guard import GuardedReply, require_guarded
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -29,6 +30,7 @@ TEXT_LIMIT_BYTES = 2048  # WeCom truncates a text message beyond this many UTF-8
 HTTP_TIMEOUT_SECONDS = 10.0
 DUPLICATE_CHECK_SECONDS = 1800  # a resend after a crash within 30 min is dropped by WeCom
 TOKEN_REJECTED = frozenset({40014, 42001})
+MAX_ERROR_BYTES = 4096  # an error answer from media/get is a short JSON object
 RATE_LIMITED = frozenset({45009, 45033})
 
 
@@ -44,6 +46,12 @@ class WeComSendError(Exception):
 
 class WeComUnavailable(WeComSendError):
     """The API could not be reached or answered with an HTTP error."""
+
+
+class WeComMediaTooLarge(WeComSendError):
+    """A media file larger than the size cap (VOICE_MAX_BYTES)."""
+
+    retryable = False
 
 
 class WeComRateLimited(WeComSendError):
@@ -167,17 +175,53 @@ class WeComApi:
         """Close the HTTP session."""
         self.client._http.close()
 
+    def download_media(self, media_id: str, max_bytes: int) -> bytes:
+        """media/get: a temporary media file (a voice message's AMR), at most `max_bytes`.
+
+        The file is read into memory only. WeCom answers JSON instead of the file on an
+        error; a rejected token is refreshed once, as for message/send."""
+        return self._guarded(
+            lambda: self._refreshing(lambda token: self._get_media(token, media_id, max_bytes))
+        )
+
+    def _get_media(self, token: str, media_id: str, max_bytes: int) -> bytes:
+        params = {"access_token": token, "media_id": media_id}
+        url = self.client.API_BASE_URL + "media/get"
+        with self.client._http.get(
+            url, params=params, timeout=self.client.timeout, stream=True
+        ) as res:
+            res.raise_for_status()
+            if "json" in res.headers.get("content-type", "") or "text/plain" in res.headers.get(
+                "content-type", ""
+            ):
+                result = json.loads(res.raw.read(MAX_ERROR_BYTES, decode_content=True) or b"{}")
+                errcode = int(result.get("errcode", 0)) if isinstance(result, dict) else 0
+                raise WeChatClientException(errcode or None, "media/get", client=self.client)
+            declared = res.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise WeComMediaTooLarge("WeCom media larger than allowed")
+            data = bytearray()
+            for chunk in res.iter_content(64 * 1024):
+                data += chunk
+                if len(data) > max_bytes:
+                    raise WeComMediaTooLarge("WeCom media larger than allowed")
+            return bytes(data)
+
     def _post_refreshing(self, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._refreshing(lambda token: self._post(endpoint, token, payload))
+
+    def _refreshing(self, call: Callable[[str], T]) -> T:
+        """`call(token)`, with a fresh token once more when WeCom rejects the cached one."""
         token = self.tokens.get(self.client.fetch_token)
         try:
-            return self._post(endpoint, token, payload)
+            return call(token)
         except WeChatClientException as exc:
             if exc.errcode not in TOKEN_REJECTED:
                 raise
             log.info("WeCom rejected the access token (errcode %s); fetching one", exc.errcode)
         token = self.tokens.refresh(token, self.client.fetch_token)
         try:
-            return self._post(endpoint, token, payload)
+            return call(token)
         except WeChatClientException as exc:
             if exc.errcode not in TOKEN_REJECTED:
                 raise
@@ -237,8 +281,9 @@ class WeComChannel:
     def __init__(self, api: WeComApi) -> None:
         self.api = api
 
-    async def send(self, recipient: str, reply: Reply) -> None:
+    async def send(self, recipient: str, reply: GuardedReply) -> None:
         """Send the reply's text in as many messages as it needs (nothing for empty text)."""
+        reply = require_guarded(reply)
         if not reply.text.strip():
             return
         try:

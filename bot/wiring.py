@@ -2,30 +2,59 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import partial
+from typing import TYPE_CHECKING
 
 from bot.channels import CONSOLE, DELIVERY_LOG, ChannelRegistry, ConsoleDeliveryChannel
 from bot.digest_text import digest_text
 from crm_store.store import Store
 from handlers.contracts import Channel
-from retrieval.config import IndexSettings, chroma_folder
-from retrieval.connect import open_index
-from retrieval.llm import LlmSettings, make_chat_model
-from retrieval.search import Retriever
 from scheduler.delivery import Formatter
+
+if TYPE_CHECKING:  # chromadb, langchain and the model load only where questions are answered
+    from retrieval.search import Retriever
 
 # A staff member's digest goes to the first of these they are bound on.
 CHANNEL_PREFERENCE = ("wecom", "telegram", CONSOLE)
 
 
-def delivery_channels(store: Store) -> dict[str, Channel]:
-    """The channels reminders can go out on; the console log until platforms are configured."""
-    return {CONSOLE: ConsoleDeliveryChannel(store.settings.home / DELIVERY_LOG)}
+def delivery_channels(
+    store: Store, platforms: Mapping[str, Channel] | None = None
+) -> dict[str, Channel]:
+    """The channels digests go out on, the one rule for every process that delivers.
+
+    REMINDER_CHANNEL=console: the console delivery log alone (demo, tests). Otherwise the
+    platforms' channels only: `serve` passes its adapters' channels, a process without the
+    web app those of `reminder_router`. No platform means no channel: digests then wait as
+    undeliverable, never "sent" to a file nobody reads.
+    """
+    if store.settings.reminder_channel == CONSOLE:
+        return {CONSOLE: ConsoleDeliveryChannel(store.settings.home / DELIVERY_LOG)}
+    return dict(platforms or {})
 
 
-def build_router(store: Store, channels: dict[str, Channel] | None = None) -> ChannelRegistry:
+def build_router(store: Store, channels: Mapping[str, Channel] | None = None) -> ChannelRegistry:
     """The registry that routes each staff member to their private channel."""
-    return ChannelRegistry(store.db, channels or delivery_channels(store), CHANNEL_PREFERENCE)
+    chosen = delivery_channels(store) if channels is None else channels
+    return ChannelRegistry(store.db, chosen, CHANNEL_PREFERENCE)
+
+
+@contextmanager
+def reminder_router(store: Store) -> Iterator[ChannelRegistry]:
+    """The router of a process without the web app (`reminders`, `scheduler`): the
+    platforms' channels built from the settings, their connections closed afterwards."""
+    if store.settings.reminder_channel == CONSOLE:
+        yield build_router(store)
+        return
+    from bot.platform_channels import platform_channels
+
+    built = platform_channels(store)
+    try:
+        yield build_router(store, delivery_channels(store, built.channels))
+    finally:
+        built.close()
 
 
 def build_formatter(store: Store) -> Formatter:
@@ -40,6 +69,11 @@ def build_retriever(store: Store, *, only_existing: bool = False) -> Retriever |
     not create an empty index); CHROMA_URL always counts as configured. Raises RetrievalError
     (for example IndexBusy, naming CHROMA_URL) when the index is there but cannot be opened.
     """
+    from retrieval.config import IndexSettings, chroma_folder
+    from retrieval.connect import open_index
+    from retrieval.llm import LlmSettings, make_chat_model
+    from retrieval.search import Retriever
+
     config = IndexSettings()
     if only_existing and not config.chroma_url and not chroma_folder(store.settings).is_dir():
         return None

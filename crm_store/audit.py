@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_store.models import AuditLog
+
+WallClock = Callable[[], datetime]
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 def write_audit(
@@ -24,11 +30,17 @@ def write_audit(
     decision: str,
     text_masked: str,
     detail: str = "",
+    wall_clock: WallClock = _wall_clock,
 ) -> None:
-    """Append one audit row (the database refuses updates and deletes)."""
+    """Append one audit row (the database refuses updates and deletes).
+
+    `at` is the request's clock, which `ask --now` and tests may set: it is kept as the row's
+    `as_of`, while the row's `at` is always the real time of the write.
+    """
     session.add(
         AuditLog(
-            at=at,
+            at=wall_clock(),
+            as_of=at,
             actor_staff_id=actor_staff_id,
             channel=channel,
             sender_id=sender_id,
@@ -44,7 +56,9 @@ def write_audit(
 
 
 def tail(session: Session, *, limit: int = 20, staff_id: str | None = None) -> list[AuditLog]:
-    """The latest audit rows, newest last."""
+    """The latest audit rows, newest last; a negative count is refused, never 'all'."""
+    if limit < 0:
+        raise ValueError("the number of rows must be 0 or more")
     query = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
     if staff_id:
         query = query.where(AuditLog.actor_staff_id == staff_id)

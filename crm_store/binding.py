@@ -1,17 +1,19 @@
 """One-time codes that bind a chat account (WeCom UserID, Telegram user id) to a staff record.
 
-Only the code's hash is stored; a code is valid for 24 hours and works once.
+Only a keyed hash of the code is stored (HMAC under a key derived from the data key), so a
+copy of the table cannot be searched for the 32^8 possible codes; a code is valid for 24 hours
+and works once. Rotating the data key cancels the codes not yet used.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from crm_store.crypto import FieldCipher
 from crm_store.errors import StoreError, UnknownStaff
 from crm_store.models import BindCode, ChannelIdentity, Staff
 
@@ -20,11 +22,7 @@ _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on a 
 CODE_LENGTH = 8
 
 
-def _hash(code: str) -> str:
-    return hashlib.sha256(code.strip().upper().encode()).hexdigest()
-
-
-def issue_code(session: Session, *, staff_id: str, now: datetime) -> str:
+def issue_code(session: Session, *, staff_id: str, now: datetime, cipher: FieldCipher) -> str:
     """A fresh code for an active staff member, valid for 24 hours."""
     staff = session.get(Staff, staff_id)
     if staff is None:
@@ -34,7 +32,7 @@ def issue_code(session: Session, *, staff_id: str, now: datetime) -> str:
     code = "".join(secrets.choice(_ALPHABET) for _ in range(CODE_LENGTH))
     session.add(
         BindCode(
-            code_hash=_hash(code),
+            code_hash=cipher.code_hash(code),
             staff_id=staff_id,
             expires_at=now + CODE_VALID_FOR,
             created_at=now,
@@ -45,13 +43,19 @@ def issue_code(session: Session, *, staff_id: str, now: datetime) -> str:
 
 
 def redeem_code(
-    session: Session, *, code: str, channel: str, external_id: str, now: datetime
+    session: Session,
+    *,
+    code: str,
+    channel: str,
+    external_id: str,
+    now: datetime,
+    cipher: FieldCipher,
 ) -> str | None:
     """Bind `external_id` on `channel` to the code's staff member; None if the code is bad."""
     used = session.execute(
         update(BindCode)
         .where(
-            BindCode.code_hash == _hash(code),
+            BindCode.code_hash == cipher.code_hash(code),
             BindCode.used_at.is_(None),
             BindCode.expires_at > now,
         )

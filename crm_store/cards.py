@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, aliased
 from crm_store.birthdays import next_birthday
 from crm_store.models import Branch, Customer, FollowUp, Holding, Interaction, Staff
 from crm_store.permissions import Actor, customer_scope
+from crm_store.retention import Warning, warning_for
+from crm_store.settings import Settings
 
 CARD_MATURITY_DAYS = 30
 CARD_NOTES = 3
@@ -66,12 +68,20 @@ class CustomerCard:
     maturing: list[HoldingLine]
     notes: list[NoteLine]
     followups: list[FollowUpLine]
+    warning: Warning | None = None  # churn warning (流失预警), if any
 
 
 def customer_card(
-    session: Session, *, actor: Actor | None, today: date, customer_id: str
+    session: Session,
+    *,
+    actor: Actor | None,
+    today: date,
+    customer_id: str,
+    settings: Settings | None = None,
 ) -> CustomerCard | None:
-    """The card of one visible customer, or None (not found and not permitted look the same)."""
+    """The card of one visible customer, or None (not found and not permitted look the same).
+
+    The churn warning uses `settings`' thresholds, or the defaults when none are given."""
     owner = aliased(Staff)
     head = session.execute(
         select(Customer, Branch.name, owner.name)
@@ -100,7 +110,17 @@ def customer_card(
         maturing=maturing_holdings(session, customer_id=c.id, today=today),
         notes=recent_notes(session, customer_id=c.id),
         followups=open_followups(session, customer_id=c.id),
+        warning=_warning(session, settings, today, c.id),
     )
+
+
+def _warning(
+    session: Session, settings: Settings | None, today: date, customer_id: str
+) -> Warning | None:
+    config = settings or Settings.model_construct()
+    if not config.retention_enabled:
+        return None
+    return warning_for(session, config, today, customer_id)
 
 
 def maturing_holdings(

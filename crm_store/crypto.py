@@ -16,6 +16,7 @@ from crm_store.errors import DataKeyError
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
+KEY_CHECK_LABEL = b"bankbot data key check v1"
 _VERSION = b"\x01"  # first byte of every ciphertext, so keys or algorithms can rotate later
 
 
@@ -35,13 +36,17 @@ def decode_key(text: str) -> bytes:
     return raw
 
 
-def write_key_file(path: Path) -> str:
-    """Create a key file readable by its owner only; return the key text."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = new_key_text()
+def write_key_file(path: Path, key: str | None = None) -> str:
+    """Create a key file (a fresh key unless one is given) readable by its owner only, on
+    disk before this returns; return the key text. An existing file is never overwritten."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = key or new_key_text()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.fchmod(fd, 0o600)  # whatever the umask
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
     return key
 
 
@@ -58,6 +63,8 @@ class FieldCipher:
     def __init__(self, key: bytes) -> None:
         self._aead = AESGCM(key)
         self._mac_key = hashlib.sha256(b"bankbot-row-hash" + key).digest()
+        self._check = hmac.new(key, KEY_CHECK_LABEL, hashlib.sha256).hexdigest()
+        self._code_key = hmac.new(key, b"bankbot bind code hash v1", hashlib.sha256).digest()
 
     def encrypt(self, plaintext: str) -> bytes:
         """Encrypt one value with a fresh nonce."""
@@ -78,3 +85,12 @@ class FieldCipher:
         """A keyed digest of a row's values: equal input gives an equal digest."""
         text = "\x1f".join("" if v is None else str(v) for v in values)
         return hmac.new(self._mac_key, text.encode(), hashlib.sha256).hexdigest()
+
+    def key_check(self) -> str:
+        """A MAC of a fixed label under the key: stored to recognise the key, never the key."""
+        return self._check
+
+    def code_hash(self, code: str) -> str:
+        """A keyed hash of a one-time bind code (a key derived from the data key)."""
+        normal = code.strip().upper().encode()
+        return hmac.new(self._code_key, normal, hashlib.sha256).hexdigest()

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import re
 
-# Mainland mobile numbers (optionally +86), 18-digit resident IDs (last may be X), and
-# bank card numbers (16-19 digits, optionally grouped by 4). Order matters: IDs before cards.
-_PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(1[3-9]\d)[- ]?(\d{4})[- ]?(\d{4})(?!\d)")
-_ID = re.compile(r"(?<![\dA-Za-z])(\d{6})(\d{8})(\d{3}[\dXx])(?![\dA-Za-z])")
-_CARD = re.compile(r"(?<!\d)(\d{4})(?:[ -]?\d{4}){2}[ -]?\d{0,3}[ -]?(\d{4})(?!\d)")
+from crm_store.number_spans import NumberSpan, find_numbers
 
 
 def digits(value: str) -> str:
@@ -48,7 +44,17 @@ def mask_card(card: str) -> str:
 
 
 def mask_text(text: str) -> str:
-    """Mask every phone, ID and card number found in free text."""
-    text = _ID.sub(lambda m: mask_id_number(m.group(0)), text)
-    text = _PHONE.sub(lambda m: mask_phone(m.group(1) + m.group(2) + m.group(3)), text)
-    return _CARD.sub(lambda m: mask_card(m.group(0)), text)
+    """Mask every phone, ID and card number found in free text, however it is typed
+    (full-width, separated, with zero-width characters or in Chinese numerals)."""
+    spans = find_numbers(text)
+    for span in reversed(spans):
+        text = text[: span.start] + _masked(span) + text[span.end :]
+    return text
+
+
+def _masked(span: NumberSpan) -> str:
+    if span.kind == "phone":
+        return mask_phone(span.value)
+    if span.kind == "id":
+        return mask_id_number(span.value)
+    return mask_card(span.value)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -123,13 +124,14 @@ class Customer(Base):
     owner_staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"))
     branch_id: Mapped[str] = mapped_column(ForeignKey("branch.id"), index=True)
     segment: Mapped[str] = mapped_column(String(16), index=True)
-    # A lunar birthday keeps its lunar year-month-day (day 30 is not a valid solar date).
-    birth_year: Mapped[int | None] = mapped_column(Integer)
+    # Month and day only (a lunar birthday keeps its lunar month-day: day 30 is not a valid
+    # solar date). No birth year: with the ID's last 4 it narrowed an ID to a handful.
     birth_month: Mapped[int | None] = mapped_column(Integer)
     birth_day: Mapped[int | None] = mapped_column(Integer)
     birthday_calendar: Mapped[str] = mapped_column(String(8), default="solar")
     birthday_leap_month: Mapped[bool] = mapped_column(Boolean, default=False)
     # Personal numbers: ciphertext at rest, a masked form for display, last 4 for matching.
+    # An ID's masked form shows its last 4 only (migration 0011).
     phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone_masked: Mapped[str | None] = mapped_column(String(32))
     phone_last4: Mapped[str | None] = mapped_column(String(4), index=True)
@@ -142,6 +144,26 @@ class Customer(Base):
     # Keyed hash of the imported row: re-importing identical data changes nothing.
     import_hash: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class CustomerAumHistory(Base):
+    """The customer's AUM as of an import date: one row whenever an import changes `aum`."""
+
+    __tablename__ = "customer_aum_history"
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    aum: Mapped[Decimal] = mapped_column(Money)
+
+
+class CustomerTagEdit(Base):
+    """A tag an RM added or removed in chat; import merges these into its own tags."""
+
+    __tablename__ = "customer_tag_edit"
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(50), primary_key=True)
+    action: Mapped[str] = mapped_column(String(8))  # add | remove
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class CustomerTeam(Base):
@@ -206,11 +228,33 @@ class FollowUp(Base):
     summary: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # "note" (opened by a note) or "retention" (opened on a churn warning, quiets it).
+    kind: Mapped[str] = mapped_column(String(16), default="note", server_default="note")
     # The customer's owner, copied by database triggers (migration 0006) whenever a follow-up
     # is written or its customer changes hands, so the planner finds the staff with overdue
     # follow-ups from this table's index alone instead of one customer look-up per follow-up.
     # Never written by the application.
     owner_staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class NoteSignal(Base):
+    """What a note says about churn (rule 4), computed once when the note is indexed."""
+
+    __tablename__ = "note_signal"
+    interaction_id: Mapped[str] = mapped_column(ForeignKey("interaction.id"), primary_key=True)
+    complaint: Mapped[bool] = mapped_column(Boolean)
+    score: Mapped[float] = mapped_column(Float)  # best similarity to the example bank
+    matched: Mapped[str] = mapped_column(String(100))  # the keyword or example that matched
+    classified_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class RetentionAck(Base):
+    """A churn reason a retention follow-up answers: quiet while open and a while after."""
+
+    __tablename__ = "retention_ack"
+    followup_id: Mapped[int] = mapped_column(ForeignKey("followup.id"), primary_key=True)
+    reason_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), index=True)
 
 
 class ConversationState(Base):
@@ -230,7 +274,10 @@ class AuditLog(Base):
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # Wall-clock time of the write, whatever clock the request ran under.
     at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    # The business time the request pretended (`ask --now`); None when it ran on real time.
+    as_of: Mapped[datetime | None] = mapped_column(UtcDateTime())
     actor_staff_id: Mapped[str | None] = mapped_column(String(32), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     sender_id: Mapped[str | None] = mapped_column(String(128))
@@ -253,9 +300,12 @@ class Reminder(Base):
         Index("ix_reminder_unassigned", "status", "digest_id", "recipient_staff_id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(16))  # birthday | maturity | followup
+    # birthday | maturity | followup | retention | team_report
+    kind: Mapped[str] = mapped_column(String(16))
     entity_id: Mapped[str] = mapped_column(String(40))  # customer, holding or follow-up id
-    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), index=True)
+    # NULL only for a weekly team report (kind team_report), which is about no one customer;
+    # typed as str because every other kind, and everything that reads them, has one.
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), index=True, nullable=True)
     occurs_on: Mapped[date] = mapped_column(Date)
     lead_days: Mapped[int] = mapped_column(Integer)
     recipient_staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"))
@@ -280,8 +330,9 @@ class Digest(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     recipient_staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"))
     business_date: Mapped[date] = mapped_column(Date)
-    # pending -> sending -> sent | failed | empty
-    status: Mapped[str] = mapped_column(String(12), default="pending")
+    # pending -> sending -> sent | failed | empty | undeliverable (no channel reaches the
+    # recipient; sent after all once they are bound, if still on its business date)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -324,6 +375,9 @@ class InboxMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|done|failed
+    # A voice message's platform reference as JSON (MediaId or file_id, format, seconds):
+    # the audio itself is never stored. NULL for text.
+    voice: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
@@ -337,6 +391,15 @@ class BindCode(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class StoreMeta(Base):
+    """Named values of the store itself, e.g. the data key check (never the key)."""
+
+    __tablename__ = "store_meta"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class SharedSecret(Base):

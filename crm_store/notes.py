@@ -10,9 +10,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crm_store.index_outbox import enqueue
-from crm_store.masking import mask_text
 from crm_store.models import FollowUp, Interaction
-from crm_store.redaction import redact_secrets
+from crm_store.redaction import clean_text
 from crm_store.text_cut import shorten
 
 SUMMARY_CHARS = 60
@@ -34,7 +33,7 @@ def new_note_id() -> str:
 
 def clean_content(content: str) -> str:
     """Personal numbers and passwords never reach the notes table in plain text."""
-    return redact_secrets(mask_text(content.strip()))
+    return clean_text(content.strip())
 
 
 def record_note(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin
-
 
 @lru_cache(maxsize=65_536)
 def name_pinyin(name: str) -> str:
     """Tone-less pinyin without spaces, lower case: 张伟 -> zhangwei."""
+    # pypinyin loads its phrase dictionary on import (0.3 s): only a name miss or an import
+    # needs it, never a CLI start.
+    from pypinyin import Style, lazy_pinyin
+
     return "".join(lazy_pinyin(name, style=Style.NORMAL, errors="default")).lower().replace(" ", "")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from crm_store.masking import mask_text
+
 REDACTED = "******"
 
 # What a secret looks like once its label is found: printable ASCII without spaces, so a
@@ -39,3 +41,13 @@ def _replace(match: re.Match[str]) -> str:
 def redact_secrets(text: str) -> str:
     """Replace passwords and verification codes ("密码是123456", "password: x") by ******."""
     return _EN.sub(_replace, _ZH.sub(_replace, text))
+
+
+def clean_text(text: str) -> str:
+    """Text as it may be kept or shown anywhere: personal numbers masked, secrets redacted.
+
+    The one redaction for everything a person types: the dispatcher applies it to every
+    message at the entrance, before it is echoed, audited, embedded, logged or sent to an
+    LLM, and the notes table stores the same, so no copy ever holds more than the note.
+    """
+    return redact_secrets(mask_text(text))

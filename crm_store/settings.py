@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     business_tz: str = Field(default="Asia/Shanghai", alias="BUSINESS_TZ")
     bankbot_lang: Literal["zh", "en"] = Field(default="zh", alias="BANKBOT_LANG")
     sqlite_busy_timeout_ms: int = Field(default=30_000, alias="SQLITE_BUSY_TIMEOUT_MS")
+    # Longest message taken in, in characters; a longer one gets a short reply, nothing stored.
+    max_message_chars: int = Field(
+        default=4000, ge=100, le=100_000, alias="BANKBOT_MAX_MESSAGE_CHARS"
+    )
     # WeCom self-built app (企业微信自建应用)
     wecom_corp_id: str | None = Field(default=None, alias="WECOM_CORP_ID")
     wecom_agent_id: int | None = Field(default=None, alias="WECOM_AGENT_ID")
@@ -49,6 +53,27 @@ class Settings(BaseSettings):
     send_lease_seconds: int = Field(default=300, ge=10, alias="REMINDER_SEND_LEASE_SECONDS")
     send_max_attempts: int = Field(default=5, ge=1, alias="REMINDER_SEND_MAX_ATTEMPTS")
     send_retry_base_seconds: int = Field(default=60, ge=1, alias="REMINDER_RETRY_BASE_SECONDS")
+    # Churn warnings (crm_store/retention*.py); README "Retention" explains each rule.
+    retention_enabled: bool = Field(default=True, alias="RETENTION_ENABLED")
+    # Team leads, branch heads and compliance get a weekly report in Monday's digest.
+    team_report_weekly: bool = Field(default=True, alias="TEAM_REPORT_WEEKLY")
+    retention_large_amount: int = Field(default=500_000, ge=0, alias="RETENTION_LARGE_AMOUNT")
+    retention_maturity_days: int = Field(default=14, ge=1, le=366, alias="RETENTION_MATURITY_DAYS")
+    retention_quiet_days: int = Field(default=30, ge=1, le=366, alias="RETENTION_QUIET_DAYS")
+    retention_aum_drop: float = Field(default=0.30, gt=0, lt=1, alias="RETENTION_AUM_DROP")
+    retention_aum_days: int = Field(default=90, ge=1, le=3660, alias="RETENTION_AUM_DAYS")
+    retention_cadence: str = Field(
+        default="vip:30,regular:90,prospect:14", alias="RETENTION_CADENCE"
+    )
+    retention_complaint_days: int = Field(default=30, ge=1, alias="RETENTION_COMPLAINT_DAYS")
+    retention_matured_days: int = Field(default=14, ge=1, alias="RETENTION_MATURED_DAYS")
+    retention_snooze_days: int = Field(default=14, ge=0, alias="RETENTION_SNOOZE_DAYS")
+    retention_followup_workdays: int = Field(
+        default=2, ge=1, le=30, alias="RETENTION_FOLLOWUP_WORKDAYS"
+    )
+    # "console": every digest goes to the console delivery log (demo, tests). Unset: through
+    # WeCom or Telegram only; a staff member bound on neither keeps an undeliverable digest.
+    reminder_channel: Literal["console"] | None = Field(default=None, alias="REMINDER_CHANNEL")
 
     @field_validator(
         "database_url",
@@ -62,6 +87,7 @@ class Settings(BaseSettings):
         "telegram_webhook_secret",
         "telegram_api_base_url",
         "redis_url",
+        "reminder_channel",
         mode="before",
     )
     @classmethod
@@ -75,6 +101,14 @@ class Settings(BaseSettings):
         days = [int(x) for x in value.split(",") if x.strip()]  # ValueError -> bad setting
         if not days or any(d < 0 or d > 366 for d in days):
             raise ValueError("leads are days before the date, 0-366, comma separated")
+        return value
+
+    @field_validator("retention_cadence")
+    @classmethod
+    def _cadence(cls, value: str) -> str:
+        days = _cadence_days(value)  # ValueError -> bad setting
+        if set(days) != {"vip", "regular", "prospect"}:
+            raise ValueError("give days for vip, regular and prospect, e.g. vip:30,regular:90")
         return value
 
     @field_validator("digest_time")
@@ -141,6 +175,22 @@ class Settings(BaseSettings):
         return tuple(x.strip() for x in self.maturity_types.split(",") if x.strip())
 
     @property
+    def retention_cadence_days(self) -> dict[str, int]:
+        """Segment -> days without a note after which a customer counts as silent."""
+        return _cadence_days(self.retention_cadence)
+
+    @property
     def tz(self) -> ZoneInfo:
         """The business time zone."""
         return ZoneInfo(self.business_tz)
+
+
+def _cadence_days(value: str) -> dict[str, int]:
+    days: dict[str, int] = {}
+    for part in value.split(","):
+        if part.strip():
+            segment, _, number = part.partition(":")
+            days[segment.strip()] = int(number)
+            if not 1 <= days[segment.strip()] <= 3660:
+                raise ValueError("cadence days are 1-3660")
+    return days

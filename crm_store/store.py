@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
 
 from crm_store import schema
 from crm_store.crypto import FieldCipher, decode_key, read_key_file, write_key_file
 from crm_store.db import Database, make_engine
 from crm_store.errors import DataKeyError, NotInitialised
+from crm_store.key_check import record_key_check, verify_key
+from crm_store.private_files import private_file, tighten_home
 from crm_store.settings import Settings
 
 
@@ -44,11 +50,21 @@ def load_key(settings: Settings, *, create: bool = False) -> tuple[bytes, bool]:
 
 def init_store(settings: Settings) -> tuple[Store, bool]:
     """Create the data folder, key and schema, or upgrade them; (store, key_was_generated)."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    tighten_home(settings.home)
     key, generated = load_key(settings, create=True)
+    if not settings.database_url:
+        private_file(settings.home / "bankbot.db")  # before SQLite creates it with the umask
     engine = make_engine(settings.db_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     schema.upgrade(engine)
-    return Store(settings, Database(engine), FieldCipher(key)), generated
+    store = Store(settings, Database(engine), FieldCipher(key))
+    try:
+        with store.db.write() as session:
+            _verify(session, store)
+            record_key_check(session, store.cipher, datetime.now(UTC))
+    except DataKeyError:
+        store.close()
+        raise
+    return store, generated
 
 
 def open_store(settings: Settings) -> Store:
@@ -60,4 +76,30 @@ def open_store(settings: Settings) -> Store:
     if not schema.is_current(engine):
         engine.dispose()
         raise NotInitialised("the database schema is missing or old: run `bankbot init`")
-    return Store(settings, Database(engine), FieldCipher(key))
+    store = Store(settings, Database(engine), FieldCipher(key))
+    try:
+        with store.db.read() as session:
+            _verify(session, store)
+    except DataKeyError:
+        store.close()
+        raise
+    return store
+
+
+def pending_key_file(settings: Settings) -> Path:
+    """Where `bankbot key rotate` writes the new key before it commits (embedded default)."""
+    return settings.key_file.with_name(settings.key_file.name + ".new")
+
+
+def _verify(session: Session, store: Store) -> None:
+    """The key check; after an interrupted rotation, say which file holds the new key."""
+    try:
+        verify_key(session, store.cipher)
+    except DataKeyError as exc:
+        pending = pending_key_file(store.settings)
+        if store.settings.bankbot_data_key is None and pending.exists():
+            raise DataKeyError(
+                f"{exc}; a key rotation was interrupted: move {pending.name} to "
+                f"{store.settings.key_file.name}"
+            ) from None
+        raise

@@ -5,14 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
 def insert_for(session: Session, table: Any) -> Any:
     """`INSERT` for `table` with `on_conflict_do_nothing/update` on SQLite and PostgreSQL."""
+    # Imported here: the PostgreSQL dialect package loads every driver's module (~50 ms),
+    # which a CLI start on the embedded default never needs.
     if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
     return sqlite.insert(table)
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from crm_store.permissions import Actor
+from crm_store.settings import Settings
 from handlers.contracts import IncomingMessage
-from retrieval.search import Retriever
+
+if TYPE_CHECKING:
+    from retrieval.search import Retriever
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,12 @@ class Context:
     now: datetime  # aware, in the business time zone
     lang: str = "zh"
     retriever: Retriever | None = None  # None: no note index configured
+    settings: Settings | None = None  # None: the defaults (thresholds of churn warnings)
+
+    @property
+    def config(self) -> Settings:
+        """The settings, or their defaults when the caller gave none."""
+        return self.settings or Settings.model_construct()
 
     @property
     def today(self) -> date:

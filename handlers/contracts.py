@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:  # made only by the reply guard, which imports this module
+    from handlers.guard import GuardedReply
 
 ChatType = Literal["private", "group"]
+
+
+@dataclass(frozen=True)
+class VoiceNote:
+    """Where a voice message's audio can be fetched (never the audio itself)."""
+
+    ref: str  # WeCom MediaId, Telegram file_id
+    format: str  # as the platform says: "amr", "ogg", "mp3", ...
+    seconds: int | None = None  # the platform's duration, when it gives one
+    size: int | None = None  # bytes, when the platform gives it
 
 
 @dataclass(frozen=True)
@@ -21,6 +34,13 @@ class IncomingMessage:
     text: str
     received_at: datetime
     raw: dict[str, Any] = field(default_factory=dict)
+    # A voice message: `text` is empty until transcribed, then holds the transcript.
+    voice: VoiceNote | None = None
+
+    @property
+    def source(self) -> Literal["text", "voice"]:
+        """Whether the person typed the text or spoke it."""
+        return "voice" if self.voice is not None else "text"
 
 
 @dataclass(frozen=True)
@@ -64,6 +84,7 @@ class Channel(Protocol):
 
     name: str
 
-    async def send(self, recipient: str, reply: Reply) -> None:
-        """Deliver `reply` to `recipient` (a platform user id, never a group)."""
+    async def send(self, recipient: str, reply: GuardedReply) -> None:
+        """Deliver `reply` to `recipient` (a platform user id, never a group). Only a reply
+        that passed the reply guard can be sent: implementations call `require_guarded`."""
         ...

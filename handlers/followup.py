@@ -7,14 +7,15 @@ follow-up for the chosen day).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from crm_store import conversation, reminder_items
 from crm_store.followups import mark_done, open_followup, snooze
 from crm_store.models import Customer, FollowUp, Reminder
-from crm_store.permissions import can_write
+from crm_store.permissions import READ_ONLY_ROLES, can_write
 from handlers.context import Context
 from handlers.contracts import Event, Reply
 from handlers.dates import parse_date_expression
@@ -32,6 +33,32 @@ class Occurrence:
 
 
 Item = FollowUp | Reminder | Occurrence
+MAX_SNOOZE_DAYS = 365
+# A minus sign before a number ('-3天', full-width or typographic): never read as +3.
+_NEGATIVE = re.compile(r"[-－−–—]\s*[0-9０-９]")
+
+
+def _read_only(ctx: Context) -> Reply | None:
+    """Compliance reads everything and changes nothing: refused, and audited so."""
+    if ctx.actor.role not in READ_ONLY_ROLES:
+        return None
+    return Reply(t("read_only", ctx.lang), (Event("refused", {"reason": "read_only"}),))
+
+
+def _snooze_until(ctx: Context, when: str) -> tuple[date | None, Reply | None]:
+    """The day to move to, from tomorrow to MAX_SNOOZE_DAYS ahead; else the reply to send."""
+    last = ctx.today + timedelta(days=MAX_SNOOZE_DAYS)
+    out_of_range = Reply(
+        t("snooze_range", ctx.lang, max=MAX_SNOOZE_DAYS, last=day_text(last, ctx.today, ctx.lang))
+    )
+    if _NEGATIVE.search(when):
+        return None, out_of_range
+    until = parse_date_expression(when or "明天", ctx.now)
+    if until is None:
+        return None, Reply(t("bad_snooze", ctx.lang))
+    if not ctx.today < until <= last:
+        return None, out_of_range
+    return until, None
 
 
 def _item(ctx: Context, number: int) -> tuple[Item | None, Reply | None]:
@@ -89,6 +116,9 @@ def _what(ctx: Context, reminder: Reminder | Occurrence) -> str:
 
 async def mark_item_done(ctx: Context, number: int) -> Reply:
     """Close item `number`: a follow-up is done, a reminder is acknowledged."""
+    refused = _read_only(ctx)
+    if refused:
+        return refused
     item, problem = _item(ctx, number)
     if problem or item is None:
         return problem or Reply(t("no_items", ctx.lang))
@@ -108,12 +138,15 @@ async def mark_item_done(ctx: Context, number: int) -> Reply:
 
 async def snooze_item(ctx: Context, number: int, when: str) -> Reply:
     """Move item `number` to a later day ('3天', '下周一'; default tomorrow)."""
+    refused = _read_only(ctx)
+    if refused:
+        return refused
     item, problem = _item(ctx, number)
     if problem or item is None:
         return problem or Reply(t("no_items", ctx.lang))
-    until = parse_date_expression(when or "明天", ctx.now)
-    if until is None or until <= ctx.today:
-        return Reply(t("bad_snooze", ctx.lang))
+    until, bad = _snooze_until(ctx, when)
+    if bad or until is None:
+        return bad or Reply(t("bad_snooze", ctx.lang))
     name = _name(ctx, item.customer_id)
     if isinstance(item, Reminder | Occurrence):
         _acknowledge(ctx, item)

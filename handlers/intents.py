@@ -26,6 +26,13 @@ MORE = "more"  # the next page of the last list
 NEED_NUMBER = "need_number"  # a bare "完成" without its item number
 ASK = "ask"  # two readings are close: ask which one with numbered choices
 UNKNOWN = "unknown"
+RETENTION_LIST = "retention_list"  # handlers/retention.py
+RETENTION_WHY = "retention_why"
+RETENTION_FOLLOW = "retention_follow"
+TEAM_REPORT = "team_report"  # handlers/team_report.py
+TAG_ADD = "tag_add"  # handlers/tags.py
+TAG_REMOVE = "tag_remove"
+LIST_TAG = "list_tag"
 
 _CN_DIGITS = {
     "一": 1,
@@ -83,6 +90,21 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         LIST_MATURING,
         re.compile(r"^(/maturing|(?P<when>下个?月|本月|这个月)到期的?客户(有哪些)?)[?？]?$"),
     ),
+    (
+        RETENTION_LIST,
+        re.compile(
+            r"(?i)^(/risk|(哪些|有哪些|有什么)客户有流失风险|流失(风险|预警)(客户)?(名单)?)[?？]?$"
+        ),
+    ),
+    (RETENTION_WHY, re.compile(rf"^{_NAME}为什么有(?:流失)?风险[?？]?$")),
+    (RETENTION_FOLLOW, re.compile(r"(?i)^(?:/follow|follow|跟进)\s*(?P<n>\d{1,3})$")),
+    (
+        TEAM_REPORT,
+        re.compile(r"(?i)^(?:/team|团队周报|周报)(?:\s+(?P<team>[A-Za-z0-9_-]{1,32}))?$"),
+    ),
+    (TAG_ADD, re.compile(rf"^给{_NAME}(?:打|加|添加)个?标签\s*[:：]?\s*(?P<tag>\S{{1,20}})$")),
+    (TAG_REMOVE, re.compile(rf"^(?:去掉|删除|移除){_NAME}的标签\s*[:：]?\s*(?P<tag>\S{{1,20}})$")),
+    (LIST_TAG, re.compile(r"^(?P<tag>[\u4e00-\u9fffA-Za-z0-9]{1,10}?)客户有哪些[?？]?$")),
     (
         LOOKUP_TAIL,
         re.compile(

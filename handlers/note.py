@@ -149,6 +149,10 @@ async def undo_last_note(ctx: Context) -> Reply:
         data = {"followup_id": followup_id, "customer_id": state["customer_id"]}
         return Reply(t("followup_undone", ctx.lang, name=name), (Event("followup_undone", data),))
     interaction_id = state["interaction_id"]
+    if not can_write(ctx.session, ctx.actor, state["customer_id"], ctx.today):
+        # The grant ended since the note was saved: the note is no longer ours to change, and
+        # the reply must not name a customer now out of scope (the guard would block it).
+        return Reply(t("nothing_to_undo", ctx.lang), (Event("not_found"),))
     if not undo_note(
         ctx.session, staff_id=ctx.actor.staff_id, interaction_id=interaction_id, now=ctx.now
     ):

@@ -15,7 +15,6 @@ from handlers.contracts import Event, Reply
 from handlers.render import card_text
 from handlers.texts import t
 from retrieval.answer import Lang, NoteForPrompt, compose_answer
-from retrieval.embeddings import E5Embeddings
 from retrieval.errors import RetrievalError
 from retrieval.search import SEE_ALL_ROLES, search_in_scope
 
@@ -46,6 +45,8 @@ async def answer_question(ctx: Context, text: str, *, vector: object | None = No
     visible, customer_id = _scope_and_named(ctx, text)
     if visible is not None and not visible:
         return Reply(t("no_customers", ctx.lang), (Event("no_customers"),))
+    from retrieval.embeddings import E5Embeddings  # loaded with the index already
+
     same_model = isinstance(retriever.index.embeddings, E5Embeddings)
     try:
         notes = search_in_scope(

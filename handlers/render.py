@@ -10,6 +10,7 @@ from datetime import date
 from crm_store.agenda import BirthdayLine, MaturityLine
 from crm_store.cards import CustomerCard, FollowUpLine
 from crm_store.customers import CustomerSummary
+from handlers.retention_text import reasons_text
 from handlers.texts import day_text, has_text, money_text, t
 
 PRODUCT_TYPES = ("time_deposit", "large_cd", "wealth_management", "fund", "insurance", "loan")
@@ -86,6 +87,8 @@ def card_text(card: CustomerCard, today: date, lang: str = "zh") -> str:
     birthday = _birthday_line(card, today, lang)
     if birthday:
         lines.append(birthday)
+    if card.warning is not None:
+        lines.append(t("retention_card", lang, reasons=reasons_text(card.warning, today, lang)))
     lines.append(t("card_maturing", lang) if card.maturing else t("card_no_maturing", lang))
     for h in card.maturing:
         lines.append(

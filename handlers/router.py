@@ -17,6 +17,9 @@ from handlers.lookup import lookup_by_name, lookup_by_tail, lookup_customer, sho
 from handlers.note import note_from_text, save_note, undo_last_note
 from handlers.question import answer_question
 from handlers.remind import remind_request, save_reminder
+from handlers.retention import explain, follow_up_warning, list_at_risk, why_at_risk
+from handlers.tags import change_tag, list_by_tag
+from handlers.team_report import team_report
 from handlers.texts import has_text, t
 from handlers.today import today_agenda
 from handlers.understanding.decide import Reading, read_message
@@ -93,6 +96,19 @@ async def route(ctx: Context, intent: i.Intent, *, vector: object | None = None)
         case i.CANCEL:
             forget(ctx)
             return Reply(t("cancelled", ctx.lang))
+        case i.RETENTION_LIST:
+            return await list_at_risk(ctx)
+        case i.RETENTION_WHY:
+            return await why_at_risk(ctx, a["name"])
+        case i.RETENTION_FOLLOW:
+            return await follow_up_warning(ctx, int(a["n"]))
+        case i.TEAM_REPORT:
+            return await team_report(ctx, a.get("team"))
+        case i.TAG_ADD | i.TAG_REMOVE:
+            action = "add" if intent.name == i.TAG_ADD else "remove"
+            return await change_tag(ctx, a["name"], a["tag"], action)
+        case i.LIST_TAG:
+            return await list_by_tag(ctx, a["tag"])
     return fixed_reply(t("unsure", ctx.lang) + "\n\n" + t("help", ctx.lang), Event("help_shown"))
 
 
@@ -175,10 +191,10 @@ async def _continue(ctx: Context, number: int) -> Reply:
         return save_note(ctx, customer_id, action)
     if action["action"] == "remind":
         return save_reminder(ctx, customer_id, action)
+    if action["action"] == "why_at_risk":
+        return explain(ctx, customer_id)
     if action.get("field"):
         products = [p for p in str(action.get("products", "")).split(",") if p]
         return field_answer(ctx, customer_id, str(action["field"]), products)
     return show_card(ctx, customer_id)
 
-
-__all__ = ["find_customers", "fixed_reply", "parse", "read", "respond", "route", "timedelta"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 from handlers import texts_understanding
+from handlers.texts_retention import EN as RETENTION_EN
+from handlers.texts_retention import ZH as RETENTION_ZH
 
 _ZH: dict[str, str] = {
     "help": (
@@ -29,12 +31,17 @@ _ZH: dict[str, str] = {
     "cancelled": "好的，已取消。",
     "nothing_pending": "当前没有需要选择的内容。",
     "unknown_sender": "您好，此账号尚未绑定员工身份，无法提供服务。请联系管理员。",
+    "deactivated": "该账号已停用，无法提供服务。如有疑问请联系管理员。",
     "bind_failed": "绑定码无效或已过期，请向管理员重新申请。",
     "bound": "绑定成功，{name}您好！发送“帮助”查看我能做什么。",
     "group_chat": "为保护客户隐私，群聊中不提供客户信息，请在与我的私聊中继续。",
     "admin_no_customers": "管理员账号不通过聊天查看客户信息。",
     "read_only": "您的角色为只读，不能记录或修改跟进。",
     "error": "抱歉，处理时出现问题，本次没有保存任何内容。请稍后再试。",
+    "voice_heard": "🎤 识别为：『{text}』",
+    "voice_failed": "抱歉，这条语音没能识别，请直接打字发送。",
+    "voice_offline": "语音记录需要配置语音识别服务，目前未开启，请直接打字发送。",
+    "voice_too_long": "语音太长（最长{seconds}秒），请分段发送或直接打字。",
     "note_saved": "已记录 {name}（{phone}）的跟进：\n“{content}”",
     "note_followup": "下次跟进：{due}，已创建跟进任务。",
     "note_no_followup": "未识别到下次跟进日期。",
@@ -72,6 +79,8 @@ _ZH: dict[str, str] = {
     "already_done": "这项跟进已经完成了。",
     "snoozed": "已推迟：{name} — 改到{due}。",
     "bad_snooze": "没看懂要推迟到哪天，例如“推迟 2 3天”或“推迟 2 下周一”。",
+    "snooze_range": "只能推迟到明天至{max}天后（最晚{last}），例如“推迟 2 3天”。",
+    "too_long": "消息太长了（最多{max}字），请精简或分几条发送。",
     "vip_title": "您可查看的VIP客户（共{total}位，按资产排序）：",
     "vip_none": "您目前没有可查看的VIP客户。",
     "maturing_title": "{start}至{end}有产品到期的客户：",
@@ -150,6 +159,7 @@ _EN: dict[str, str] = {
     "bind_failed": "That code is invalid or has expired. Please ask your admin for a new one.",
     "bound": "Linked. Hello {name}! Send 'help' to see what I can do.",
     "unknown_sender": "This account is not linked to a staff member. Please contact your admin.",
+    "deactivated": "This account has been deactivated. Please contact your admin if in doubt.",
     "group_chat": (
         "To protect customer privacy, customer information is not shared in group chats. "
         "Please continue in a private chat with me."
@@ -157,6 +167,12 @@ _EN: dict[str, str] = {
     "admin_no_customers": "Admin accounts do not view customer information in chat.",
     "read_only": "Your role is read-only: you cannot record or change follow-ups.",
     "error": "Sorry, something went wrong; nothing was saved. Please try again later.",
+    "voice_heard": "🎤 Heard: “{text}”",
+    "voice_failed": "Sorry, this voice message could not be transcribed. Please type it.",
+    "voice_offline": "Voice notes need a speech-recognition service, which is not set up. "
+    "Please type the note.",
+    "voice_too_long": "The voice message is too long (at most {seconds} s). Please send a "
+    "shorter one or type it.",
     "note_saved": 'Note saved for {name} ({phone}):\n"{content}"',
     "note_followup": "Next follow-up: {due}; a follow-up task was created.",
     "note_no_followup": "No next follow-up date found.",
@@ -197,6 +213,8 @@ _EN: dict[str, str] = {
         "I could not tell which day to snooze to: try 'snooze 2 12-05' (month-day), "
         "or 'snooze 2' for tomorrow."
     ),
+    "snooze_range": "A snooze goes from tomorrow to {max} days ahead (at the latest {last}).",
+    "too_long": "That message is too long (at most {max} characters): please shorten or split it.",
     "vip_title": "Your VIP customers ({total}, by AUM):",
     "vip_none": "You have no VIP customers you can see.",
     "maturing_title": "Customers with products maturing {start} to {end}:",
@@ -246,6 +264,8 @@ _EN: dict[str, str] = {
     "product_insurance": "insurance",
     "product_loan": "loan",
 }
+_ZH.update(RETENTION_ZH)
+_EN.update(RETENTION_EN)
 
 _ZH.update(texts_understanding.ZH)
 _EN.update(texts_understanding.EN)
@@ -265,6 +285,13 @@ def t(key: str, lang: str = "zh", **values: object) -> str:
     table = _EN if lang == "en" else _ZH
     template = table.get(key) or _ZH[key]
     return template.format(**values)
+
+
+def fixed_texts() -> list[str]:
+    """Every sentence in every language, and the words for days near today: the fixed text a
+    reply is built from, which the reply guard never redacts."""
+    near = [word for words in _NEAR_DAYS.values() for word in words.values()]
+    return [*_ZH.values(), *_EN.values(), *near]
 
 
 def has_text(key: str) -> bool:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 from crm_store.masking import mask_text
 from retrieval.links import strip_links
 from retrieval.llm import model_name
+from retrieval.llm_metrics import count_call
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -187,6 +188,7 @@ async def compose_answer(
     except Exception as exc:  # any failure of the LLM means the fallback, never an error
         log.warning("LLM answer failed, falling back to retrieval-only: %s", type(exc).__name__)
         text = ""
+    count_call("answer", ok=bool(text))
     if not text:
         notice = texts["fallback"]
         return Answer(f"{notice}\n{listing}", False, notice, prompt.sha256, name, ids)

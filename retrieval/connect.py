@@ -10,6 +10,7 @@ from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
 from langchain_core.embeddings import Embeddings
 
+from crm_store.private_files import private_dir
 from crm_store.settings import Settings
 from retrieval.config import IndexSettings, chroma_folder
 from retrieval.embeddings import make_embeddings
@@ -58,7 +59,7 @@ def open_index(
     embeddings = embeddings or make_embeddings(config)
     if config.chroma_url:
         return NoteIndex(server_client(config.chroma_url), embeddings, owns_client=True)
-    folder = chroma_folder(settings)
+    folder = private_dir(chroma_folder(settings))  # 0700: the notes' text is in there
     lock = acquire(folder)
     try:
         client = embedded_client(folder)

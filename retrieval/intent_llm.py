@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from retrieval.llm_metrics import count_call
+
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
@@ -114,7 +116,9 @@ async def propose_intent(
         result = await asyncio.wait_for(structured.ainvoke(prompt), timeout)
     except Exception as exc:  # a malformed, slow or failing model is simply no proposal
         log.warning("LLM intent proposal failed: %s", type(exc).__name__)
+        count_call("intent", ok=False)
         return UNKNOWN
+    count_call("intent", ok=isinstance(result, IntentProposal))
     if not isinstance(result, IntentProposal):
         return UNKNOWN
     return spans_only(result, message)

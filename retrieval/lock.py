@@ -67,3 +67,12 @@ def acquire(folder: Path) -> IndexLock:
         os.write(fd, f"{os.getpid()}\n".encode())
         _held[path] = (fd, 1)
         return IndexLock(path)
+
+
+def holder_pid(folder: Path) -> int | None:
+    """The pid written by the process holding `folder`'s lock (None if unknown)."""
+    try:
+        text = (folder / LOCK_NAME).read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None

@@ -25,10 +25,11 @@ from crm_store.redaction import redact_secrets
 from crm_store.sql_lists import one_of
 from retrieval.answer import Lang, NoteForPrompt
 from retrieval.entries import Hit
-from retrieval.index import NoteIndex
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+    from retrieval.index import NoteIndex  # chromadb and langchain: not for a look-up
 
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 SEE_ALL_ROLES = frozenset({"compliance"})

@@ -5,13 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-from crm_store.index_outbox import last_id, mark_processed, mark_processed_up_to, pending
+from crm_store.index_outbox import (
+    last_id,
+    mark_processed,
+    mark_processed_up_to,
+    pending,
+    pending_count,
+)
 from crm_store.store import Store
 from retrieval.entries import META_KEYS, NoteEntry
 from retrieval.index import WRITE_BATCH, NoteIndex
+from retrieval.note_signals import classify_entries
+from retrieval.progress import Progress
 from retrieval.source import live_note_count, note_entries, note_pages
 
 OUTBOX_BATCH = 500
@@ -36,30 +41,52 @@ def process_outbox(
         entries = note_entries(session, store.settings.tz, note_ids)
     live = {e.note_id for e in entries}
     index.upsert(entries)
+    classify_entries(store, index, entries, now)
     index.delete([n for n in note_ids if n not in live])
     with store.db.write() as session:
         mark_processed(session, [row_id for row_id, _, _ in rows], now=now)
     return len(rows)
 
 
-def drain_outbox(store: Store, index: NoteIndex, *, batch: int = OUTBOX_BATCH) -> int:
+def drain_outbox(
+    store: Store, index: NoteIndex, *, batch: int = OUTBOX_BATCH, progress: bool = False
+) -> int:
     """Apply every pending row; the number applied."""
     total = 0
-    while done := process_outbox(store, index, batch):
-        total += done
+    queued = 0
+    if progress:
+        with store.db.read() as session:
+            queued = pending_count(session)
+    with Progress("indexing queued notes", queued, enabled=progress) as shown:
+        while done := process_outbox(store, index, batch):
+            total += done
+            shown.advance(done)
     return total
 
 
-def _progress(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        disable=not enabled,
-        transient=False,
-    )
+@dataclass(frozen=True)
+class CatchUp:
+    """What `catch_up` did: a full rebuild (notes indexed) or outbox rows applied."""
+
+    rebuilt: bool
+    count: int
+
+    def describe(self) -> str:
+        """One line for a person."""
+        if self.rebuilt:
+            return f"built the note index: {self.count} notes"
+        return f"note index updated: {self.count} queued changes applied"
+
+
+def catch_up(store: Store, index: NoteIndex, *, progress: bool = False) -> CatchUp:
+    """Bring the index level with SQL: rebuild an empty index while SQL has notes (a new or
+    deleted index folder), otherwise apply the queued outbox rows."""
+    if index.count() == 0:
+        with store.db.read() as session:
+            notes = live_note_count(session)
+        if notes:
+            return CatchUp(True, reindex(store, index, progress=progress))
+    return CatchUp(False, drain_outbox(store, index, progress=progress))
 
 
 def reindex(store: Store, index: NoteIndex, progress: bool = True) -> int:
@@ -73,12 +100,12 @@ def reindex(store: Store, index: NoteIndex, progress: bool = True) -> int:
         total = live_note_count(session)
     index.reset()
     done = 0
-    with _progress(progress) as bar:
-        task = bar.add_task("indexing notes", total=total)
+    with Progress("indexing notes", total, enabled=progress) as shown:
         for page in note_pages(store.db, store.settings.tz, WRITE_BATCH):
             index.upsert(page)
+            classify_entries(store, index, page)
             done += len(page)
-            bar.update(task, completed=done, total=max(total, done))
+            shown.advance(len(page))
     with store.db.write() as session:
         mark_processed_up_to(session, covered)
     return done

@@ -16,14 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from crm_store import conversation
 from crm_store.audit import write_audit
-from crm_store.masking import mask_text
 from crm_store.models import Digest, Reminder
+from crm_store.permissions import load_actor
 from crm_store.store import Store
 from handlers.contracts import Channel, Event, Reply
+from handlers.guard import DisclosureBlocked, GuardedReply, guard_reply
 from scheduler.claims import Claimed, claim_next
 from scheduler.digest import DigestContent, collect
 from scheduler.opening import open_digests
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 ITEMS_KEPT_FOR = timedelta(days=2)
+NO_CHANNEL = "no channel"  # the reason of an undeliverable digest
 
 
 @dataclass(frozen=True)
@@ -55,12 +57,17 @@ Formatter = Callable[[DigestContent, str], str]  # (content, channel name) -> te
 
 @dataclass
 class SendStats:
+    """What one sender run did. A digest is one message to one staff member; its items are
+    its numbered lines: the reminders it carries, then overdue follow-ups."""
+
     sent: int = 0
     items: int = 0
+    reminders: int = 0  # reminder rows delivered in the sent digests
     empty: int = 0
     retried: int = 0
     failed: int = 0
     resent: int = 0
+    undeliverable: int = 0  # no channel reaches the recipient
 
 
 class MemberRateLimit:
@@ -96,8 +103,12 @@ class Sender:
         stats = SendStats()
         lease = timedelta(seconds=self.store.settings.send_lease_seconds)
         with self.store.db.write() as session:  # a plan whose opening a crash cut off
-            open_digests(session, now=self.clock())
-        while max_digests is None or stats.sent + stats.empty + stats.failed < max_digests:
+            open_digests(session, now=self.clock(), settings=self.store.settings)
+        self._retry_undeliverable()
+        while (
+            max_digests is None
+            or stats.sent + stats.empty + stats.failed + stats.undeliverable < max_digests
+        ):
             claimed = claim_next(self.store.db, now=self.clock(), worker=self.worker, lease=lease)
             if claimed is None:
                 break
@@ -107,21 +118,27 @@ class Sender:
     async def _deliver(self, claimed: Claimed, stats: SendStats) -> None:
         now = self.clock()
         with self.store.db.write() as session:
-            content = collect(session, claimed, now)
+            content = collect(session, claimed, now, self.store.settings)
             if content is None or content.is_empty():
                 reason = "recipient inactive" if content is None else "nothing left to send"
                 _finish(session, claimed, status="empty", error=reason)
                 stats.empty += 1
                 return
         route = self.router.route(claimed.recipient_staff_id)
-        if route is None:
-            self._failed(claimed, "no private channel bound for this staff member", stats)
+        if route is None:  # kept, not failed: binding later today still delivers it
+            with self.store.db.write() as session:
+                if _finish(session, claimed, status="undeliverable", error=NO_CHANNEL):
+                    stats.undeliverable += 1
             return
         text = self.formatter(content, route.channel.name)
         event = Event(
             "digest", {"customer_ids": content.customer_ids, "items": len(content.entries)}
         )
-        reply = Reply(text, (event,))
+        try:
+            reply = self._guarded(claimed, content, Reply(text, (event,)))
+        except DisclosureBlocked as exc:  # the re-check missed a customer: never send it
+            self._failed(claimed, f"blocked by the reply guard: {exc}", stats, retryable=False)
+            return
         try:
             await self.limiter.wait(route.address)
             await route.channel.send(route.address, reply)
@@ -131,7 +148,13 @@ class Sender:
             retryable = bool(getattr(exc, "retryable", True))
             self._failed(claimed, str(exc) or type(exc).__name__, stats, retryable=retryable)
             return
-        self._sent(claimed, content, route, text, stats)
+        self._sent(claimed, content, route, reply.text, stats)
+
+    def _guarded(self, claimed: Claimed, content: DigestContent, reply: Reply) -> GuardedReply:
+        """The digest through the same guard as every chat reply, for its recipient."""
+        with self.store.db.read() as session:
+            actor = load_actor(session, claimed.recipient_staff_id)
+            return guard_reply(session, actor, content.business_date, reply)
 
     def _sent(
         self, claimed: Claimed, content: DigestContent, route: Route, text: str, stats: SendStats
@@ -164,12 +187,35 @@ class Sender:
                 intent="reminder_digest",
                 customer_ids=content.customer_ids,
                 decision="resent" if claimed.reclaimed else "delivered",
-                text_masked=mask_text(text),
+                text_masked=text,  # as sent: guarded
                 detail=f"digest={claimed.digest_id} attempt={claimed.attempt}",
             )
         stats.sent += 1
         stats.items += len(content.entries)
+        stats.reminders += reminder_count(content)
         stats.resent += int(claimed.reclaimed)
+
+    def _retry_undeliverable(self) -> None:
+        """Today's digests that found no channel go out once their recipient has one
+        (bound since with /bind or an import); older ones stay: their reminders already
+        ride along with the recipient's next digest."""
+        now = self.clock()
+        today = now.astimezone(self.store.settings.tz).date()
+        with self.store.db.read() as session:
+            waiting = session.execute(
+                select(Digest.id, Digest.recipient_staff_id).where(
+                    Digest.status == "undeliverable", Digest.business_date == today
+                )
+            ).all()
+        reachable = [i for i, staff in waiting if self.router.route(staff) is not None]
+        if not reachable:
+            return
+        with self.store.db.write() as session:
+            session.execute(
+                update(Digest)
+                .where(Digest.id.in_(reachable), Digest.status == "undeliverable")
+                .values(status="pending", next_attempt_at=now, last_error="")
+            )
 
     def _failed(
         self, claimed: Claimed, error: str, stats: SendStats, *, retryable: bool = True
@@ -191,6 +237,11 @@ class Sender:
             stats.failed += 1
         else:
             stats.retried += 1
+
+
+def reminder_count(content: DigestContent) -> int:
+    """A digest's items that are reminders: all but the overdue follow-ups it recalls."""
+    return sum(1 for entry in content.entries if entry.kind != "overdue")
 
 
 def _finish(
@@ -229,8 +280,9 @@ def _finish(
             .where(Reminder.digest_id == claimed.digest_id, Reminder.status == "pending")
             .values(status="sent", sent_at=now)
         )
-    elif status == "failed":
-        # Given up on this digest: its reminders ride along with the recipient's next one.
+    elif status in ("failed", "undeliverable"):
+        # Given up on this digest (for now): its reminders ride along with the recipient's
+        # next one, or with this one again if it is retried today.
         session.execute(  # type: ignore[attr-defined]
             update(Reminder)
             .where(Reminder.digest_id == claimed.digest_id, Reminder.status == "pending")

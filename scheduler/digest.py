@@ -18,10 +18,15 @@ from sqlalchemy.orm import Session
 from crm_store import reminder_items as items
 from crm_store.models import Customer, Digest, FollowUp
 from crm_store.permissions import can_see, load_actor
+from crm_store.retention import Warning, warnings
+from crm_store.settings import Settings
+from crm_store.team_report import WeeklyReport, weekly_report
 from crm_store.upsert import insert_for
 from scheduler.claims import Claimed
+from scheduler.team_report_plan import report_rows
 
 OVERDUE_SHOWN = 3
+WARNINGS_SHOWN = 5  # 【流失预警】: the largest at risk, the rest counted
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class DigestEntry:
     currency: str = "CNY"
     summary: str = ""
     action: dict[str, Any] = field(default_factory=dict)
+    warning: Warning | None = None  # kind "retention": the reasons and facts
 
 
 @dataclass(frozen=True)
@@ -54,11 +60,14 @@ class DigestContent:
     coming: list[DigestEntry]
     overdue: list[DigestEntry]
     overdue_total: int
+    retention: list[DigestEntry] = field(default_factory=list)
+    retention_total: int = 0  # warnings in all, shown or only counted
+    report: WeeklyReport | None = None  # Monday's team report (team_report reminder)
 
     @property
     def entries(self) -> list[DigestEntry]:
         """All numbered entries in display order (number = index + 1)."""
-        return [*self.today, *self.coming, *self.overdue]
+        return [*self.today, *self.coming, *self.overdue, *self.retention]
 
     @property
     def customer_ids(self) -> list[str]:
@@ -67,7 +76,7 @@ class DigestContent:
 
     def is_empty(self) -> bool:
         """Nothing left to say (everything was closed or moved since planning)."""
-        return not self.entries
+        return not self.entries and self.report is None
 
 
 def _entry(session: Session, line: items.ReminderLine) -> DigestEntry | None:
@@ -180,16 +189,60 @@ def _overdue(
     return entries, int(total or 0)
 
 
-def collect(session: Session, claimed: Claimed, now: datetime) -> DigestContent | None:
-    """The digest as it may go out now, or None if its recipient may no longer receive it."""
+def _retention(
+    session: Session,
+    lines: list[items.ReminderLine],
+    business_date: date,
+    settings: Settings | None,
+) -> tuple[list[DigestEntry], int]:
+    """The warnings still standing (a retention follow-up opened since quiets one), worded
+    from today's facts; the largest at risk shown, the others counted."""
+    by_customer = {line.customer_id: line for line in lines}
+    found: dict[str, Warning] = {}
+    if by_customer and settings is not None:
+        scope = Customer.id.in_(list(by_customer))
+        found = {w.customer_id: w for w in warnings(session, settings, business_date, scope)}
+    for cid, line in by_customer.items():
+        if cid not in found:
+            items.close_reminder(session, line.reminder_id, status="cancelled", note="quiet")
+    ranked = sorted(found.values(), key=lambda w: (-w.at_risk, w.customer_name, w.customer_id))
+    entries = [
+        DigestEntry(
+            "retention",
+            w.customer_id,
+            w.customer_name,
+            on=business_date,
+            amount=w.at_risk,
+            warning=w,
+            action={"kind": "reminder", "id": by_customer[w.customer_id].reminder_id},
+        )
+        for w in ranked[:WARNINGS_SHOWN]
+    ]
+    return entries, len(ranked)
+
+
+def collect(
+    session: Session, claimed: Claimed, now: datetime, settings: Settings | None = None
+) -> DigestContent | None:
+    """The digest as it may go out now, or None if its recipient may no longer receive it.
+
+    Churn warnings are worded only with `settings` (their thresholds); without, they are
+    left out and cancelled."""
     actor = load_actor(session, claimed.recipient_staff_id)
     if actor is None or not actor.active:
         _reroute_reassigned(session, claimed, now)  # a leaver's handed-over customers
         return None
     today: list[DigestEntry] = []
     coming: list[DigestEntry] = []
+    warned: list[items.ReminderLine] = []
     for line in items.digest_reminders(session, claimed.digest_id):
         if not _usable(session, claimed, line, now):
+            continue
+        if line.kind == "retention":
+            if can_see(session, actor, line.customer_id, claimed.business_date):
+                warned.append(line)
+            else:
+                items.close_reminder(session, line.reminder_id, status="cancelled", note="closed")
             continue
         entry = _entry(session, line)
         if entry is None or not can_see(session, actor, line.customer_id, claimed.business_date):
@@ -198,6 +251,10 @@ def collect(session: Session, claimed: Claimed, now: datetime) -> DigestContent 
         (today if line.occurs_on <= claimed.business_date else coming).append(entry)
     listed = {int(e.action["id"]) for e in today if e.kind == "followup"}
     overdue, total = _overdue(session, actor.staff_id, claimed.business_date, listed)
+    retention, warned_total = _retention(session, warned, claimed.business_date, settings)
+    report = None
+    if settings is not None and report_rows(session, claimed.digest_id):
+        report = weekly_report(session, settings, actor, claimed.business_date)
     return DigestContent(
         actor.staff_id,
         actor.name,
@@ -207,4 +264,7 @@ def collect(session: Session, claimed: Claimed, now: datetime) -> DigestContent 
         coming,
         overdue,
         total,
+        retention,
+        warned_total,
+        report,
     )

@@ -14,11 +14,28 @@ from sqlalchemy import Date, distinct, literal, select, true, update
 from sqlalchemy.orm import Session
 
 from crm_store.models import Digest, FollowUp, PlanRun, Reminder, UtcDateTime
+from crm_store.settings import Settings
 from crm_store.upsert import insert_for, rows_inserted
 
 
-def open_day(session: Session, *, business_date: date, now: datetime, late: bool) -> int:
-    """One digest row per staff member with something pending or overdue; the new ones."""
+def send_from(business_date: date, now: datetime, settings: Settings | None) -> datetime:
+    """When a digest of `business_date` may go out: never before that date's digest time
+    (a date planned ahead waits for its morning)."""
+    if settings is None:
+        return now
+    return max(now, datetime.combine(business_date, settings.digest_at, settings.tz))
+
+
+def open_day(
+    session: Session,
+    *,
+    business_date: date,
+    now: datetime,
+    late: bool,
+    settings: Settings | None = None,
+) -> int:
+    """One digest row per staff member with something pending or overdue; the new ones.
+    With `settings`, none is due before the business date's digest time."""
     pending = select(distinct(Reminder.recipient_staff_id)).where(
         Reminder.status == "pending", Reminder.digest_id.is_(None)
     )
@@ -32,7 +49,7 @@ def open_day(session: Session, *, business_date: date, now: datetime, late: bool
         literal(business_date, Date),
         literal("pending"),
         literal(0),
-        literal(now, UtcDateTime()),
+        literal(send_from(business_date, now, settings), UtcDateTime()),
         literal(late),
         literal(0),
         literal(""),
@@ -46,7 +63,7 @@ def open_day(session: Session, *, business_date: date, now: datetime, late: bool
     return rows_inserted(session, statement, Digest.id)
 
 
-def open_digests(session: Session, *, now: datetime) -> int:
+def open_digests(session: Session, *, now: datetime, settings: Settings | None = None) -> int:
     """Open the digests of the latest plan not yet opened; the number of new digests.
 
     Older unopened plans are superseded, not opened: their reminders ride along in the
@@ -61,7 +78,7 @@ def open_digests(session: Session, *, now: datetime) -> int:
     if not runs:
         return 0
     latest, late = runs[0]
-    opened = open_day(session, business_date=latest, now=now, late=late)
+    opened = open_day(session, business_date=latest, now=now, late=late, settings=settings)
     session.execute(
         update(PlanRun)
         .where(PlanRun.business_date.in_([day for day, _ in runs]))

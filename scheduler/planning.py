@@ -36,6 +36,8 @@ from crm_store.models import (
 from crm_store.settings import Settings
 from crm_store.upsert import insert_for, rows_inserted
 from scheduler.candidates import birthday_keys_on
+from scheduler.retention_plan import plan_retention
+from scheduler.team_report_plan import plan_team_reports
 from scheduler.workdays import previous_digest_day
 
 REMINDER_KEY = ["kind", "entity_id", "occurs_on", "lead_days", "recipient_staff_id"]
@@ -50,11 +52,15 @@ class PlanResult:
     maturities: int
     followups: int
     digests: int = 0  # opened after the plan committed (`plan_day`)
+    retention: int = 0  # churn warnings (`scheduler.retention_plan`)
+    team_reports: int = 0  # weekly reports (`scheduler.team_report_plan`)
 
     @property
     def reminders(self) -> int:
         """Rows added to the outbox."""
-        return self.birthdays + self.maturities + self.followups
+        return (
+            self.birthdays + self.maturities + self.followups + self.retention + self.team_reports
+        )
 
 
 def plan_window_start(session: Session, business_date: date, settings: Settings) -> date:
@@ -200,8 +206,17 @@ def plan(
     birthdays = plan_birthdays(session, settings=settings, **window)  # type: ignore[arg-type]
     maturities = plan_maturities(session, settings=settings, **window)  # type: ignore[arg-type]
     followups = plan_followups(session, **window)  # type: ignore[arg-type]
+    retention = 0
+    if settings.retention_enabled:
+        retention = plan_retention(session, business_date=business_date, settings=settings, now=now)
+    reports = 0
+    if settings.team_report_weekly:
+        reports = plan_team_reports(session, since=since, until=business_date, now=now)
     # Planning again asks for the digests again: a reminder added since may need one.
     reopen = {"late": late, "digests_opened_at": None}
     run = insert_for(session, PlanRun).values(business_date=business_date, planned_at=now, **reopen)
     session.execute(run.on_conflict_do_update(index_elements=["business_date"], set_=reopen))
-    return PlanResult(business_date, since, birthdays, maturities, followups)
+    return PlanResult(
+        business_date, since, birthdays, maturities, followups, retention=retention,
+        team_reports=reports,
+    )  # fmt: skip

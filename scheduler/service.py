@@ -13,7 +13,14 @@ from sqlalchemy import select
 from crm_store.models import Digest
 from crm_store.store import Store
 from scheduler.claims import Claimed, attach
-from scheduler.delivery import Formatter, MemberRateLimit, Router, Sender, SendStats
+from scheduler.delivery import (
+    Formatter,
+    MemberRateLimit,
+    Router,
+    Sender,
+    SendStats,
+    reminder_count,
+)
 from scheduler.digest import collect
 from scheduler.opening import open_day, open_digests
 from scheduler.planning import PlanResult, plan
@@ -34,7 +41,8 @@ def plan_day(store: Store, business_date: date, *, now: datetime, late: bool = F
             session, business_date=business_date, settings=store.settings, now=now, late=late
         )
     with store.db.write() as session:
-        return replace(result, digests=open_digests(session, now=now))
+        opened = open_digests(session, now=now, settings=store.settings)
+        return replace(result, digests=opened)
 
 
 async def send_due(
@@ -53,6 +61,8 @@ class _Preview(Exception):
 class PreviewedDigest:
     recipient_staff_id: str
     text: str
+    items: int  # numbered lines
+    reminders: int  # of which reminder rows; the rest are overdue follow-ups
 
 
 def preview_day(
@@ -74,10 +84,12 @@ def preview_day(
             for d in digests:
                 claimed = Claimed(d.id, d.recipient_staff_id, business_date, 1, d.late, False)
                 attach(session, d.id, d.recipient_staff_id, business_date)
-                content = collect(session, claimed, now)
+                content = collect(session, claimed, now, store.settings)
                 if content is not None and not content.is_empty():
+                    text = formatter(content, "console")
+                    carried = reminder_count(content)
                     found.append(
-                        PreviewedDigest(d.recipient_staff_id, formatter(content, "console"))
+                        PreviewedDigest(d.recipient_staff_id, text, len(content.entries), carried)
                     )
             raise _Preview
     except _Preview:

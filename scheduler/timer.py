@@ -104,8 +104,12 @@ class ReminderTimer:
         stats = asyncio.run(
             send_due(self.store, self.router, self.formatter, self._now, worker=self.worker)
         )
-        if stats.sent or stats.failed or stats.retried:
+        if stats.sent or stats.failed or stats.retried or stats.undeliverable:
             log.info(
-                "digests sent=%s retried=%s failed=%s", stats.sent, stats.retried, stats.failed
+                "digests sent=%s retried=%s failed=%s undeliverable=%s (no channel)",
+                stats.sent,
+                stats.retried,
+                stats.failed,
+                stats.undeliverable,
             )
         return stats

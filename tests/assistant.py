@@ -11,14 +11,15 @@ from typing import Any
 from bot.console import console_message
 from bot.dispatch import Dispatcher
 from crm_store.store import Store
-from handlers.contracts import IncomingMessage, Reply
+from handlers.contracts import IncomingMessage
+from handlers.guard import GuardedReply
 
 
 @dataclass
 class Said:
     """A reply, with its events easy to query."""
 
-    reply: Reply
+    reply: GuardedReply
     text: str = field(init=False)
 
     def __post_init__(self) -> None:

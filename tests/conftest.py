@@ -80,6 +80,10 @@ def _truncate_all(db: Database) -> None:
 def make_settings(home: Path, url: str, **extra: str) -> Settings:
     """Settings for a test: nothing read from a developer's `.env`."""
     values = {"BANKBOT_HOME": str(home), "DATABASE_URL": url, "BANKBOT_DATA_KEY": TEST_KEY}
+    # Churn warnings would add a reminder for nearly every test customer (none has notes):
+    # only the retention tests turn them on.
+    values["RETENTION_ENABLED"] = "false"
+    values["TEAM_REPORT_WEEKLY"] = "false"  # likewise a Monday report for every manager
     return Settings(_env_file=None, **{**values, **extra})  # type: ignore[call-arg]
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from crm_store.db import Database, make_engine
 from crm_store.models import AuditLog, ChannelIdentity, FollowUp, Interaction
 from crm_store.store import Store
+from handlers.texts import t
 from tests.assistant import Assistant, platform_message
 from tests.world import build_world
 
@@ -109,13 +110,17 @@ def test_same_message_delivered_twice_records_one_note(world: Store, bot: Assist
 
 
 def test_note_masks_numbers_and_guard_redacts_hidden_names(world: Store, bot: Assistant) -> None:
-    bot.say("rm1", "/note 张伟 他朋友李雷也想开户，电话13400005555，明天回电")
+    # The team lead writes on rm1's customer and names 李雷, rm9's customer.
+    bot.say("lead1", "/note 张伟 他朋友李雷也想开户，电话13400005555，明天回电")
     with world.db.read() as s:
         content = s.scalar(select(Interaction.content))
     assert content is not None and "13400005555" not in content
     card = bot.say("rm1", "/c 张伟").text
     assert "李雷" not in card and "134****5555" in card  # 李雷 is rm9's customer
     assert "李雷" in bot.say("rm9", "/c 李雷").text
+    # rm1's own words come back as typed: redacting them would say who is a customer.
+    bot.say("rm1", "/note 张伟 他同事李雷也想开户")
+    assert "他同事李雷也想开户" in bot.say("rm1", "/c 张伟").text
 
 
 def test_today_lists_and_acts_on_items(world: Store, bot: Assistant) -> None:
@@ -145,7 +150,13 @@ def test_unknown_sender_and_deactivated_staff_learn_nothing(world: Store, bot: A
     stranger = bot.send(platform_message("wecom", "zhangsan", "查一下张伟", NOW))
     gone = bot.say("gone", "查一下韩梅梅")
     assert stranger.event("refused") == {"reason": "unknown_sender"}
-    assert stranger.text == gone.text and "韩梅梅" not in gone.text
+    assert stranger.text == t("unknown_sender", "zh")
+    # A departed staff member's own account is told so, and still learns nothing.
+    assert gone.event("refused") == {"reason": "deactivated"}
+    assert (
+        gone.text == t("deactivated", "zh") == "该账号已停用，无法提供服务。如有疑问请联系管理员。"
+    )
+    assert "韩梅梅" not in gone.text
     with world.db.read() as s:
         row = s.scalars(select(AuditLog).order_by(AuditLog.id)).first()
     assert row is not None and row.decision == "refused" and row.sender_id == "zhangsan"
@@ -175,7 +186,9 @@ def test_every_request_is_audited_with_disclosed_ids(world: Store, bot: Assistan
         ("lookup", "c1", "allowed"),
         ("help", "", "allowed"),
     ]
-    assert rows[0].at.astimezone(UTC) == NOW.astimezone(UTC)
+    # The request ran on the test clock: kept as `as_of`; `at` is the real time of the write.
+    assert rows[0].as_of is not None and rows[0].as_of.astimezone(UTC) == NOW.astimezone(UTC)
+    assert rows[0].at > NOW
 
 
 def test_reassignment_between_question_and_answer(world: Store, bot: Assistant) -> None:
@@ -197,15 +210,15 @@ def test_staff_names_and_fixed_text_survive_the_guard(world: Store, bot: Assista
     card = bot.say("rm1", "/c 张伟").text
     assert "客户经理李娜" in card and "李娜：客户想了解理财" in card
     assert "张伟最近怎么样" in bot.say("rm9", "帮助").text  # rm9 cannot see any 张伟
-    # Free text typed by staff is not trusted: there the name is a hidden customer's.
-    assert "朋友***来开户" in bot.say("rm1", "/note 张伟 她介绍了朋友李娜来开户").text
+    # The asker's own words come back as typed: starring them would say who is a customer.
+    assert "朋友李娜来开户" in bot.say("rm1", "/note 张伟 她介绍了朋友李娜来开户").text
 
 
 def test_bind_with_a_one_time_code(world: Store, bot: Assistant) -> None:
     from crm_store.binding import issue_code
 
     with world.db.write() as s:
-        code = issue_code(s, staff_id="rm1", now=NOW)
+        code = issue_code(s, staff_id="rm1", now=NOW, cipher=world.cipher)
     before = bot.send(platform_message("telegram", "777", "查一下张伟", NOW))
     assert before.event("refused") == {"reason": "unknown_sender"}
     bound = bot.send(platform_message("telegram", "777", f"/bind {code.lower()}", NOW))
@@ -215,7 +228,7 @@ def test_bind_with_a_one_time_code(world: Store, bot: Assistant) -> None:
     reused = bot.send(platform_message("telegram", "888", f"/bind {code}", NOW))
     assert reused.event("refused") == {"reason": "bad_code"}
     with world.db.write() as s:
-        late = issue_code(s, staff_id="rm2", now=NOW - timedelta(hours=25))
+        late = issue_code(s, staff_id="rm2", now=NOW - timedelta(hours=25), cipher=world.cipher)
     expired = bot.send(platform_message("telegram", "999", f"/bind {late}", NOW))
     assert expired.event("refused") == {"reason": "bad_code"}
 

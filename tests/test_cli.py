@@ -110,7 +110,7 @@ def test_staff_management_takes_effect_on_the_next_message(settings: Settings) -
     assert shown == {"type": "customer_shown", "customer_id": "c1"}
     assert runner.invoke(app, ["staff", "deactivate", "rm2"], env=env).exit_code == 0
     refused = json.loads(runner.invoke(app, ask, env=env).stdout)["events"][0]
-    assert refused == {"type": "refused", "reason": "unknown_sender"}
+    assert refused == {"type": "refused", "reason": "deactivated"}
     listing = runner.invoke(app, ["staff", "list"], env=env).stdout
     assert "rm2\t周杰\trm\tB2\tT1\tleft" in listing
     bad = runner.invoke(app, ["staff", "set-role", "rm1", "king"], env=env)

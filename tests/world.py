@@ -96,7 +96,6 @@ def customer(
         owner_staff_id=owner,
         branch_id=branch,
         segment=segment,
-        birth_year=1980 if birthday else None,
         birth_month=month,
         birth_day=day,
         birthday_calendar=calendar,

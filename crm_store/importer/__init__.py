@@ -1,14 +1,15 @@
 """`bankbot import KIND PATH`: branches, staff, customers, holdings or interactions from CSV/XLSX.
 
 One transaction per file: a file with any bad row writes nothing, and every bad cell is
-reported as `file:row: column: reason` (the header is row 1). Importing is an upsert by id,
-so importing the same file twice changes nothing.
+reported as `file:row: column: reason` (the header is row 1), references and duplicates
+included, in one pass. Importing is an upsert by id, so importing the same file twice changes
+nothing, and the report says so: rows inserted, updated and unchanged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from os import PathLike
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from crm_store.importer.errors import ErrorList, ImportRejected
 from crm_store.importer.kinds import kinds
 from crm_store.importer.parse import parse_rows
 from crm_store.importer.progress import Tracker
-from crm_store.importer.readers import read_rows
+from crm_store.importer.readers import Source, read_rows
 from crm_store.importer.rowmaps import Context
 from crm_store.importer.upsert import roomy_page_cache
 from crm_store.importer.writers import write_rows
@@ -33,13 +34,35 @@ PROGRESS_MIN_ROWS = 5_000
 
 @dataclass(frozen=True)
 class ImportReport:
-    """What an import did; `inserted_or_updated` counts rows that changed (0 on a dry run)."""
+    """What an import did: rows inserted, updated and unchanged (all 0 on a dry run)."""
 
     kind: str
     file: str
     rows: int
-    inserted_or_updated: int
+    inserted: int
+    updated: int
     dry_run: bool
+    encoding: str | None = None  # a text file's encoding; None for .xlsx
+
+    @property
+    def inserted_or_updated(self) -> int:
+        """Rows that changed."""
+        return self.inserted + self.updated
+
+    @property
+    def unchanged(self) -> int:
+        """Rows already stored exactly as in the file."""
+        return 0 if self.dry_run else self.rows - self.inserted - self.updated
+
+    def summary(self) -> str:
+        """One line for the console, e.g. `customers.csv: 3 rows: 1 imported, 0 updated, ...`."""
+        read_as = f" (read as {self.encoding})" if self.encoding else ""
+        if self.dry_run:
+            return f"{self.file}{read_as}: {self.rows} {self.kind} rows valid (dry run)"
+        return (
+            f"{self.file}{read_as}: {self.rows} {self.kind} rows: {self.inserted} imported, "
+            f"{self.updated} updated, {self.unchanged} unchanged"
+        )
 
 
 def import_file(
@@ -50,28 +73,33 @@ def import_file(
     dry_run: bool = False,
     progress: bool = False,
     now: datetime | None = None,
+    as_of: date | None = None,
 ) -> ImportReport:
-    """Validate a whole file, then upsert it in one transaction; raise ImportRejected if bad."""
+    """Validate a whole file, then upsert it in one transaction; raise ImportRejected if bad.
+
+    `as_of` is the business date of the file's figures (AUM history), by default today."""
     spec = kinds(store.settings.tz).get(kind)
     if spec is None:
         raise ImportRejected([f'unknown kind "{kind}" (use one of {", ".join(KINDS)})'])
     file = Path(path)
-    raw = list(read_rows(file, spec.allowed, spec.required))
+    source = Source()
+    raw = list(read_rows(file, spec.allowed, spec.required, source))
     if not raw:
         raise ImportRejected([f"{file.name}: no data rows below the header"])
-    ctx = Context(store.cipher, (now or datetime.now(UTC)).astimezone(UTC))
+    clock = (now or datetime.now(UTC)).astimezone(UTC)
+    ctx = Context(store.cipher, clock, as_of or clock.astimezone(store.settings.tz).date())
     errors = ErrorList(file.name)
     with Tracker(progress and len(raw) > PROGRESS_MIN_ROWS) as bar:
         bar.phase(f"checking {file.name}", len(raw))
-        rows, file_ids = parse_rows(spec, raw, ctx, errors, bar.advance)
+        rows, parsed, file_ids = parse_rows(spec, raw, ctx, errors, bar.advance)
         # Parse first, outside the transaction, so SQLite's write lock is held only for writing.
         session_scope = store.db.read() if dry_run or errors else store.db.write()
         with session_scope as session:
             conn = session.connection()
-            check_rows(conn, spec, rows, file_ids, errors)
+            check_rows(conn, spec, parsed, file_ids, errors)
             errors.raise_if_any()
             if dry_run:
-                return ImportReport(kind, file.name, len(rows), 0, True)
+                return ImportReport(kind, file.name, len(rows), 0, 0, True, source.encoding)
             bar.phase(f"writing {file.name}", len(rows))
             try:
                 with roomy_page_cache(conn):
@@ -81,5 +109,5 @@ def import_file(
                     [f"{file.name}: the database refused the rows ({exc.orig})"]
                 ) from exc
     return ImportReport(
-        kind, file.name, len(rows), len(rows) if changed is None else changed, False
+        kind, file.name, len(rows), changed.inserted, changed.updated, False, source.encoding
     )

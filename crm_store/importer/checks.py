@@ -1,4 +1,7 @@
-"""Checks that need the database: references, branch cycles and channel identity conflicts."""
+"""Checks that need the database: references, branch cycles and channel identity conflicts.
+
+They run over every row's parsed cells, bad rows included, so one pass reports them all.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,9 @@ from sqlalchemy import Connection, select
 
 from crm_store.importer.errors import ErrorList
 from crm_store.importer.fields import shown
-from crm_store.importer.kinds import Built, Kind
+from crm_store.importer.kinds import Kind
 from crm_store.importer.lookups import existing_ids, lookup
+from crm_store.importer.parse import Parsed
 from crm_store.importer.rowmaps import BRANCH, IDENTITY
 
 # (channel, key in Built.extra, header column)
@@ -20,9 +24,9 @@ IDENTITY_COLUMNS = (
 
 
 def check_rows(
-    conn: Connection, kind: Kind, rows: list[Built], file_ids: set[str], errors: ErrorList
+    conn: Connection, kind: Kind, rows: list[Parsed], file_ids: set[str], errors: ErrorList
 ) -> None:
-    """Record every reference, cycle or identity problem of the good rows."""
+    """Record every reference, cycle or identity problem of the file's rows."""
     check_references(conn, kind, rows, file_ids, errors)
     if kind.name == "branches":
         check_branch_cycles(conn, rows, errors)
@@ -31,29 +35,31 @@ def check_rows(
 
 
 def check_references(
-    conn: Connection, kind: Kind, rows: list[Built], file_ids: set[str], errors: ErrorList
+    conn: Connection, kind: Kind, rows: list[Parsed], file_ids: set[str], errors: ErrorList
 ) -> None:
     """Each reference must name a row in the database or, for the file's own table, the file."""
     for ref in kind.refs:
         same_file = file_ids if ref.table is kind.table else set()
-        wanted = {row.values[ref.column] for row in rows} - same_file - {None}
+        cited: set[str] = {row.values[ref.column] for row in rows if row.values.get(ref.column)}
+        wanted = cited - same_file
         known = existing_ids(conn, ref.table, wanted) | same_file
         for row in rows:
-            value = row.values[ref.column]
+            value = row.values.get(ref.column)
             if value is not None and value not in known:
                 errors.add(row.row, ref.column, f"unknown {ref.label} {shown(value)}")
 
 
-def check_branch_cycles(conn: Connection, rows: list[Built], errors: ErrorList) -> None:
+def check_branch_cycles(conn: Connection, rows: list[Parsed], errors: ErrorList) -> None:
     """A branch may not be its own ancestor once the file's parents are applied."""
     parents: dict[str, str | None] = {
         branch_id: parent_id
         for branch_id, parent_id in conn.execute(select(BRANCH.c.id, BRANCH.c.parent_id))
     }
-    for row in rows:
-        parents[row.values["id"]] = row.values["parent_id"]
-    for row in rows:
-        start = row.values["id"]
+    named = [row for row in rows if row.values.get("branch_id") is not None]
+    for row in named:
+        parents[row.values["branch_id"]] = row.values.get("parent_id")
+    for row in named:
+        start = row.values["branch_id"]
         path = [start]
         current = parents.get(start)
         while current is not None and current not in path:
@@ -64,15 +70,16 @@ def check_branch_cycles(conn: Connection, rows: list[Built], errors: ErrorList) 
             errors.add(row.row, "parent_id", f"cycle {cycle}")
 
 
-def check_identities(conn: Connection, rows: list[Built], errors: ErrorList) -> None:
+def check_identities(conn: Connection, rows: list[Parsed], errors: ErrorList) -> None:
     """A WeCom or Telegram account may be bound to one staff member only."""
-    for channel, key, column in IDENTITY_COLUMNS:
+    rows = [row for row in rows if row.values.get("staff_id") is not None]
+    for channel, _key, column in IDENTITY_COLUMNS:
         claimed: dict[str, tuple[str, int]] = {}
         for row in rows:
-            external = row.extra[key]
+            external = row.values.get(column)
             if external is None:
                 continue
-            staff_id = row.values["id"]
+            staff_id = row.values["staff_id"]
             earlier = claimed.setdefault(external, (staff_id, row.row))
             if earlier[0] != staff_id:
                 errors.add(
@@ -82,9 +89,9 @@ def check_identities(conn: Connection, rows: list[Built], errors: ErrorList) -> 
                 )
         bound = bound_identities(conn, channel, claimed)
         for row in rows:
-            external = row.extra[key]
+            external = row.values.get(column)
             owner = bound.get(external) if external is not None else None
-            if owner is not None and owner != row.values["id"]:
+            if external is not None and owner is not None and owner != row.values["staff_id"]:
                 errors.add(row.row, column, f"{shown(external)} is already bound to staff {owner}")
 
 

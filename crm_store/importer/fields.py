@@ -19,6 +19,7 @@ Parser = Callable[[Cell], Any]
 CENT = Decimal("0.01")
 MAX_MONEY = Decimal("1e16")  # Numeric(18, 2)
 _DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_MONTH_DAY = re.compile(r"(?:--)?(\d{1,2})-(\d{1,2})")
 _MONEY = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 _PHONE = re.compile(r"(?:\+?86)?(1[3-9]\d{9})")
 _PHONE_SEPARATORS = re.compile(r"[\s-]")
@@ -141,14 +142,18 @@ def day(value: Cell) -> date:
         raise ValueError(f"{shown(value)} is not a real date") from exc
 
 
-def date_parts(value: Cell) -> tuple[int, int, int]:
-    """Year, month, day as written; whether they form a real date depends on the calendar."""
+def date_parts(value: Cell) -> tuple[int | None, int, int]:
+    """Year, month, day as written (`MM-DD` or `--MM-DD`: no year, as an export writes a
+    birthday); whether they form a real date depends on the calendar."""
     if isinstance(value, date):
         return value.year, value.month, value.day
     match = _DATE.fullmatch(value)
-    if match is None:
-        raise ValueError(f"{shown(value)} is not a date (YYYY-MM-DD)")
-    return int(match[1]), int(match[2]), int(match[3])
+    if match is not None:
+        return int(match[1]), int(match[2]), int(match[3])
+    month_day = _MONTH_DAY.fullmatch(value)
+    if month_day is None:
+        raise ValueError(f"{shown(value)} is not a date (YYYY-MM-DD or MM-DD)")
+    return None, int(month_day[1]), int(month_day[2])
 
 
 def timestamp(zone: tzinfo) -> Parser:
@@ -171,8 +176,15 @@ def timestamp(zone: tzinfo) -> Parser:
     return parse
 
 
+def _not_masked(value: Cell) -> None:
+    """A masked number (from an export without --reveal) must never replace a stored one."""
+    if isinstance(value, str) and "*" in value:
+        raise ValueError("a masked number; export with --reveal to import numbers again")
+
+
 def phone(value: Cell) -> str:
     """A mainland mobile number, optionally +86; returned as its 11 digits."""
+    _not_masked(value)
     match = _PHONE.fullmatch(_PHONE_SEPARATORS.sub("", _text_of(value)))
     if match is None:
         raise ValueError("not a mainland mobile number (11 digits starting 13-19)")
@@ -181,6 +193,7 @@ def phone(value: Cell) -> str:
 
 def id_number(value: Cell) -> str:
     """An 18-character resident ID number (17 digits and a digit or X)."""
+    _not_masked(value)
     normalised = _text_of(value).upper()
     if not _ID_NUMBER.fullmatch(normalised):
         raise ValueError("not an 18-character ID number (17 digits and a digit or X)")

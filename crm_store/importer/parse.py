@@ -1,9 +1,15 @@
-"""Turning read rows into Core values, collecting every bad cell instead of stopping."""
+"""Turning read rows into Core values, collecting every bad cell instead of stopping.
+
+Besides the good rows, every row's parsed cells are kept (bad rows included), so the checks
+against the database report an unknown reference on a row that also has a bad date in the
+same pass. Checks across columns of one row (a birthday against its calendar, a maturity
+against its start) need every cell of the row, so they run on rows whose cells all parsed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from crm_store.importer.errors import ErrorList, FieldError
 from crm_store.importer.fields import shown
@@ -13,15 +19,31 @@ from crm_store.importer.readers import EXTRA, Row
 TICK_ROWS = 1_000
 
 
+class Parsed(NamedTuple):
+    """One row's cells that parsed, by header column, whether or not the row is good."""
+
+    row: int
+    values: dict[str, Any]
+
+
+class ParseResult(NamedTuple):
+    """The good rows, every row's parsed cells, and every id the file defines."""
+
+    built: list[Built]
+    parsed: list[Parsed]
+    file_ids: set[str]
+
+
 def parse_rows(
     kind: Kind,
     raw: Sequence[tuple[int, Row]],
     ctx: Context,
     errors: ErrorList,
     tick: Callable[[int], None],
-) -> tuple[list[Built], set[str]]:
-    """Good rows as Core values, and every id the file defines (bad rows included)."""
+) -> ParseResult:
+    """Good rows as Core values, every row's parsed cells, and every id the file defines."""
     built: list[Built] = []
+    parsed: list[Parsed] = []
     first_row_of: dict[str, int] = {}
     columns = kind.columns
     id_column = kind.id_column
@@ -46,6 +68,7 @@ def parse_rows(
             except ValueError as exc:
                 add(number, name, str(exc))
                 bad = True
+        parsed.append(Parsed(number, values))
         if EXTRA in cells:
             add(number, EXTRA, str(cells[EXTRA]))
             bad = True
@@ -64,4 +87,4 @@ def parse_rows(
             continue
         built.append(Built(number, row_values, extra))
     tick(len(raw) % TICK_ROWS)
-    return built, set(first_row_of)
+    return ParseResult(built, parsed, set(first_row_of))

@@ -2,36 +2,53 @@
 
 Cells come out as stripped text, except XLSX date cells, which stay `date`/`datetime`.
 The header is row 1, so the first data row is row 2; blank rows are skipped but still counted.
+Text files are decoded as `encodings.decode_text` finds (UTF-8, UTF-16 or GB18030), and their
+separator is a comma or, as in Excel's "Unicode text", a tab.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from crm_store.cells import restored
+from crm_store.importer.encodings import decode_text
 from crm_store.importer.errors import ImportRejected
 
 Cell = str | date  # datetime is a date too
 Row = dict[str, Cell]
 EXTRA = "(extra cells)"  # key under which a row's cells beyond the header are kept
-SUFFIXES = (".csv", ".xlsx")
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt")  # .txt: Excel's "Unicode text" (tab-separated)
+SUFFIXES = (*TEXT_SUFFIXES, ".xlsx")
+
+
+@dataclass
+class Source:
+    """What was found out about a file while reading it: the text encoding, if it is text."""
+
+    encoding: str | None = None
 
 
 def read_rows(
-    path: Path, allowed: Collection[str], required: Collection[str]
+    path: Path, allowed: Collection[str], required: Collection[str], source: Source | None = None
 ) -> Iterator[tuple[int, Row]]:
-    """Rows of a .csv or .xlsx file after checking its header against the allowed columns."""
+    """Rows of a .csv/.tsv/.txt or .xlsx file after checking its header; `source` learns the
+    encoding a text file was read in."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        raise ImportRejected([f'{path.name}: unsupported file type "{suffix}" (use .csv or .xlsx)'])
+        raise ImportRejected(
+            [f'{path.name}: unsupported file type "{suffix}" (use .csv, .tsv, .txt or .xlsx)']
+        )
     if not path.exists():
         raise ImportRejected([f"{path.name}: no such file"])
     if not path.is_file():
         raise ImportRejected([f"{path.name}: not a file"])
-    raw = _csv_cells(path) if suffix == ".csv" else _xlsx_cells(path)
+    raw = _text_cells(path, source or Source()) if suffix in TEXT_SUFFIXES else _xlsx_cells(path)
     try:
         first = next(raw, None)
         if first is None:
@@ -45,8 +62,6 @@ def read_rows(
             if len(cells) > width and any(cells[width:]):
                 row[EXTRA] = "more cells than header columns"
             yield number, row
-    except UnicodeDecodeError as exc:
-        raise ImportRejected([f"{path.name}: not UTF-8 text ({exc.reason})"]) from exc
     except (OSError, csv.Error) as exc:
         raise ImportRejected([f"{path.name}: cannot read file ({exc})"]) from exc
 
@@ -77,14 +92,26 @@ def _check_header(
     return header
 
 
-def _csv_cells(path: Path) -> Iterator[list[Cell]]:
+def _text_cells(path: Path, source: Source) -> Iterator[list[Cell]]:
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        data = path.read_bytes()
     except OSError as exc:
         raise ImportRejected([f"{path.name}: cannot read file ({exc.strerror})"]) from exc
-    with handle:
-        for record in csv.reader(handle):
-            yield [cell.strip() for cell in record]
+    decoded = decode_text(data)
+    if decoded is None:
+        raise ImportRejected(
+            [f"{path.name}: not text in UTF-8, UTF-16 (with BOM) or GB18030/GBK; save it as one"]
+        )
+    source.encoding, content = decoded
+    header_line = content.split("\n", 1)[0]
+    # Column names hold neither commas nor tabs, so the header tells the separator apart.
+    delimiter = "\t" if header_line.count("\t") > header_line.count(",") else ","
+    # A cell an export neutralised ('=...) reads back as it was stored (crm_store/cells.py);
+    # a file without any apostrophe (the usual case) skips that per-cell look.
+    restore = "'" in content
+    for record in csv.reader(io.StringIO(content, newline=""), delimiter=delimiter):
+        cells: list[Cell] = [cell.strip() for cell in record]
+        yield [restored(str(cell)) for cell in cells] if restore else cells
 
 
 def _xlsx_cells(path: Path) -> Iterator[list[Cell]]:
@@ -108,7 +135,7 @@ def _xlsx_cell(value: Any) -> Cell:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value.strip()
+        return restored(value.strip())
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):

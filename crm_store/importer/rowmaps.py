@@ -37,6 +37,7 @@ FOLLOWUP: Table = FollowUp.__table__  # type: ignore[assignment]
 SUMMARY_CHARS = 60
 PINYIN_CHARS = 200
 MIN_BIRTH_YEAR = 1900
+LEAP_YEAR = 2000  # checks a month-day written without a year
 
 Values = dict[str, Any]
 
@@ -47,6 +48,7 @@ class Context:
 
     cipher: FieldCipher
     now: datetime  # UTC
+    as_of: date | None = None  # the business date the file's figures (AUM) are as of
 
 
 def branch(v: Values, ctx: Context) -> tuple[Values, Values]:
@@ -67,17 +69,18 @@ def staff(v: Values, ctx: Context) -> tuple[Values, Values]:
     return values, {"wecom": v["wecom_userid"], "telegram": v["telegram_user_id"]}
 
 
-def check_birthday(parts: tuple[int, int, int], calendar: str, this_year: int) -> None:
-    """Lunar dates allow day 30 in any month; solar dates must exist."""
+def check_birthday(parts: tuple[int | None, int, int], calendar: str, this_year: int) -> None:
+    """Lunar dates allow day 30 in any month; solar dates must exist (29 February without a
+    year is allowed)."""
     year, month, day = parts
-    if year < MIN_BIRTH_YEAR or year > this_year:
+    if year is not None and (year < MIN_BIRTH_YEAR or year > this_year):
         raise FieldError("birthday", f"year {year} is out of range")
     if calendar == "lunar":
         if not (1 <= month <= 12 and 1 <= day <= 30):
             raise FieldError("birthday", "not a lunar date (month 1-12, day 1-30)")
         return
     try:
-        date(year, month, day)
+        date(LEAP_YEAR if year is None else year, month, day)
     except ValueError as exc:
         raise FieldError("birthday", "not a real date") from exc
 
@@ -88,11 +91,13 @@ def customer(v: Values, ctx: Context) -> tuple[Values, Values]:
     parts = v["birthday"]
     if parts is not None:
         check_birthday(parts, calendar, ctx.now.year)
-    year, month, day = parts or (None, None, None)
+    _year, month, day = parts or (None, None, None)
     phone, id_number, aum = v["phone"], v["id_number"], v["aum"]
+    # The year is not stored, so it is not hashed either: an export (month-day only)
+    # imported again is unchanged.
     digest = ctx.cipher.row_hash(
         v["customer_id"], v["name"], v["owner_staff_id"], v["branch_id"], v["segment"],
-        year, month, day, calendar, phone, id_number, v["risk_level"], aum, v["tags"],
+        month, day, calendar, phone, id_number, v["risk_level"], aum, v["tags"],
     )  # fmt: skip
     values = {
         "id": v["customer_id"],
@@ -101,7 +106,6 @@ def customer(v: Values, ctx: Context) -> tuple[Values, Values]:
         "owner_staff_id": v["owner_staff_id"],
         "branch_id": v["branch_id"],
         "segment": v["segment"],
-        "birth_year": year,
         "birth_month": month,
         "birth_day": day,
         "birthday_calendar": calendar,

@@ -42,18 +42,27 @@ def roomy_page_cache(conn: Connection) -> Iterator[None]:
 
 
 class Counter:
-    """Rows inserted or changed, as far as the driver reports them."""
+    """Rows inserted and rows changed, as the driver reports them.
+
+    A driver that does not know a statement's rowcount (negative) is taken to have changed the
+    whole batch: the report then overstates changes rather than calling them unchanged.
+    """
 
     def __init__(self) -> None:
-        self.count = 0
-        self.known = True
+        self.inserted = 0
+        self.updated = 0
 
-    def add(self, rowcount: int) -> None:
-        """Add one statement's rowcount (negative means the driver does not know)."""
-        if rowcount < 0:
-            self.known = False
-        else:
-            self.count += rowcount
+    @staticmethod
+    def _rows(rowcount: int, batch: int) -> int:
+        return batch if rowcount < 0 else rowcount
+
+    def add_inserted(self, rowcount: int, batch: int) -> None:
+        """Add one insert statement's rowcount over `batch` rows."""
+        self.inserted += self._rows(rowcount, batch)
+
+    def add_updated(self, rowcount: int, batch: int) -> None:
+        """Add one upsert statement's rowcount over `batch` rows (existing rows changed)."""
+        self.updated += self._rows(rowcount, batch)
 
 
 def dialect_insert(conn: Connection, table: Table) -> Any:
@@ -101,7 +110,7 @@ def execute_batches(
     """Run `stmt` over `rows` in executemany batches."""
     for start in range(0, len(rows), BATCH):
         batch = rows[start : start + BATCH]
-        counter.add(conn.execute(stmt, batch).rowcount)
+        counter.add_updated(conn.execute(stmt, batch).rowcount, len(batch))
         if tick is not None:
             tick(len(batch))
 
@@ -126,9 +135,9 @@ def write_table(
     for start in range(0, len(fresh), BATCH):
         batch = fresh[start : start + BATCH]
         inserted = conn.execute(plain, batch).rowcount
-        counter.add(inserted)
-        if inserted != len(batch):  # someone else inserted some of these ids meanwhile
-            counter.add(conn.execute(upsert_stmt, batch).rowcount)
+        counter.add_inserted(inserted, len(batch))
+        if 0 <= inserted != len(batch):  # someone else inserted some of these ids meanwhile
+            counter.add_updated(conn.execute(upsert_stmt, batch).rowcount, len(batch) - inserted)
         if tick is not None:
             tick(len(batch))
     execute_batches(conn, upsert_stmt, known, counter, tick)

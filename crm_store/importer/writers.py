@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection
 
+from crm_store.aum_history import record_aum_changes
 from crm_store.importer.checks import IDENTITY_COLUMNS
 from crm_store.importer.kinds import Built, Kind
 from crm_store.importer.lookups import stored
@@ -35,6 +36,7 @@ from crm_store.importer.upsert import (
     write_table,
 )
 from crm_store.index_outbox import enqueue_customers, enqueue_many, enqueue_owners
+from crm_store.tags import apply_chat_edits
 
 FOLLOWUP_DUE = ("due_on", "summary", "staff_id", "customer_id")
 Writer = Callable[[Connection, list[Built], Context, Counter, Tick], None]
@@ -42,11 +44,11 @@ Writer = Callable[[Connection, list[Built], Context, Counter, Tick], None]
 
 def write_rows(
     conn: Connection, kind: Kind, rows: list[Built], ctx: Context, tick: Tick
-) -> int | None:
-    """Write one kind's checked rows; the number of rows inserted or changed, if known."""
+) -> Counter:
+    """Write one kind's checked rows; how many were inserted and how many changed."""
     counter = Counter()
     WRITERS[kind.name](conn, rows, ctx, counter, tick)
-    return counter.count if counter.known else None
+    return counter
 
 
 def _ids(values: list[Values]) -> list[str]:
@@ -112,6 +114,8 @@ def _customers(
     # Encrypt only what will be written: a re-import of an unchanged file encrypts nothing.
     values = [seal_customer(row.values, row.extra, ctx.cipher) for row in changed]
     scope_before = stored(conn, CUSTOMER, _ids(values), "owner_staff_id", "branch_id")
+    aum_before = stored(conn, CUSTOMER, _ids(values), "aum", "updated_at")
+    apply_chat_edits(conn, values)  # tags added or removed in chat survive the import
     stmt = upsert(
         conn,
         CUSTOMER,
@@ -123,6 +127,7 @@ def _customers(
     write_table(conn, CUSTOMER, values, hashes, counter, tick, upsert_stmt=stmt)
     moved = _moved(values, scope_before, "owner_staff_id", "branch_id")
     enqueue_customers(conn, moved, now=ctx.now)
+    record_aum_changes(conn, values, aum_before, ctx.as_of or ctx.now.date())
 
 
 def _holdings(

@@ -229,7 +229,7 @@ def test_rule_commands_and_refused_senders_never_reach_the_llm(
     assert [s.event("refused")["reason"] for s in refused] == [
         "group_chat",
         "role",
-        "unknown_sender",
+        "deactivated",
         "unknown_sender",
     ]
     assert stub.requests == []

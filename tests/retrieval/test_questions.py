@@ -176,11 +176,12 @@ def test_empty_scope_never_queries(
 
 
 def plant_injection(store: Store) -> str:
-    """rm1 records the planted prompt-injection note on c1; its interaction id."""
+    """rm1's team lead records the planted prompt-injection note on c1; its interaction id.
+    (Not rm1: their own words, 李雷 included, would come back to them as typed.)"""
     with store.db.write() as s:
         return record_note(
             s,
-            staff_id="rm1",
+            staff_id="lead1",
             customer_id="c1",
             content=PLANTED,
             occurred_at=NOW,

@@ -81,7 +81,6 @@ def _customer_row(i: int, staff: int) -> dict[str, Any]:
         "owner_staff_id": staff_id(i % staff),
         "branch_id": "B1",
         "segment": "regular",
-        "birth_year": 1980,
         "birth_month": BUSINESS_DATE.month,
         "birth_day": BUSINESS_DATE.day,
         "birthday_calendar": "solar",

@@ -84,6 +84,12 @@ def store_for(db_url: str, home: Path, **extra: str) -> Iterator[Store]:
         db.dispose()
 
 
+def with_console(store: Store) -> Store:
+    """The same database, delivering to the console log (REMINDER_CHANNEL=console)."""
+    settings = make_settings(store.settings.home, store.settings.db_url, REMINDER_CHANNEL="console")
+    return Store(settings, store.db, store.cipher)
+
+
 def make_timer(store: Store, clock: Clock) -> tuple[ReminderTimer, RecordingChannel]:
     """A timer on a recording console channel, with the real digest formatter."""
     channel = RecordingChannel()
@@ -97,13 +103,11 @@ def add_customer(
     birthday: tuple[int, int, str] | None = None,
     *,
     leap: bool = False,
-    birth_year: int = 1980,
     name: str = "测试客户",
 ) -> None:
     """One more customer of branch B2."""
     row = customer(store.cipher, cid, name, owner, "B2", "regular", "13100000000", birthday)
     row.birthday_leap_month = leap
-    row.birth_year = birth_year if birthday else None
     with store.db.write() as s:
         s.add(row)
 

@@ -269,28 +269,57 @@ class PartialRouter:
         return None if staff_id in self.unbound else Route(self.channel, staff_id)
 
 
-def test_a_staff_member_without_a_route_fails_with_a_reason(store: Store) -> None:
-    store = with_settings(store, REMINDER_RETRY_BASE_SECONDS="10", REMINDER_SEND_MAX_ATTEMPTS="2")
+def test_a_staff_member_without_a_route_waits_undeliverable_then_goes_out_once_bound(
+    store: Store,
+) -> None:
     seed(store.db, staff=2, reminders=4)
     channel = RecordingChannel()
     router = PartialRouter(channel, {"rm01"})
 
-    for at in (NOW, NOW + timedelta(minutes=5)):
-        run = Sender(store, router, build_formatter(store), fixed(at), "w1", MemberRateLimit())
-        asyncio.run(run.run())
+    def run(at: datetime) -> SendStats:
+        sender = Sender(store, router, build_formatter(store), fixed(at), "w1", MemberRateLimit())
+        return asyncio.run(sender.run())
+
+    first = run(NOW)
+    assert (first.sent, first.undeliverable, first.failed) == (1, 1, 0)
+    assert run(NOW + timedelta(minutes=5)) == SendStats()  # not retried while unbound
     assert [recipient for _, recipient, _ in channel.sent] == ["rm00"]
     with store.db.read() as s:
         rows = {d.recipient_staff_id: d for d in s.scalars(select(Digest))}
-        pending = s.scalar(
-            select(func.count()).where(
-                Reminder.recipient_staff_id == "rm01", Reminder.status == "pending"
-            )
-        )
-    assert rows["rm00"].status == "sent"
-    assert (rows["rm01"].status, rows["rm01"].attempts) == ("failed", 2)
-    assert rows["rm01"].last_error == "no private channel bound for this staff member"
-    assert pending == 2  # its reminders are kept, visible in the failed digest
-    assert "no private channel bound for this staff member" in status_output(store)
+        kept = s.scalars(select(Reminder).where(Reminder.recipient_staff_id == "rm01")).all()
+    assert (rows["rm01"].status, rows["rm01"].last_error) == ("undeliverable", "no channel")
+    assert [(r.status, r.digest_id) for r in kept] == [("pending", None)] * 2  # never "sent"
+    out = status_output(store)
+    assert "undeliverable 1" in out and "rm01 for 2026-11-30" in out
+
+    router.unbound.clear()  # bound later the same day
+    later = run(NOW + timedelta(hours=2))
+    assert (later.sent, later.reminders, later.undeliverable) == (1, 2, 0)
+    assert [recipient for _, recipient, _ in channel.sent] == ["rm00", "rm01"]
+    assert run(NOW + timedelta(hours=3)) == SendStats()  # exactly once
+    assert reminder_statuses(store) == Counter({"sent": 4})
+
+
+def test_an_undeliverable_digest_is_not_sent_on_a_later_day(store: Store) -> None:
+    seed(store.db, staff=1, reminders=2)
+    channel = RecordingChannel()
+    router = PartialRouter(channel, {"rm00"})
+    asyncio.run(
+        Sender(store, router, build_formatter(store), fixed(NOW), "w1", MemberRateLimit()).run()
+    )
+    router.unbound.clear()
+    next_day = NOW + timedelta(days=1)
+    stats = asyncio.run(
+        Sender(
+            store, router, build_formatter(store), fixed(next_day), "w1", MemberRateLimit()
+        ).run()
+    )
+    assert stats == SendStats() and channel.sent == []
+    assert digest_row(store).status == "undeliverable"
+    # Its reminders were handed back: the next digest of rm00 takes them.
+    assert reminder_statuses(store) == Counter({"pending": 2})
+    with store.db.read() as s:
+        assert s.scalar(select(func.count()).where(Reminder.digest_id.is_not(None))) == 0
 
 
 # ---- rate limit --------------------------------------------------------------------------

@@ -57,6 +57,8 @@ class FakeTelegram:
         self._updates: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._message_id = 1000
+        self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, bytes)
+        self.downloads: list[str] = []  # file paths downloaded
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -113,6 +115,18 @@ class FakeTelegram:
                     "date": int(time.time()),
                     "text": params["text"],
                 }
+            if method == "getFile":
+                found = self.files.get(str(params.get("file_id")))
+                if found is None:
+                    return None
+                path, data = found
+                file_id = str(params["file_id"])
+                return {
+                    "file_id": file_id,
+                    "file_unique_id": f"u{file_id}",
+                    "file_size": len(data),
+                    "file_path": path,
+                }
             if method == "getUpdates":
                 offset = int(params.get("offset") or 0)
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]
@@ -126,6 +140,22 @@ class FakeTelegram:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as Telegram: PTB reuses connections
+
+            def do_GET(self) -> None:
+                # File downloads: /file/bot<token>/<file_path>
+                prefix = f"/file/bot{fake.token}/"
+                path = self.path.removeprefix(prefix)
+                found = [d for p, d in fake.files.values() if p == path]
+                if not self.path.startswith(prefix) or not found:
+                    self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+                    return
+                with fake._lock:
+                    fake.downloads.append(path)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(found[0])))
+                self.end_headers()
+                self.wfile.write(found[0])
 
             def do_POST(self) -> None:
                 prefix, _, method = self.path.lstrip("/").partition("/")

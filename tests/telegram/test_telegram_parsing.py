@@ -57,11 +57,13 @@ def test_callback_data_becomes_the_text_from_the_pressing_user() -> None:
 
 
 def test_what_is_not_for_the_dispatcher_is_dropped() -> None:
-    assert parse(payload("edited-message")) is None  # edits: see telegram_updates.py
+    assert parse(payload("edited-message")) is None  # edits: audited, bot/telegram_screen.py
     chatter = payload("group-command")
     chatter["message"]["text"] = "张伟最近怎么样"
     del chatter["message"]["entities"]
-    assert parse(chatter) is None
+    taken = parse(chatter)  # group chatter: at most one offer to continue in private
+    assert taken is not None and taken.chat_type == "group"
+    assert taken.raw["addressed"] is False
     from_bot = payload("private-text")
     from_bot["message"]["from"]["is_bot"] = True
     assert parse(from_bot) is None

@@ -11,6 +11,7 @@ from bot.telegram_bot import build_application
 from bot.telegram_channel import TelegramChannel, keyboard_for, split_text
 from handlers.contracts import Event, Reply
 from handlers.texts import t
+from tests.guarded import sealed
 from tests.telegram.fake_telegram import TOKEN, Call, FakeTelegram
 
 
@@ -21,7 +22,7 @@ def send(fake: FakeTelegram, recipient: str, reply: Reply) -> list[Call]:
         application = build_application(TOKEN, fake.url, ZoneInfo("Asia/Shanghai"))
         await application.initialize()
         try:
-            await TelegramChannel(application.bot).send(recipient, reply)
+            await TelegramChannel(application.bot).send(recipient, sealed(reply))
         finally:
             await application.shutdown()
 

@@ -57,6 +57,7 @@ class FakeWeCom:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.script: list[dict[str, Any]] = []
+        self.media: dict[str, bytes] = {}  # media/get serves these files by MediaId
         self.reject_every_token = False
         self.delay = 0.0
         self._issued: set[str] = set()
@@ -100,6 +101,15 @@ class FakeWeCom:
                     return RESPONSES["token_invalid"]
                 return RESPONSES["message_send_ok"]
             return {"errcode": 404, "errmsg": "no such API in the fake"}
+
+    def media_answer(self, query: dict[str, str]) -> bytes | dict[str, Any]:
+        """media/get: the file's bytes for an issued token and a known MediaId, else JSON."""
+        with self._lock:
+            self.requests.append(Recorded("GET", "/cgi-bin/media/get", query, None))
+            if self.reject_every_token or query.get("access_token") not in self._issued:
+                return RESPONSES["token_invalid"]
+            found = self.media.get(query.get("media_id", ""))
+            return found if found is not None else {"errcode": 40007, "errmsg": "invalid media_id"}
 
     def calls(self, path: str) -> list[Recorded]:
         """Requests to one API path, in order."""
@@ -145,9 +155,23 @@ def _handler(fake: FakeWeCom) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
             time.sleep(fake.delay)
+            if url.path == "/cgi-bin/media/get":
+                self._media(fake.media_answer(query))
+                return
             data = json.dumps(fake.answer(self.command, url.path, query, body)).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _media(self, answer: bytes | dict[str, Any]) -> None:
+            if isinstance(answer, dict):  # WeCom answers errors as JSON
+                data, kind = json.dumps(answer).encode(), "application/json; charset=utf-8"
+            else:
+                data, kind = answer, "audio/amr"
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -163,6 +187,15 @@ def text_xml(sender: str, content: str, msg_id: str, create_time: int) -> str:
     xml = payload("text-message.xml")
     xml = _cdata(xml, "FromUserName", sender)
     xml = _cdata(xml, "Content", content)
+    xml = re.sub(r"<MsgId>\d+</MsgId>", f"<MsgId>{msg_id}</MsgId>", xml)
+    return re.sub(r"<CreateTime>\d+</CreateTime>", f"<CreateTime>{create_time}</CreateTime>", xml)
+
+
+def voice_xml(sender: str, media_id: str, msg_id: str, create_time: int) -> str:
+    """The recorded voice message with other values."""
+    xml = payload("voice-message.xml")
+    xml = _cdata(xml, "FromUserName", sender)
+    xml = _cdata(xml, "MediaId", media_id)
     xml = re.sub(r"<MsgId>\d+</MsgId>", f"<MsgId>{msg_id}</MsgId>", xml)
     return re.sub(r"<CreateTime>\d+</CreateTime>", f"<CreateTime>{create_time}</CreateTime>", xml)
 

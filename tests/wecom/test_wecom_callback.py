@@ -198,15 +198,16 @@ def test_url_verification_returns_the_plain_echostr(served: Served) -> None:
     assert refused.status_code == 403 and refused.content == b""
 
 
-def test_voice_gets_text_only_reply_once_and_events_are_acknowledged(served: Served) -> None:
+def test_image_gets_text_only_reply_once_and_events_are_acknowledged(served: Served) -> None:
     now = str(int(time.time()))
     voice = payload("voice-message.xml").replace("1764554402", now)
+    voice = voice.replace("[voice]", "[image]").replace("<Format><![CDATA[amr]]></Format>", "")
     event = payload("event-enter-agent.xml").replace("1764554401", now)
     answers = [served.post(voice), served.post(voice), served.post(event), served.post(event)]
     assert [a.status_code for a in answers] == [200] * 4
     wait_until(lambda: len(served.fake.sent("wangfang")) == 1)
     time.sleep(0.2)
-    assert [b["text"]["content"] for b in served.fake.sent()] == ["暂只支持文字消息"]
+    assert [b["text"]["content"] for b in served.fake.sent()] == ["暂只支持文字和语音消息"]
     assert served.count(InboxMessage) == 0
 
 

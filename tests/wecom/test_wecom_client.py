@@ -26,6 +26,7 @@ from crm_store.models import SharedSecret
 from crm_store.store import Store
 from handlers.contracts import Reply
 from tests.conftest import TEST_KEY
+from tests.guarded import sealed
 from tests.wecom.fakes import (
     AGENT_ID,
     CORP_ID,
@@ -54,7 +55,7 @@ def make_api(fake: FakeWeCom, store: TokenStore, name: str, timeout: float = 10.
 
 def send(api: WeComApi, text: str, to: str = "wangfang") -> None:
     """One reply through the channel, as the inbox sends it."""
-    asyncio.run(WeComChannel(api).send(to, Reply(text)))
+    asyncio.run(WeComChannel(api).send(to, sealed(Reply(text))))
 
 
 @pytest.fixture

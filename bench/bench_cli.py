@@ -1,0 +1,112 @@
+"""Start-up of the `bankbot` command against `python -c "import typer"`, in the same run.
+
+    python -m bench.bench_cli [--runs 15]
+
+Builds the demo bank in a temp BANKBOT_HOME (`bankbot init`, then the demo CSVs imported as
+`seed-demo` does, without the note index: a look-up never opens it), then times, as fresh
+processes, round robin so drift on this shared machine hits every command alike:
+- the baseline `python -c "import typer"`;
+- `bankbot --help`;
+- `bankbot ask --as S001 "查一下张伟"` (a card look-up);
+- `bankbot staff list`.
+Prints the median and p90 wall time of each and its ratio to the baseline's median against
+the targets (2x, 4x, 4x), and the load average. Figures only, no assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+BASELINE = "import typer"
+TARGETS = {"bankbot --help": 2.0, "bankbot ask (card look-up)": 4.0, "bankbot staff list": 4.0}
+
+
+def _bankbot() -> list[str]:
+    script = Path(sys.executable).parent / "bankbot"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+
+
+def commands() -> dict[str, list[str]]:
+    """Label -> argv of each process timed."""
+    bankbot = _bankbot()
+    return {
+        BASELINE: [sys.executable, "-c", "import typer"],
+        "bankbot --help": [*bankbot, "--help"],
+        "bankbot ask (card look-up)": [*bankbot, "ask", "--as", "S001", "查一下张伟"],
+        "bankbot staff list": [*bankbot, "staff", "list"],
+    }
+
+
+def build_bank(env: dict[str, str], today: date) -> None:
+    """`bankbot init` and the demo data, no index."""
+    subprocess.run([*_bankbot(), "init"], env=env, check=True, capture_output=True)
+    code = (
+        "from datetime import date\n"
+        "from bot.cli_common import store_from_env\n"
+        "from crm_store.demo import DEMO_KINDS, write_demo_files\n"
+        "from crm_store.importer import import_file\n"
+        "store = store_from_env()\n"
+        f"day = date.fromisoformat('{today}')\n"
+        "files = write_demo_files(store.settings.home / 'demo', today=day)\n"
+        "for kind in DEMO_KINDS:\n"
+        "    import_file(store, kind, files[kind])\n"
+        "store.db.analyze()\n"
+        "store.close()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+
+
+def time_once(argv: list[str], env: dict[str, str]) -> float:
+    """Wall seconds of one process run to its end."""
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{argv} failed: {done.stderr.decode()[-400:]}")
+    return elapsed
+
+
+def main() -> None:
+    """Build, time round robin, print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        env = {
+            **os.environ,
+            "BANKBOT_HOME": home,
+            "DATABASE_URL": "",
+            "BANKBOT_DATA_KEY": "",
+            "CHROMA_URL": "",
+        }
+        build_bank(env, date(2026, 11, 28))
+        timed = commands()
+        samples: dict[str, list[float]] = {label: [] for label in timed}
+        for argv in timed.values():  # warm the page cache and .pyc files
+            time_once(argv, env)
+        for _ in range(args.runs):
+            for label, argv in timed.items():
+                samples[label].append(time_once(argv, env))
+    base = statistics.median(samples[BASELINE])
+    print(f"load average {os.getloadavg()[0]:.1f}, {args.runs} runs each, round robin")
+    for label, values in samples.items():
+        median = statistics.median(values)
+        p90 = statistics.quantiles(values, n=10)[-1]
+        line = f"{label:30} median {median * 1000:6.0f} ms  p90 {p90 * 1000:6.0f} ms"
+        if label != BASELINE:
+            ratio = median / base
+            verdict = "met" if ratio <= TARGETS[label] else "NOT met"
+            line += f"  {ratio:.2f}x the baseline (target <= {TARGETS[label]:.0f}x: {verdict})"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

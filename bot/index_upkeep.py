@@ -1,0 +1,146 @@
+"""Keeping the note index current in a long-running process (`serve`, `scheduler`).
+
+Imports and other processes write notes to SQL and queue them in the index outbox; the
+process that holds the index applies them. Before, that happened only after an incoming
+message, so a quiet `serve` left imported notes unsearchable for minutes. Now a thread looks
+every DRAIN_EVERY_SECONDS, and at start-up rebuilds an index that is empty while SQL has notes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crm_store.store import Store
+    from retrieval.index import NoteIndex
+
+log = logging.getLogger(__name__)
+
+# A look at an empty outbox is one indexed query (well under a millisecond), so looking every
+# 2 s costs nothing and keeps the lag from an import's commit to searchable within seconds.
+DRAIN_EVERY_SECONDS = 2.0
+
+
+class IndexUpkeep:
+    """A daemon thread that applies the index outbox every few seconds until `stop()`."""
+
+    def __init__(
+        self,
+        store: Store,
+        index: NoteIndex,
+        *,
+        requests: Path | None = None,
+        every: float = DRAIN_EVERY_SECONDS,
+    ) -> None:
+        """`requests`: the embedded index's folder, whose `reindex`/`check` requests from the
+        CLI this process answers (bot/index_requests.py); None on a Chroma server."""
+        self.store = store
+        self.index = index
+        self.requests = requests
+        self.every = every
+        self.applied = 0  # outbox rows applied since start (for tests and the log)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Catch up once, then drain on the timer, in the background."""
+        if self.requests is not None:
+            from bot.index_requests import announce
+
+            announce(self.requests)
+        self._thread = threading.Thread(target=self._run, name="index-upkeep", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the current pass."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+        if self.requests is not None:
+            from bot.index_requests import withdraw_announcement
+
+            withdraw_announcement(self.requests)
+
+    def _run(self) -> None:
+        from retrieval.sync import catch_up
+
+        try:
+            done = catch_up(self.store, self.index)
+            if done.count:
+                log.info("%s", done.describe())
+        except Exception:  # the timer below tries again
+            log.exception("note index catch-up failed")
+        while not self._stop.wait(self.every):
+            self.drain_once()
+            self.answer_requests()
+
+    def answer_requests(self) -> int:
+        """Run the CLI's waiting index requests; how many were answered."""
+        if self.requests is None:
+            return 0
+        from bot.index_requests import run_action, serve_requests
+
+        try:
+            return serve_requests(
+                self.requests, lambda action: run_action(self.store, self.index, action)
+            )
+        except Exception:
+            log.exception("could not answer the index requests; trying again shortly")
+            return 0
+
+    def drain_once(self) -> int:
+        """Apply what is queued now; rows applied (0 after a failure: the next pass retries)."""
+        from retrieval.sync import drain_outbox
+
+        try:
+            done = drain_outbox(self.store, self.index)
+        except Exception:
+            log.exception("could not apply the index outbox; trying again shortly")
+            return 0
+        if done:
+            self.applied += done
+            log.info("applied %s queued note changes to the index", done)
+        return done
+
+
+class OwnedUpkeep:
+    """For a process that opens the index itself (`bankbot scheduler`): open it and keep it
+    current, or, when another process holds the embedded index, leave the work to that one."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.upkeep: IndexUpkeep | None = None
+
+    def __enter__(self) -> OwnedUpkeep:
+        from retrieval.config import chroma_folder
+        from retrieval.connect import open_index
+        from retrieval.errors import IndexBusy, RetrievalError
+        from retrieval.lock import holder_pid
+
+        try:
+            index = open_index(self.store.settings)
+        except IndexBusy:
+            pid = holder_pid(chroma_folder(self.store.settings))
+            log.info("the note index is held by process %s, which keeps it current", pid)
+            return self
+        except RetrievalError as exc:
+            log.warning("the note index is not kept current here: %s", exc)
+            return self
+        self.upkeep = IndexUpkeep(self.store, index, requests=requests_folder(self.store))
+        self.upkeep.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.upkeep is not None:
+            self.upkeep.stop()
+            self.upkeep.index.close()
+
+
+def requests_folder(store: Store) -> Path | None:
+    """The embedded index's folder, where the CLI leaves requests; None with CHROMA_URL."""
+    from retrieval.config import IndexSettings, chroma_folder
+
+    return None if IndexSettings().chroma_url else chroma_folder(store.settings)

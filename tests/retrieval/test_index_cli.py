@@ -1,0 +1,137 @@
+"""The index from the command line, with and without a `serve` holding the embedded index.
+
+A holder process (what `bankbot serve` runs: the index open, its upkeep thread answering
+requests) is started for real, so the lock, the outbox and the request files cross a process
+boundary as they do in a deployment.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from crm_store.settings import Settings
+from crm_store.store import Store
+from retrieval.connect import open_index
+from tests.conftest import TEST_KEY
+from tests.retrieval.conftest import NOTES, local_config, record_notes
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+# What `bankbot serve` does for the index, without the web app.
+HOLDER = """
+import os, sys
+from bot.index_upkeep import IndexUpkeep
+from crm_store.settings import Settings
+from crm_store.store import open_store
+from retrieval.config import IndexSettings, chroma_folder
+from retrieval.connect import open_index
+store = open_store(Settings(_env_file=None))
+index = open_index(store.settings, config=IndexSettings(_env_file=None, CHROMA_URL=""))
+upkeep = IndexUpkeep(store, index, requests=chroma_folder(store.settings), every=0.1)
+upkeep.start()
+print(f"ready {os.getpid()}", flush=True)
+sys.stdin.read()
+upkeep.stop()
+index.close()
+store.close()
+"""
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    return {
+        "BANKBOT_HOME": str(settings.bankbot_home),
+        "DATABASE_URL": settings.database_url or "",
+        "BANKBOT_DATA_KEY": TEST_KEY,
+        "CHROMA_URL": "",
+        "EMBEDDINGS_BASE_URL": "",
+        "LLM_BASE_URL": "",
+        "RETENTION_ENABLED": "false",
+    }
+
+
+def notes_file(folder: Path, note_id: str, text: str) -> Path:
+    path = folder / f"{note_id}.csv"
+    path.write_text(
+        "interaction_id,customer_id,staff_id,occurred_at,channel,content,next_followup_on\n"
+        f"{note_id},c1,rm1,2026-11-20T10:00:00,phone,{text},\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def holder(store: Store, settings: Settings) -> Iterator[int]:
+    """A process holding the embedded index as serve does; its pid."""
+    env = {**os.environ, **env_for(settings), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    line = proc.stdout.readline()
+    assert line.startswith("ready"), line
+    try:
+        yield int(line.split()[1])
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=120)
+
+
+def test_import_builds_a_missing_index_itself(
+    store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    record_notes(store)  # notes in SQL, never indexed: no index folder yet
+    path = notes_file(tmp_path, "IMP1", "张伟想了解国债逆回购")
+    result = runner.invoke(app, ["import", "interactions", str(path)], env=env_for(settings))
+    assert result.exit_code == 0, result.output
+    assert f"built the note index: {len(NOTES) + 1} notes" in result.stdout
+    with open_index(settings, config=local_config()) as index:
+        assert index.count() == len(NOTES) + 1
+    again = notes_file(tmp_path, "IMP2", "张伟问了养老金账户")
+    result = runner.invoke(app, ["import", "interactions", str(again)], env=env_for(settings))
+    assert "note index updated: 1 queued changes applied" in result.stdout, result.output
+
+
+def test_while_serve_holds_the_index_every_admin_command_still_works(
+    store: Store, settings: Settings, tmp_path: Path, holder: int
+) -> None:
+    env = env_for(settings)
+    record_notes(store)
+    path = notes_file(tmp_path, "IMP1", "张伟想了解国债逆回购")
+    imported = runner.invoke(app, ["import", "interactions", str(path)], env=env)
+    assert imported.exit_code == 0, imported.output
+    assert f"for process {holder} (bankbot serve)" in imported.stdout
+
+    # Asked of the holder through a request file: the holder rebuilds and checks.
+    rebuilt = runner.invoke(app, ["reindex", "--quiet"], env=env)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert f"indexed {len(NOTES) + 1} notes" in rebuilt.stdout
+    checked = runner.invoke(app, ["index", "check"], env=env)
+    assert (
+        checked.exit_code == 0 and f"index matches SQL ({len(NOTES) + 1} notes)" in checked.stdout
+    )
+
+    synced = runner.invoke(app, ["index", "sync"], env=env)
+    assert synced.exit_code == 0 and f"held by process {holder}" in synced.stdout
+
+    looked_up = runner.invoke(app, ["ask", "--as", "rm1", "查一下张伟"], env=env)
+    assert looked_up.exit_code == 0 and "张伟" in looked_up.stdout, looked_up.output
+
+    asked = runner.invoke(app, ["ask", "--as", "rm1", "谁对基金感兴趣？"], env=env)
+    assert asked.exit_code == 1
+    assert asked.output.strip().splitlines() == [
+        f"error: the note index is held by process {holder} (bankbot serve): ask this in "
+        "WeCom or Telegram, or set CHROMA_URL to share the index"
+    ]
