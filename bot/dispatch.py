@@ -33,8 +33,8 @@ from handlers.contracts import Event, IncomingMessage, Reply
 from handlers.guard import GuardedReply, fixed_reply, guard_reply
 from handlers.llm_intent import mark_proposed, merge_proposal, proposed_intent
 from handlers.router import read, respond
-from handlers.understanding.decide import Reading
 from handlers.texts import t
+from handlers.understanding.decide import Reading
 
 if TYPE_CHECKING:  # chromadb and langchain load only where an index is opened
     from bot.voice.hear import VoiceNotes

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from crm_store import conversation
 from crm_store.customers import name_candidates
 from handlers import intents as i
@@ -23,7 +21,6 @@ from handlers.team_report import team_report
 from handlers.texts import has_text, t
 from handlers.today import today_agenda
 from handlers.understanding.decide import Reading, read_message
-from handlers.understanding.slots import find_customers
 
 _HELLO = ("你好", "您好", "hi", "hello", "早", "早上好")
 
@@ -197,4 +194,3 @@ async def _continue(ctx: Context, number: int) -> Reply:
         products = [p for p in str(action.get("products", "")).split(",") if p]
         return field_answer(ctx, customer_id, str(action["field"]), products)
     return show_card(ctx, customer_id)
-

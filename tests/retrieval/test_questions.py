@@ -78,7 +78,12 @@ def last_audit(store: Store) -> AuditLog:
     return row
 
 
-QUESTIONS = ["最近谁对基金感兴趣？", "哪些客户抱怨过手机银行？", "张伟上次聊了什么？", "谁提到过定投"]
+QUESTIONS = [
+    "最近谁对基金感兴趣？",
+    "哪些客户抱怨过手机银行？",
+    "张伟上次聊了什么？",
+    "谁提到过基金",
+]
 
 
 @pytest.mark.parametrize("text", QUESTIONS)
