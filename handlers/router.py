@@ -16,11 +16,12 @@ from handlers.note import note_from_text, save_note, undo_last_note
 from handlers.question import answer_question
 from handlers.remind import remind_request, save_reminder
 from handlers.retention import explain, follow_up_warning, list_at_risk, why_at_risk
-from handlers.tags import change_tag, list_by_tag
+from handlers.tags import change_tag
 from handlers.team_report import team_report
 from handlers.texts import has_text, t
 from handlers.today import today_agenda
 from handlers.understanding.decide import Reading, read_message
+from handlers.understanding.lexicon import SEGMENTS, words_in
 
 _HELLO = ("你好", "您好", "hi", "hello", "早", "早上好")
 
@@ -104,8 +105,13 @@ async def route(ctx: Context, intent: i.Intent, *, vector: object | None = None)
         case i.TAG_ADD | i.TAG_REMOVE:
             action = "add" if intent.name == i.TAG_ADD else "remove"
             return await change_tag(ctx, a["name"], a["tag"], action)
-        case i.LIST_TAG:
-            return await list_by_tag(ctx, a["tag"])
+        case i.LIST_TAG:  # "高净值客户有哪些": a tag, or a segment's own word
+            word = a["tag"].removesuffix("的")
+            segments = words_in(word + "客户", SEGMENTS)
+            key = "segment" if segments else "tag"
+            return await list_customers(
+                ctx, {"kind": "customers", key: segments[0] if segments else word}
+            )
     return fixed_reply(t("unsure", ctx.lang) + "\n\n" + t("help", ctx.lang), Event("help_shown"))
 
 
