@@ -145,3 +145,13 @@ def near_misses(
         or_(close, Customer.name_pinyin == name_pinyin(name)), Customer.name != name
     )
     return _summaries(session, query.order_by(Customer.id).limit(limit))
+
+
+def of_segment(session: Session, customer_ids: list[str], segment: str) -> set[str]:
+    """Which of these customers (already scoped by the caller) are of `segment`."""
+    if not customer_ids:
+        return set()
+    query = select(Customer.id).where(
+        one_of(session, Customer.id, set(customer_ids)), Customer.segment == segment
+    )
+    return set(session.scalars(query))

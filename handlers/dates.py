@@ -29,7 +29,9 @@ _DAY_ONLY = re.compile(rf"{_NUM}+[日号]")
 _DELTA_AFTER = re.compile(rf"{_NUM}+个?(?:天|日|周|星期|礼拜|月|年)(?=以?后)")
 _WHOLE_DAY = (time(0), time(23, 59, 59))
 # Words that describe the contact that just happened, not the next one.
-_PRESENT = re.compile(r"今天|今日|今儿|现在|刚才|刚刚|刚|目前|当前")
+_PRESENT = re.compile(
+    r"今天|今日|今儿|现在|刚才|刚刚|刚|目前|当前|上午|下午|中午|早上|晚上|今早|今晚"
+)
 
 
 @dataclass(frozen=True)
@@ -210,11 +212,35 @@ def find_followup_date(text: str, now: datetime) -> FollowUpDate | None:
         return None
 
 
+_EN_DAYS = (
+    (re.compile(r"(?i)^(?:in\s+)?(\d{1,3})\s*days?$"), r"\1天"),
+    (re.compile(r"(?i)^(?:in\s+)?(\d{1,2})\s*weeks?$"), r"\1周后"),
+    (re.compile(r"(?i)^tomorrow$"), "明天"),
+    (re.compile(r"(?i)^day after tomorrow$"), "后天"),
+    (re.compile(r"(?i)^next week$"), "下周一"),
+    (re.compile(r"(?i)^next month$"), "下个月初"),
+)
+_EN_WEEKDAYS = dict(
+    zip(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), "一二三四五六日", strict=True)
+)
+
+
+def _from_english(expr: str) -> str:
+    """'tomorrow', '3 days', 'next friday' in the words jionlp reads."""
+    for pattern, chinese in _EN_DAYS:
+        if pattern.match(expr):
+            return pattern.sub(chinese, expr)
+    m = re.match(r"(?i)^(next\s+)?(mon|tue|wed|thu|fri|sat|sun)[a-z]*$", expr)
+    if m:
+        return ("下周" if m.group(1) else "周") + _EN_WEEKDAYS[m.group(2).lower()]
+    return expr
+
+
 def parse_date_expression(expr: str, now: datetime) -> date | None:
     """Resolve a short standalone expression ('3天', '下周二', '12月5号'); used by snooze."""
     if not isinstance(expr, str) or not expr.strip():
         return None
-    cleaned = expr.strip()
+    cleaned = _from_english(expr.strip())
     try:
         detail = _parse(_rewrite(cleaned)[0], now) if len(cleaned) <= _MAX_EXPR_CHARS else None
         resolved = _resolve(cleaned, detail, now) if detail else None

@@ -83,8 +83,27 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ),
     (UNDO, re.compile(r"(?i)^(/undo|undo|撤销|撤回)$")),
     (CANCEL, re.compile(r"(?i)^(/cancel|取消|算了)$")),
-    (DONE, re.compile(r"(?i)^(?:/done|done|完成)\s*(?P<n>\d{1,3})$")),
-    (SNOOZE, re.compile(r"(?i)^(?:/snooze|snooze|推迟|延后)\s*(?P<n>\d{1,3})\s*(?P<when>.*)$")),
+    (DONE, re.compile(r"(?i)^(?:/done|done|完成|搞定|已完成)\s*第?\s*(?P<n>\d{1,3})\s*[个项条]?$")),
+    (
+        DONE,
+        re.compile(
+            r"^(?:把)?第?\s*(?P<n>\d{1,3})\s*[个项条]?(?:已经?)?(?:完成|搞定|做完|办完)了?$"
+        ),
+    ),
+    (
+        SNOOZE,
+        re.compile(
+            r"(?i)^(?:/snooze|snooze|推迟|延后|延期)\s*第?\s*(?P<n>\d{1,3})\s*[个项条]?\s*"
+            r"(?:到|至|改到|改成|to\s)?\s*(?P<when>.*)$"
+        ),
+    ),
+    (
+        SNOOZE,
+        re.compile(
+            r"^(?:把)?第?\s*(?P<n>\d{1,3})\s*[个项条]?(?:推迟|延后|延期|改)\s*(?:到|至)?\s*"
+            r"(?P<when>.*)$"
+        ),
+    ),
     (LIST_VIP, re.compile(r"(?i)^(/vip|(我的)?vip客户(列表|有哪些)?)[?？]?$")),
     (
         LIST_MATURING,

@@ -13,7 +13,7 @@ from typing import Any
 
 from crm_store import conversation
 from crm_store.agenda import birthdays_between, maturities_between
-from crm_store.customer_filters import filtered_customers, followups_until
+from crm_store.customer_filters import filtered_customers, followups_until, of_segment
 from handlers.context import Context
 from handlers.contracts import Event, Reply
 from handlers.render import product_text, segment_text
@@ -109,6 +109,9 @@ async def next_page(ctx: Context) -> Reply:
 def _birthdays(ctx: Context, args: dict[str, str]) -> tuple[list[str], list[str], Any]:
     start, end, words = _period(args, ctx.today, BIRTHDAY_DAYS)
     rows = birthdays_between(ctx.session, actor=ctx.actor, start=start, end=end, limit=_SCAN)
+    if args.get("segment"):
+        keep = of_segment(ctx.session, [b.customer_id for b in rows], args["segment"])
+        rows = [b for b in rows if b.customer_id in keep]
     lines = [
         t(
             "list_birthday_line_lunar" if b.calendar == "lunar" else "list_birthday_line",
@@ -120,6 +123,8 @@ def _birthdays(ctx: Context, args: dict[str, str]) -> tuple[list[str], list[str]
         for n, b in enumerate(rows, 1)
     ]
     filters = {"kind": "birthdays", "from": start.isoformat(), "to": end.isoformat()}
+    if args.get("segment"):
+        filters["segment"] = args["segment"]
     values = {"words": words, "start": start.isoformat(), "end": end.isoformat()}
     return lines, [b.customer_id for b in rows], ("list_birthdays", values, filters)
 
@@ -130,6 +135,9 @@ def _maturities(ctx: Context, args: dict[str, str]) -> tuple[list[str], list[str
     products = [p for p in args.get("products", "").split(",") if p]
     rows = maturities_between(ctx.session, actor=ctx.actor, start=start, end=end, limit=_SCAN)
     rows = [m for m in rows if not products or m.product_type in products]
+    if args.get("segment"):
+        keep = of_segment(ctx.session, [m.customer_id for m in rows], args["segment"])
+        rows = [m for m in rows if m.customer_id in keep]
     lines = [
         t(
             "list_maturity_line",
@@ -151,6 +159,8 @@ def _maturities(ctx: Context, args: dict[str, str]) -> tuple[list[str], list[str
     }
     if products:
         filters["products"] = products
+    if args.get("segment"):
+        filters["segment"] = args["segment"]
     values = {"kinds": kinds, "start": start.isoformat(), "end": end.isoformat()}
     ids = [m.customer_id for m in rows]
     return lines, ids, ("list_maturities", values, filters)

@@ -21,12 +21,15 @@ async def lookup_by_name(ctx: Context, name: str) -> Reply:
         return _answer(ctx, exact or matches, t("not_found", ctx.lang))
     close = near_misses(ctx.session, actor=ctx.actor, today=ctx.today, name=name)
     if close:
-        return ask_to_choose(ctx, close[:1], {"action": "lookup", "near_miss": True})
+        return ask_to_choose(ctx, close, {"action": "lookup", "near_miss": True})
     return _answer(ctx, [], t("not_found", ctx.lang))
 
 
 async def lookup_customer(ctx: Context, args: dict[str, str]) -> Reply:
-    """A look-up by name or by phone tail, whichever the message gave."""
+    """A look-up by name or by phone tail, whichever the message gave (a customer id only
+    when the reader told namesakes apart by their phone tail; the card checks access)."""
+    if args.get("customer_id"):
+        return show_card(ctx, args["customer_id"])
     if args.get("name"):
         return await lookup_by_name(ctx, args["name"])
     if args.get("last4"):

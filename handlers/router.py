@@ -118,6 +118,8 @@ async def route(ctx: Context, intent: i.Intent, *, vector: object | None = None)
 async def _field(ctx: Context, args: dict[str, str]) -> Reply:
     """A focused answer about the one customer named (a choice when two share the name)."""
     products = [p for p in args.get("products", "").split(",") if p]
+    if args.get("customer_id"):  # namesakes told apart by a phone tail; the card checks access
+        return field_answer(ctx, args["customer_id"], args["field"], products)
     if args.get("name"):
         found = await lookup_by_name(ctx, args["name"])
     else:

@@ -87,6 +87,8 @@ def _note(text: str, slots: Slots) -> i.Intent:
 
 
 def _customer_args(slots: Slots) -> dict[str, str]:
+    if slots.name and slots.tail4 and slots.one_customer:  # "王芳 尾号3366"
+        return {"name": slots.name, "customer_id": slots.one_customer.id}
     if slots.name:
         return {"name": slots.name}
     if slots.tail4:
@@ -94,19 +96,35 @@ def _customer_args(slots: Slots) -> dict[str, str]:
     return {}
 
 
+_UNDO_WORDS = re.compile(r"撤销|撤回|撤掉|删掉刚才|undo")
+_LATIN_LOOKUP = re.compile(r"(?i)^(?:look\s*up|lookup|show(?: me)?|find)\s+([a-z][a-z ]{1,40})$")
+
+
 def _by_rules(text: str, slots: Slots) -> Reading | None:
     """The readings the slots make plain, most specific first; None leaves it to the router."""
     rest = slots.without_name()
+    lowered = text.lower()
     if lx.NOTE_CUE.search(text):
         return Reading(_note(text, slots))
-    if lx.REMIND_CUE.search(text):
+    if lx.REMIND_CUE.search(lowered):
         return Reading(i.Intent(i.REMIND, {"text": text, **_customer_args(slots)}))
     named = bool(slots.customers)
+    if not named and len(text) <= 12 and _UNDO_WORDS.search(lowered):
+        return Reading(i.Intent(i.UNDO))
+    if not named and lx.HELP_CUE.search(lowered):
+        return Reading(i.Intent(i.HELP))
     asks = bool(lx.QUESTION_CUE.search(rest))
-    if named and lx.CONTACT_VERB.search(rest) and not (asks and lx.NOTE_TOPIC.search(rest)):
+    if named and _tells_contact(rest, slots, asks):
         return Reading(i.Intent(i.NOTE, {"content": text, **_customer_args(slots)}))
     if not named and lx.CONTACT_VERB.search(text) and lx.PAST_MARK.search(text) and not asks:
         return Reading(i.Intent(i.NOTE, {"content": text}))
+    if not named and lx.TODAY_CUE.search(lowered) and not _has_filters(rest, slots):
+        return Reading(i.Intent(i.TODAY))
+    if not named and slots.unknown_name:
+        return Reading(_unknown_customer(slots))
+    latin = _LATIN_LOOKUP.match(text)
+    if not named and latin:
+        return Reading(i.Intent(i.LOOKUP, {"name": latin.group(1).strip()}))
     if _asks_notes(rest, slots):
         return Reading(i.Intent(i.QUESTION, {"text": text}))
     listing = _list_intent(text, rest, slots)
@@ -114,9 +132,38 @@ def _by_rules(text: str, slots: Slots) -> Reading | None:
         return Reading(listing)
     if named:
         return _about_customer(rest, slots)
-    if lx.TODAY_CUE.search(text.lower()):
-        return Reading(i.Intent(i.TODAY))
     return _unnamed_lookup(text)
+
+
+def _tells_contact(rest: str, slots: Slots, asks: bool) -> bool:
+    """A named customer and what happened: a contact verb, or a follow-up day with its word
+    ("孙丽华 房贷想提前还一部分 三天后再跟进")."""
+    follow = bool(re.search(r"回访|跟进|再联系|再约|复访|再打", rest))
+    if lx.CONTACT_VERB.search(rest) and follow:
+        return True  # "郑国庆来电问养老金账户怎么开 12月15号再联系"
+    if asks and lx.NOTE_TOPIC.search(rest):
+        return False
+    return bool(lx.CONTACT_VERB.search(rest)) or (follow and not asks)
+
+
+def _has_filters(rest: str, slots: Slots) -> bool:
+    lowered = rest.lower()
+    return bool(
+        lx.BIRTHDAY_WORD.search(lowered)
+        or lx.MATURITY_WORD.search(lowered)
+        or slots.threshold
+        or slots.segments
+        or slots.tag
+    )
+
+
+def _unknown_customer(slots: Slots) -> i.Intent:
+    """A name nobody visible has: the same "not found" (or near miss) whatever was asked."""
+    name = slots.unknown_name or ""
+    if slots.fields or slots.products:
+        field_name = (slots.fields or ["holdings"])[0]
+        return i.Intent(i.FIELD, {"name": name, "field": field_name})
+    return i.Intent(i.LOOKUP, {"name": name})
 
 
 def _asks_notes(rest: str, slots: Slots) -> bool:
@@ -151,10 +198,11 @@ def _list_intent(text: str, rest: str, slots: Slots) -> i.Intent | None:
     """Lists: birthdays or maturities in a period, an AUM bound, a segment, follow-ups due."""
     lowered = rest.lower()
     one = slots.one_customer is not None
+    segment = {"segment": slots.segments[0]} if slots.segments else {}
     if lx.BIRTHDAY_WORD.search(lowered) and not one:
-        return i.Intent(i.LIST, {"kind": "birthdays", **_period_args(slots)})
+        return i.Intent(i.LIST, {"kind": "birthdays", **_period_args(slots), **segment})
     if lx.MATURITY_WORD.search(lowered) and not one:
-        args = {"kind": "maturities", **_period_args(slots)}
+        args = {"kind": "maturities", **_period_args(slots), **segment}
         if slots.products:
             args["products"] = ",".join(slots.products)
         return i.Intent(i.LIST, args)
@@ -190,6 +238,15 @@ def _about_customer(rest: str, slots: Slots) -> Reading:
     if _STATEMENT.search(rest) and not lx.QUESTION_CUE.search(rest):
         note = i.Intent(i.NOTE, {"content": slots.text, **args})
         return Reading(note, sure=False, options=(note, i.Intent(i.LOOKUP, args)))
+    if slots.segments and not slots.fields:
+        return Reading(i.Intent(i.FIELD, {**args, "field": "segment"}))
+    if slots.products and set(slots.fields) <= {"holdings"} and _only_words(rest, slots):
+        # "张伟 大额存单": a note to write, or the holdings to see?
+        holdings = i.Intent(
+            i.FIELD, {**args, "field": "holdings", "products": ",".join(slots.products)}
+        )
+        note = i.Intent(i.NOTE, {"content": slots.text, **args})
+        return Reading(note, sure=False, options=(note, holdings))
     if slots.fields or slots.products:
         fields = [f for f in slots.fields if f != "maturity"] or slots.fields
         chosen = fields[0] if fields else "holdings"
@@ -203,11 +260,21 @@ def _about_customer(rest: str, slots: Slots) -> Reading:
     return Reading(i.Intent(i.LOOKUP, args), sure=False)
 
 
+def _only_words(rest: str, slots: Slots) -> bool:
+    """Nothing but the product words is left beside the name."""
+    left = _bare(rest)
+    for product in slots.products:
+        for word in lx.PRODUCTS[product]:
+            left = left.replace(word, "")
+    return not left
+
+
 def _unnamed_lookup(text: str) -> Reading | None:
     """A look-up of a name nobody visible has: "not found" (or a near miss), as for anyone."""
     leftover = _LOOKUP_FILLER.sub("", _bare(text))
     cue = lx.LOOKUP_CUE.search(text.lower())
-    if _CJK_NAME.fullmatch(leftover) and (cue or leftover == _bare(text)):
+    surname = leftover[:1] in lx.SURNAMES or leftover[:2] in lx.COMPOUND_SURNAMES
+    if _CJK_NAME.fullmatch(leftover) and (cue or (surname and leftover == _bare(text))):
         return Reading(i.Intent(i.LOOKUP, {"name": leftover}))
     if cue and not leftover:  # "帮我看看这个客户": whom? (the not-found reply asks for a name)
         return Reading(i.Intent(i.LOOKUP, {}))

@@ -23,7 +23,7 @@ PRODUCTS: dict[str, tuple[str, ...]] = {
     "large_cd": ("大额存单", "大额", "存单", "large cd"),
     "time_deposit": ("定期存款", "定期", "定存", "存款", "time deposit", "deposit"),
     "wealth_management": ("理财产品", "理财", "wealth"),
-    "fund": ("基金", "fund"),
+    "fund": ("基金定投", "基金", "定投", "fund"),
     "insurance": ("保险", "insurance"),
     "loan": ("贷款", "房贷", "车贷", "loan"),
 }
@@ -75,8 +75,15 @@ SMALL_TALK = frozenset(
     }
 )
 # A bare action word without its item number.
-BARE_ITEM_WORDS = frozenset({"完成", "已完成", "搞定", "done", "推迟", "延后", "snooze", "延期"})
-MORE_WORDS = frozenset({"更多", "下一页", "还有呢", "继续", "more", "next", "再来"})
+BARE_ITEM_WORDS = frozenset(
+    {
+        "完成", "已完成", "完成了", "做完了", "办完了", "弄完了", "搞定", "搞定了", "done",
+        "推迟", "推迟吧", "延后", "延期", "晚点再说", "snooze",
+    }
+)  # fmt: skip
+MORE_WORDS = frozenset(
+    {"更多", "下一页", "还有呢", "还有吗", "还有", "后面的呢", "后面呢", "继续", "more", "next"}
+)
 
 # Asking to write something down (a note).
 NOTE_CUE = re.compile(
@@ -99,11 +106,12 @@ LOOKUP_CUE = re.compile(
 )
 # Questions over the notes: what was said, felt or asked.
 NOTE_TOPIC = re.compile(
-    r"聊|说过|说了|谈|提过|提到|感兴趣|兴趣|关注|抱怨|投诉|不满|想|要|需求|意向|打算|考虑|"
+    r"聊|说过|说了|谈|提过|提到|感兴趣|兴趣|关注|抱怨|投诉|不满|想|要|需求|意向|打算|考虑|顾虑|"
+    r"担忧|想法|看法|怎么看|态度|问|"
     r"反馈|担心|问过|咨询|关心|喜欢|偏好|讨论|沟通|交流|discuss|talk|mention|interest|complain"
 )
 QUESTION_CUE = re.compile(
-    r"谁|哪些|哪位|什么|啥|吗|么|怎么|有没有|是否|多少|几|[?？]|who|what|which"
+    r"谁|哪些|哪位|哪里|到哪|什么|啥|吗|么|怎么|有没有|是否|多少|几|[?？]|who|what|which"
 )
 LIST_CUE = re.compile(
     r"哪些|哪几|有谁|谁|名单|列表|列出|清单|所有|全部|都有|有多少|多少个|多少位|几个|几位|"
@@ -130,3 +138,45 @@ def words_in(text: str, table: dict[str, tuple[str, ...]]) -> list[str]:
     """The keys of `table` whose words occur in `text`, in the order of the table."""
     lowered = text.lower()
     return [key for key, words in table.items() if any(w in lowered for w in words)]
+
+
+# Common Chinese surnames (about nine in ten people carry one of these): a word that starts
+# with one and stands where a name stands is read as a name, visible or not.
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶"
+    "程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾"
+    "毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关"
+    "兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻"
+)
+COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "慕容", "令狐", "司徒")
+# What follows a name in a request ("侯俊峰电话多少", "姜诗涵上次聊了什么").
+AFTER_NAME = re.compile(
+    r"的|上次|最近|之前|对|电话|手机|号码|尾号|生日|有|是|想|怎么|资产|aum|风险|持仓|产品|理财|基金|"
+    r"存单|大额|定期|保险|贷款|到期|聊|说|这|那|吗|呢|情况|资料|信息|在|要|和|跟|今天|明天|后天|"
+    r"下周|周[一二三四五六日天]|来|打|提醒|怎样|如何|近况|多少|几|为什么|[,，。?？!！\s]",
+    re.IGNORECASE,
+)
+NAME_BEFORE = "查看给跟和与找问把帮将 ，,：:"
+# Words after which a name may follow directly ("查一下龙若曦", "电话 龙若曦" once spaces go).
+WORDS_BEFORE_NAME = ("一下", "查下", "看下", "电话", "手机", "资料", "情况", "生日", "资产", "号码")
+HELP_CUE = re.compile(
+    r"你会什么|你能干|能干啥|能做什么|可以做什么|会做什么|怎么用|如何使用|使用说明|说明书|怎么问|"
+    r"有什么功能|哪些功能|功能列表|帮助|what can you do|how do i use|help me use"
+)
+
+
+def _sounds(text: str) -> str:
+    from pypinyin import lazy_pinyin
+
+    return "|" + "|".join(lazy_pinyin(text)) + "|"
+
+
+def words_by_sound(text: str, table: dict[str, tuple[str, ...]]) -> list[str]:
+    """Like `words_in`, by tone-less pinyin: typed homophones ("电化" for 电话, "姿产" for
+    资产) find their word. Only Chinese words of two or more characters count."""
+    heard = _sounds(text)
+    return [
+        key
+        for key, words in table.items()
+        if any(len(w) >= 2 and "\u4e00" <= w[0] <= "\u9fff" and _sounds(w) in heard for w in words)
+    ]

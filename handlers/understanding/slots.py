@@ -132,6 +132,7 @@ class Slots:
     products: list[str] = field(default_factory=list)
     segments: list[str] = field(default_factory=list)
     tag: str | None = None  # a tag of a visible customer, named in a list request
+    unknown_name: str | None = None  # a name no visible customer has ("侯俊峰电话多少")
 
     @property
     def one_customer(self) -> CustomerSummary | None:
@@ -178,6 +179,8 @@ def find_slots(ctx: Context, text: str, now: datetime) -> Slots:
         )
     rest = text.replace(name, " ") if name else text
     tag = _tag_in(ctx, rest) if not customers and lx.LIST_CUE.search(rest.lower()) else None
+    if tail and len(customers) > 1:  # "王芳 尾号3366": the tail tells namesakes apart
+        customers = [c for c in customers if (c.phone_masked or "").endswith(tail.group(1))]
     return Slots(
         text=text,
         customers=customers,
@@ -185,11 +188,34 @@ def find_slots(ctx: Context, text: str, now: datetime) -> Slots:
         tail4=tail.group(1) if tail else None,
         period=find_period(rest, now),
         threshold=find_threshold(rest),
-        fields=lx.words_in(rest, lx.FIELDS),
+        fields=lx.words_in(rest, lx.FIELDS) or (lx.words_by_sound(rest, lx.FIELDS) if name else []),
         products=lx.words_in(rest, lx.PRODUCTS),
         segments=lx.words_in(rest, lx.SEGMENTS),
         tag=tag,
+        unknown_name=None if customers or tag else name_like(text),
     )
+
+
+def name_like(text: str) -> str | None:
+    """A word that stands where a name stands and starts with a common surname, as typed:
+    "侯俊峰电话多少" -> "侯俊峰". Used only when no visible customer is named, so that a name
+    nobody visible has gets "not found" whatever was asked about it."""
+    for start in range(len(text)):
+        before = text[:start]
+        if start and before[-1] not in lx.NAME_BEFORE and not before.endswith(lx.WORDS_BEFORE_NAME):
+            continue
+        head = 2 if text[start : start + 2] in lx.COMPOUND_SURNAMES else 1
+        if head == 1 and text[start] not in lx.SURNAMES:
+            continue
+        for end in range(min(len(text), start + head + 2), start + head, -1):
+            word = text[start:end]
+            if not all("\u4e00" <= ch <= "\u9fff" for ch in word):
+                continue
+            if any(lx.AFTER_NAME.match(text, k) for k in range(start + head, end)):
+                continue  # "段娜的" is "段娜" and its "的"
+            if end == len(text) or lx.AFTER_NAME.match(text, end):
+                return word
+    return None
 
 
 def _tag_in(ctx: Context, text: str) -> str | None:
