@@ -116,8 +116,11 @@ def _by_rules(text: str, slots: Slots) -> Reading | None:
     asks = bool(lx.QUESTION_CUE.search(rest))
     if named and _tells_contact(rest, slots, asks):
         return Reading(i.Intent(i.NOTE, {"content": text, **_customer_args(slots)}))
-    if not named and lx.CONTACT_VERB.search(text) and lx.PAST_MARK.search(text) and not asks:
-        return Reading(i.Intent(i.NOTE, {"content": text}))
+    if not named and lx.CONTACT_VERB.search(text) and not asks:
+        # A note on a name nobody visible has is "not found", as for a name that is nobody's.
+        who = {"name": slots.unknown_name} if slots.unknown_name else {}
+        if who or lx.PAST_MARK.search(text):
+            return Reading(i.Intent(i.NOTE, {"content": text, **who}))
     if not named and lx.TODAY_CUE.search(lowered) and not _has_filters(rest, slots):
         return Reading(i.Intent(i.TODAY))
     if not named and slots.unknown_name:

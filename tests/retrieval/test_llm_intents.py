@@ -29,7 +29,7 @@ from tests.retrieval_llm.conftest import llm_settings
 from tests.retrieval_llm.stub_llm import StubLLM
 from tests.world import NOW, build_world
 
-FREE_NOTE = "张伟想了解大额存单，下周二回访"
+FREE_NOTE = "张伟想了解大额存单，下周二"  # no contact or follow-up word: unsure
 NEXT_TUESDAY = "2026-12-01"  # NOW is Saturday 28 November 2026 in Shanghai
 OFFLINE_CHOICE = ["intent_choice"]  # the offline reading alone: note or look-up?
 
@@ -131,7 +131,7 @@ def test_unresolvable_followup_records_the_note_without_a_date(
 def test_same_name_proposal_asks_which_customer(
     world: Store, index: NoteIndex, stub: StubLLM
 ) -> None:
-    text = "王芳想买理财，下周二回访"
+    text = "王芳想买理财，下周二"
     propose(
         stub, intent="note", customer_name="王芳", note_content=text, followup_expression="下周二"
     )
