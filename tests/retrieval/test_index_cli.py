@@ -17,11 +17,13 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.index_upkeep import OwnedUpkeep
 from crm_store.settings import Settings
 from crm_store.store import Store
 from retrieval.connect import open_index
 from tests.conftest import TEST_KEY
 from tests.retrieval.conftest import NOTES, local_config, record_notes
+from tests.retrieval.test_index_upkeep import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -135,3 +137,24 @@ def test_while_serve_holds_the_index_every_admin_command_still_works(
         f"error: the note index is held by process {holder} (bankbot serve): ask this in "
         "WeCom or Telegram, or set CHROMA_URL to share the index"
     ]
+
+
+def test_scheduler_keeps_the_index_current_unless_serve_holds_it(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env_for(settings).items():
+        monkeypatch.setenv(name, value)
+    with OwnedUpkeep(store) as owned:
+        assert owned.upkeep is not None
+        record_notes(store)  # an import elsewhere: SQL and the outbox only
+        index = owned.upkeep.index
+        wait_for(lambda: index.count() == len(NOTES), "the scheduler applied the queue")
+
+
+def test_scheduler_leaves_the_index_to_serve(
+    store: Store, settings: Settings, holder: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env_for(settings).items():
+        monkeypatch.setenv(name, value)
+    with OwnedUpkeep(store) as owned:
+        assert owned.upkeep is None
