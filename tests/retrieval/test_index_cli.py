@@ -158,3 +158,19 @@ def test_scheduler_leaves_the_index_to_serve(
         monkeypatch.setenv(name, value)
     with OwnedUpkeep(store) as owned:
         assert owned.upkeep is None
+
+
+def test_seed_demo_again_keeps_the_bank_and_only_finishes_the_index(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.cli
+
+    record_notes(store)  # a bank whose notes were never indexed (a first run stopped early)
+    monkeypatch.setattr(bot.cli, "DEMO_USER", "rm1")  # the test bank's demo user
+    result = runner.invoke(app, ["seed-demo"], env=env_for(settings))
+    assert result.exit_code == 0, result.output
+    assert "the demo bank is already here" in result.stdout
+    assert f"built the note index: {len(NOTES)} notes" in result.stdout
+    assert not (settings.home / "demo").exists()  # nothing seeded again
+    again = runner.invoke(app, ["seed-demo"], env=env_for(settings))
+    assert "the note index is up to date" in again.stdout, again.output
