@@ -174,3 +174,15 @@ def test_seed_demo_again_keeps_the_bank_and_only_finishes_the_index(
     assert not (settings.home / "demo").exists()  # nothing seeded again
     again = runner.invoke(app, ["seed-demo"], env=env_for(settings))
     assert "the note index is up to date" in again.stdout, again.output
+
+
+def test_a_question_on_a_home_with_notes_but_no_index_builds_it(
+    store: Store, settings: Settings
+) -> None:
+    record_notes(store)  # notes in SQL, no index folder
+    asked = runner.invoke(app, ["ask", "--as", "rm1", "谁对基金感兴趣？"], env=env_for(settings))
+    assert asked.exit_code == 0, asked.output
+    assert f"built the note index: {len(NOTES)} notes" in asked.output
+    assert "张伟" in asked.stdout  # c1's fund note answers it
+    looked_up = runner.invoke(app, ["ask", "--as", "rm1", "查一下张伟"], env=env_for(settings))
+    assert looked_up.exit_code == 0 and "built" not in looked_up.output
