@@ -89,7 +89,7 @@ from crm_store.permissions import (
 from crm_store.settings import Settings
 from crm_store.store import Store, init_store, open_store
 from handlers.contracts import Reply
-from handlers.guard import guard_reply
+from handlers.guard import GuardedReply, guard_reply
 from handlers.intents import QUESTION, parse_intent
 from retrieval.config import IndexSettings
 from retrieval.connect import open_index
@@ -308,7 +308,7 @@ class Bench:
         self.today = now.date()
         self.dispatcher = Dispatcher(store, clock=lambda: now, retriever=Retriever(index, None))
         self.events: Counter[str] = Counter()
-        self.last_reply: dict[tuple[str, str], Reply] = {}
+        self.last_reply: dict[tuple[str, str], GuardedReply] = {}
 
     async def full(self, q: Asked) -> float:
         """Milliseconds of `Dispatcher.handle` for the question."""
@@ -371,7 +371,7 @@ class Bench:
             else:
                 visible_customer_names(session, actor, self.today)
             lap("scope and names (one query)")
-            guard_reply(session, actor, self.today, reply)
+            guard_reply(session, actor, self.today, Reply(reply.text, reply.events))
             lap("reply guard")
         started = time.perf_counter()
         with self.store.db.write() as session:

@@ -26,6 +26,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from bot.dispatch import Dispatcher
 from bot.door import admit
 from crm_store.models import InboxMessage
+from crm_store.redaction import clean_text
 from crm_store.store import Store
 from crm_store.upsert import insert_for
 from handlers.contracts import Channel, IncomingMessage, VoiceNote
@@ -92,7 +93,7 @@ class Inbox:
                 "sender_id": message.sender_id,
                 "chat_id": message.chat_id,
                 "chat_type": message.chat_type,
-                "text": message.text,
+                "text": clean_text(message.text),  # as the note keeps it: no secret stored
                 "voice": voice_to_json(message.voice),
                 "received_at": message.received_at,
                 "status": "pending",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -11,6 +12,9 @@ from sqlalchemy.orm import Session
 from crm_store.models import AuditLog
 
 WallClock = Callable[[], datetime]
+# Control bytes (tab and line breaks aside) never go into a row: PostgreSQL refuses NUL, and the
+# rest (ESC, the door's oversize marker) mean nothing to a reader.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _wall_clock() -> datetime:
@@ -48,7 +52,7 @@ def write_audit(
             intent=intent,
             customer_ids=",".join(customer_ids),
             decision=decision,
-            text_masked=text_masked[:2000],
+            text_masked=_CONTROL.sub("", text_masked)[:2000],
             detail=detail[:2000],
         )
     )

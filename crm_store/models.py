@@ -331,8 +331,12 @@ class Digest(Base):
     recipient_staff_id: Mapped[str] = mapped_column(ForeignKey("staff.id"))
     business_date: Mapped[date] = mapped_column(Date)
     # pending -> sending -> sent | failed | empty | undeliverable (no channel reaches the
-    # recipient; sent after all once they are bound, if still on its business date)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    # recipient; sent after all once they are bound, if still on its business date).
+    # SQLite keeps 0002's VARCHAR(12): it enforces no length, and changing the type would
+    # rebuild a table that reminder rows point at.
+    status: Mapped[str] = mapped_column(
+        String(16).with_variant(String(12), "sqlite"), default="pending"
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from crm_store.number_spans import folded
+
 # Characters slipped between the characters of one name: dropped when they sit between two
 # Chinese characters. Real punctuation ("、", "，") is kept, so a list stays a list.
 _GLUE = frozenset(" \t\u3000·•・.-_*|/~'\"`^+")
+_GLUED = re.compile("[\u4e00-\u9fff][" + re.escape("".join(sorted(_GLUE))) + "]+[\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _MAX_SYLLABLE_WORDS = 4
 
@@ -54,7 +57,7 @@ class NameView:
 
     text: str
     simple: str
-    where: tuple[int, ...]
+    where: Sequence[int]
 
     def spans(self, name: str) -> list[tuple[int, int]]:
         """Where `name` occurs, as (start, end) of the original text, in either form."""
@@ -70,14 +73,9 @@ class NameView:
 
 def name_view(text: str) -> NameView:
     """The normalised copy of `text` used to find names in it."""
-    chars: list[str] = []
-    where: list[int] = []
-    for i, ch in enumerate(text):
-        if unicodedata.category(ch) == "Cf":  # zero-width spaces and joiners, BOM
-            continue
-        for out in unicodedata.normalize("NFKC", ch):
-            chars.append(out)
-            where.append(i)
+    chars, where = folded(text)
+    if not _GLUED.search(chars):  # the usual case: nothing slipped between characters
+        return NameView(chars, simplified(chars), where)
     kept_chars: list[str] = []
     kept_where: list[int] = []
     for k, ch in enumerate(chars):
@@ -86,10 +84,10 @@ def name_view(text: str) -> NameView:
         kept_chars.append(ch)
         kept_where.append(where[k])
     joined = "".join(kept_chars)
-    return NameView(joined, simplified(joined), tuple(kept_where))
+    return NameView(joined, simplified(joined), kept_where)
 
 
-def _next_is_cjk(chars: list[str], k: int) -> bool:
+def _next_is_cjk(chars: str, k: int) -> bool:
     for ch in chars[k + 1 :]:
         if ch not in _GLUE:
             return _is_cjk(ch)

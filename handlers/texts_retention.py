@@ -92,7 +92,7 @@ EN: dict[str, str] = {
     "retention_followup_exists": "{name} already has an open retention follow-up.",
     "retention_not_warning": "Item {n} is not a churn warning; reply 'done {n}' or 'snooze {n}'.",
     "tag_rm_only": "Only an RM can tag their own customers.",
-    "tag_bad": "Keep a tag short (at most {max} characters), e.g. 'tag 张伟 高净值'.",
+    "tag_bad": "Keep a tag short: at most {max} characters, no ';'.",
     "tag_not_own": "No such customer of yours; you can tag your own customers only.",
     "tag_ambiguous": "{count} of your customers have that name; check the card first.",
     "tag_added": "Tag '{tag}' added to {name}.",

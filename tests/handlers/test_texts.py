@@ -163,7 +163,7 @@ def test_card_text_in_chinese_is_unchanged() -> None:
     assert card_text(CARD, TODAY) == "\n".join(
         [
             "张伟｜VIP｜风险等级C3｜资产123.46万",
-            "手机：138****5678　证件：310***********123X　陆家嘴支行，客户经理李娜",
+            "手机：138****5678　证件：**************123X　陆家嘴支行，客户经理李娜",
             "标签：高净值、养老",
             "生日：12月1日（周二）（农历，还有3天）",
             "30天内到期：",
@@ -185,7 +185,7 @@ def test_card_text_in_english() -> None:
     assert text == "\n".join(
         [
             "张伟 | VIP | risk level C3 | AUM CNY 1,234,567.89",
-            "Mobile: 138****5678  ID: 310***********123X  陆家嘴支行, RM 李娜",
+            "Mobile: 138****5678  ID: **************123X  陆家嘴支行, RM 李娜",
             "Tags: 高净值, 养老",
             "Birthday: Tue 1 Dec (lunar, in 3 days)",
             "Maturing within 30 days:",

@@ -17,11 +17,13 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.index_upkeep import OwnedUpkeep
 from crm_store.settings import Settings
 from crm_store.store import Store
 from retrieval.connect import open_index
 from tests.conftest import TEST_KEY
 from tests.retrieval.conftest import NOTES, local_config, record_notes
+from tests.retrieval.test_index_upkeep import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -135,3 +137,52 @@ def test_while_serve_holds_the_index_every_admin_command_still_works(
         f"error: the note index is held by process {holder} (bankbot serve): ask this in "
         "WeCom or Telegram, or set CHROMA_URL to share the index"
     ]
+
+
+def test_scheduler_keeps_the_index_current_unless_serve_holds_it(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env_for(settings).items():
+        monkeypatch.setenv(name, value)
+    with OwnedUpkeep(store) as owned:
+        assert owned.upkeep is not None
+        record_notes(store)  # an import elsewhere: SQL and the outbox only
+        index = owned.upkeep.index
+        wait_for(lambda: index.count() == len(NOTES), "the scheduler applied the queue")
+
+
+def test_scheduler_leaves_the_index_to_serve(
+    store: Store, settings: Settings, holder: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env_for(settings).items():
+        monkeypatch.setenv(name, value)
+    with OwnedUpkeep(store) as owned:
+        assert owned.upkeep is None
+
+
+def test_seed_demo_again_keeps_the_bank_and_only_finishes_the_index(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.cli
+
+    record_notes(store)  # a bank whose notes were never indexed (a first run stopped early)
+    monkeypatch.setattr(bot.cli, "DEMO_USER", "rm1")  # the test bank's demo user
+    result = runner.invoke(app, ["seed-demo"], env=env_for(settings))
+    assert result.exit_code == 0, result.output
+    assert "the demo bank is already here" in result.stdout
+    assert f"built the note index: {len(NOTES)} notes" in result.stdout
+    assert not (settings.home / "demo").exists()  # nothing seeded again
+    again = runner.invoke(app, ["seed-demo"], env=env_for(settings))
+    assert "the note index is up to date" in again.stdout, again.output
+
+
+def test_a_question_on_a_home_with_notes_but_no_index_builds_it(
+    store: Store, settings: Settings
+) -> None:
+    record_notes(store)  # notes in SQL, no index folder
+    asked = runner.invoke(app, ["ask", "--as", "rm1", "谁对基金感兴趣？"], env=env_for(settings))
+    assert asked.exit_code == 0, asked.output
+    assert f"built the note index: {len(NOTES)} notes" in asked.output
+    assert "张伟" in asked.stdout  # c1's fund note answers it
+    looked_up = runner.invoke(app, ["ask", "--as", "rm1", "查一下张伟"], env=env_for(settings))
+    assert looked_up.exit_code == 0 and "built" not in looked_up.output

@@ -17,6 +17,7 @@ from crm_store.db import Database, make_engine
 from crm_store.models import FollowUp, Reminder
 from crm_store.store import Store
 from handlers.contracts import Reply
+from handlers.guard import require_guarded
 from scheduler.delivery import Route
 from scheduler.planning import PlanResult
 from scheduler.service import plan_day
@@ -40,8 +41,8 @@ class RecordingChannel:
         self.sent: list[tuple[str, Reply]] = []
 
     async def send(self, recipient: str, reply: Reply) -> None:
-        """Record one delivery."""
-        self.sent.append((recipient, reply))
+        """Record one delivery (a real channel's first step: only guarded replies)."""
+        self.sent.append((recipient, require_guarded(reply)))
 
     def texts(self, recipient: str) -> list[str]:
         """Texts delivered to one recipient, in order."""

@@ -26,6 +26,7 @@ from bot.wiring import build_formatter, build_router
 from crm_store.models import AuditLog, Digest, Reminder
 from crm_store.store import Store
 from handlers.contracts import Reply
+from handlers.guard import require_guarded
 from scheduler import delivery
 from scheduler.delivery import MemberRateLimit, Route, Sender, SendStats
 from tests.conftest import TEST_KEY, make_settings
@@ -62,6 +63,7 @@ class RecordingChannel:
         self._lock = threading.Lock()
 
     async def send(self, recipient: str, reply: Reply) -> None:
+        require_guarded(reply)  # as every real channel does
         await asyncio.sleep(0.01)  # long enough that both senders surely get work
         with self._lock:
             self.calls += 1

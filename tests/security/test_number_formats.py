@@ -4,9 +4,13 @@ index, LLM prompt) on SQLite and PostgreSQL; dates, amounts and rates are left a
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+
 import pytest
 
 from crm_store.masking import mask_text
+from crm_store.number_spans import FORMAT_CHARS
 from crm_store.permissions import load_actor
 from crm_store.store import Store
 from handlers.contracts import Reply
@@ -101,3 +105,10 @@ def test_every_path_of_a_note_masks_every_format(
         view = digits_view(text)
         leaked = [typed for typed, number, _ in NUMBERS if number in view or typed in text]
         assert leaked == [], where
+
+
+def test_every_format_character_is_dropped_from_the_searched_copy() -> None:
+    every = {chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"}
+    assert {c for c in every if not FORMAT_CHARS.match(c)} == set()
+    for ch in sorted(every)[:: max(1, len(every) // 20)]:  # a spread of them inside a number
+        assert mask_text(f"139{ch}1234{ch}5678") == "139****5678"

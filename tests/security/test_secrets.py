@@ -4,13 +4,18 @@ audit log, the notes table, the index or any LLM prompt, on SQLite and PostgreSQ
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from bot.dispatch import Dispatcher
+from bot.inbox import Inbox
+from crm_store.models import InboxMessage
 from crm_store.redaction import clean_text
 from crm_store.store import Store
 from retrieval.index import NoteIndex
+from tests.assistant import platform_message
 from tests.retrieval_llm.stub_llm import StubLLM
 from tests.security.surfaces import assistant, surfaces
-from tests.world import build_world
+from tests.world import NOW, build_world
 
 # (as typed, the secret that must not be kept anywhere)
 SECRETS = [
@@ -55,3 +60,15 @@ def test_the_audit_row_holds_no_more_than_the_stored_note(
     assert clean_text(f"/note 张伟 {typed}") in found["audit"]
     assert clean_text(typed) in found["note"]
     assert secret not in found["audit"] + found["note"]
+
+
+@pytest.mark.parametrize(("typed", "secret"), SECRETS)
+def test_the_durable_inbox_row_keeps_no_secret(store: Store, typed: str, secret: str) -> None:
+    build_world(store)
+    inbox = Inbox(store, Dispatcher(store, clock=lambda: NOW), {})
+    message = platform_message("telegram", "777", f"/note 张伟 {typed} 13912345678", NOW)
+    assert inbox.accept(message) is not None
+    with store.db.read() as s:
+        [stored] = s.scalars(select(InboxMessage.text))
+    assert secret not in stored and "13912345678" not in stored
+    assert stored == clean_text(message.text)

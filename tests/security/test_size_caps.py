@@ -56,6 +56,7 @@ def test_console_over_the_cap_gets_a_short_reply(store: Store, text: str) -> Non
         assert s.scalar(select(func.count()).select_from(Interaction)) == 0
         [row] = s.scalars(select(AuditLog)).all()
     assert (row.intent, row.decision) == ("too_long", "refused")
+    assert row.text_masked == ""  # not even the door's marker
     assert max(_stored_text_lengths(store)) <= 1
 
 
