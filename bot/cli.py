@@ -183,7 +183,8 @@ def ask(
     try:
         _require_staff(store, staff_id)
         clock_value = parse_now(now, store.settings)
-        if needs_index(text):  # a look-up never loads the index or its model
+        asked_at = clock_value or datetime.now(store.settings.tz)
+        if needs_index(store, staff_id, text, asked_at):  # a look-up never loads the index
             try:
                 retriever = open_for_chat(store)
             except IndexBusy:

@@ -19,6 +19,8 @@ from bot.cli_common import fail, one_line_errors, store_from_env
 from bot.cli_help import typer_app
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from crm_store.store import Store
     from retrieval.index import NoteIndex
     from retrieval.search import Retriever
@@ -184,14 +186,29 @@ def update_index(store: Store) -> str | None:
         index.close()
 
 
-def needs_index(text: str) -> bool:
-    """Whether `ask TEXT` may search the notes: a question, or a message the rules cannot
-    read when an LLM may turn it into one. Look-ups, lists and notes never search."""
+def needs_index(store: Store, staff_id: str, text: str, now: datetime) -> bool:
+    """Whether `ask TEXT` may search the notes: the message reads as a question, or the
+    reading is unsure and an LLM may turn it into one. Look-ups, lists and notes never
+    search, so they never load the index or its model."""
+    from bot.console import console_message
+    from bot.identity import resolve_actor
     from handlers import intents
+    from handlers.context import Context
+    from handlers.router import read
     from retrieval.llm import LlmSettings
 
-    name = intents.parse_intent(text).name
-    return name == intents.QUESTION or (name == intents.UNKNOWN and LlmSettings().configured)
+    message = console_message(staff_id, text, now)
+    with store.db.read() as session:
+        actor = resolve_actor(session, channel=message.channel, sender_id=message.sender_id)
+        if actor is None:
+            return False
+        ctx = Context(
+            session, actor, message, now, store.settings.bankbot_lang, None, store.settings
+        )
+        reading = read(ctx)
+    if reading.intent.name == intents.QUESTION:
+        return True
+    return not reading.sure and LlmSettings().configured
 
 
 def open_for_chat(store: Store, *, progress: bool = True) -> Retriever | None:
