@@ -107,7 +107,7 @@ def test_staff_management_takes_effect_on_the_next_message(settings: Settings) -
     granted = runner.invoke(app, ["staff", "grant", "rm2", "c1", "--until", "2026-12-31"], env=env)
     assert granted.exit_code == 0, granted.output
     shown = json.loads(runner.invoke(app, ask, env=env).stdout)["events"][0]
-    assert shown == {"type": "customer_shown", "customer_id": "c1"}
+    assert shown == {"type": "customer_shown", "customer_id": "c1", "field": None}
     assert runner.invoke(app, ["staff", "deactivate", "rm2"], env=env).exit_code == 0
     refused = json.loads(runner.invoke(app, ask, env=env).stdout)["events"][0]
     assert refused == {"type": "refused", "reason": "deactivated"}

@@ -161,7 +161,7 @@ def test_cli_deactivate_warns_then_reassign_hands_over(settings: Settings, tmp_p
     assert moved.stdout.startswith("moved 2 customers from rm1 to rm2")
     ask = ["ask", "--as", "rm2", "--now", "2026-11-28T10:00:00", "--json", "/c 张伟"]
     shown = json.loads(runner.invoke(app, ask, env=env).stdout)["events"][0]
-    assert shown == {"type": "customer_shown", "customer_id": "c1"}
+    assert shown == {"type": "customer_shown", "customer_id": "c1", "field": None}
     again = runner.invoke(app, ["staff", "reassign", "rm1", "gone"], env=env)
     assert again.exit_code == 1 and again.stderr.startswith("error: gone is deactivated")
     rest = runner.invoke(app, ["staff", "reassign", "rm1", "rm3"], env=env)

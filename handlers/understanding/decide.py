@@ -51,9 +51,9 @@ def read_message(ctx: Context, raw: str, *, pending_choice: bool = False) -> Rea
         return Reading(explicit)
     text = clean(raw)
     bare = _bare(text)
-    if not bare:
-        return Reading(i.Intent(i.HELP))
-    if bare in lx.SMALL_TALK or text.lower() in lx.SMALL_TALK:
+    if not bare:  # nothing typed (a voice note before transcription, a sticker)
+        return Reading(i.Intent(i.UNKNOWN))
+    if bare in lx.SMALL_TALK or text.lower() in lx.SMALL_TALK or _all_small_talk(bare):
         return Reading(i.Intent(i.SMALL_TALK))
     if bare in lx.BARE_ITEM_WORDS:
         return Reading(i.Intent(i.NEED_NUMBER, {"word": bare}))
@@ -68,18 +68,30 @@ def read_message(ctx: Context, raw: str, *, pending_choice: bool = False) -> Rea
 
 
 def _as_typed(reading: Reading, typed: str) -> Reading:
-    """Notes and reminders keep the words as typed (the reading used a normalised copy)."""
+    """Notes, reminders and questions keep the words as typed (the reading used a normalised
+    copy): a question reaches the notes search and the model as the person wrote it."""
 
     def restore(intent: i.Intent) -> i.Intent:
         if intent.name == i.NOTE:
             content = lx.NOTE_CUE.sub("", typed, count=1).lstrip(" :：,，") or typed
             return i.Intent(i.NOTE, {**intent.args, "content": content})
-        if intent.name == i.REMIND:
-            return i.Intent(i.REMIND, {**intent.args, "text": typed})
+        if intent.name in (i.REMIND, i.QUESTION):
+            return i.Intent(intent.name, {**intent.args, "text": typed})
         return intent
 
     options = tuple(restore(o) for o in reading.options)
     return Reading(restore(reading.intent), reading.sure, options, reading.vector)
+
+
+_SMALL_TALK_WORDS = sorted(lx.SMALL_TALK, key=len, reverse=True)
+
+
+def _all_small_talk(bare: str) -> bool:
+    """ "好的谢谢", "收到辛苦了": nothing but small-talk words."""
+    left = bare
+    for word in _SMALL_TALK_WORDS:
+        left = left.replace(word, "")
+    return len(bare) <= 12 and not left
 
 
 def _note(text: str, slots: Slots) -> i.Intent:
@@ -96,7 +108,7 @@ def _customer_args(slots: Slots) -> dict[str, str]:
     return {}
 
 
-_UNDO_WORDS = re.compile(r"撤销|撤回|撤掉|删掉刚才|undo")
+_UNDO_WORDS = re.compile(r"撤销|撤回|撤掉|撤了|删掉刚才|undo")
 _LATIN_LOOKUP = re.compile(r"(?i)^(?:look\s*up|lookup|show(?: me)?|find)\s+([a-z][a-z ]{1,40})$")
 
 
@@ -172,7 +184,8 @@ def _unknown_customer(slots: Slots) -> i.Intent:
 def _asks_notes(rest: str, slots: Slots) -> bool:
     """A question about what was said or felt ("上次聊了什么", "谁对基金感兴趣")."""
     sql_data = (
-        slots.threshold
+        lx.FOLLOWUP_LIST.search(rest)
+        or slots.threshold
         or slots.tag
         or slots.segments
         or lx.BIRTHDAY_WORD.search(rest)

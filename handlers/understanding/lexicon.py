@@ -56,6 +56,11 @@ SMALL_TALK = frozenset(
         "再见",
         "拜拜",
         "辛苦了",
+        "辛苦",
+        "辛苦啦",
+        "谢啦",
+        "多谢了",
+        "好哒",
         "哈哈",
         "thanks",
         "thank you",
@@ -82,7 +87,20 @@ BARE_ITEM_WORDS = frozenset(
     }
 )  # fmt: skip
 MORE_WORDS = frozenset(
-    {"更多", "下一页", "还有呢", "还有吗", "还有", "后面的呢", "后面呢", "继续", "more", "next"}
+    {
+        "更多",
+        "下一页",
+        "还有呢",
+        "还有吗",
+        "还有",
+        "后面的呢",
+        "后面呢",
+        "继续",
+        "再来",
+        "再来点",
+        "more",
+        "next",
+    }
 )
 
 # Asking to write something down (a note).
@@ -123,7 +141,7 @@ MY_CUSTOMERS = re.compile(
 )
 TODAY_CUE = re.compile(
     r"今天要做什么|今天做什么|今天干什么|今天干啥|今日待办|待办|今天有什么|今天有啥|今天的安排|"
-    r"今天安排|今日安排|今天的任务|今日任务|今天忙什么|日程|"
+    r"今天安排|今日安排|今天的任务|今日任务|今天忙什么|日程|今天有哪些事|今天.{0,4}要办|要办的事|"
     r"what.?s on today|my day|\btoday\b|/today"
 )
 FOLLOWUP_LIST = re.compile(r"待跟进|要跟进|需要跟进|该跟进|逾期|没跟进|未跟进|follow.?ups?")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
 from crm_store.customer_filters import find_by_pinyin, visible_tags
 from crm_store.customers import CustomerSummary, find_by_phone_tail, find_in_text
@@ -192,8 +193,40 @@ def find_slots(ctx: Context, text: str, now: datetime) -> Slots:
         products=lx.words_in(rest, lx.PRODUCTS),
         segments=lx.words_in(rest, lx.SEGMENTS),
         tag=tag,
-        unknown_name=None if customers or tag else name_like(text),
+        unknown_name=None if customers or tag else (name_like(text) or _latin_name(text)),
     )
+
+
+@cache
+def _syllables() -> frozenset[str]:
+    """Every tone-less pinyin syllable (from pypinyin's own dictionary)."""
+    from pypinyin.constants import PINYIN_DICT
+    from pypinyin.contrib.tone_convert import to_normal
+
+    return frozenset(to_normal(p) for v in PINYIN_DICT.values() for p in v.split(","))
+
+
+def _is_pinyin_name(word: str) -> bool:
+    """Whether a latin word splits into two to four pinyin syllables ("hejunjie")."""
+    word = word.lower()
+    best: list[int | None] = [0] + [None] * len(word)
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - 6), end):
+            count = best[start]
+            if count is not None and word[start:end] in _syllables():
+                best[end] = min(best[end] or 99, count + 1)
+    return best[-1] is not None and 2 <= best[-1] <= 4
+
+
+def _latin_name(text: str) -> str | None:
+    """Latin words that spell a Chinese name in pinyin ("He Junjie", "HEJUNJIE")."""
+    words = [w for w in _LATIN_WORD.findall(text) if w.lower() not in _EN_STOP]
+    for size in (2, 1):
+        for k in range(len(words) - size + 1):
+            chosen = words[k : k + size]
+            if _is_pinyin_name("".join(chosen)):
+                return " ".join(chosen)
+    return None
 
 
 def name_like(text: str) -> str | None:
