@@ -31,6 +31,7 @@ from handlers import intents
 from handlers.context import Context
 from handlers.contracts import Event, IncomingMessage, Reply
 from handlers.guard import GuardedReply, fixed_reply, guard_reply
+from handlers.lists import remember_more
 from handlers.llm_intent import mark_proposed, merge_proposal, proposed_intent
 from handlers.router import read, respond
 from handlers.texts import t
@@ -190,6 +191,7 @@ class Dispatcher:
         intent: str,
         reply: Reply,
     ) -> GuardedReply:
+        self._keep_more(session, message, now, actor, reply)
         hosts = self.retriever.allowed_link_hosts if self.retriever else frozenset()
         guarded = guard_reply(session, actor, now.date(), reply, hosts, asked=message.text)
         write_audit(
@@ -206,6 +208,23 @@ class Dispatcher:
             detail=" ".join(filter(None, (_detail(guarded), voice_detail(message)))),
         )
         return guarded
+
+    def _keep_more(
+        self,
+        session: Session,
+        message: IncomingMessage,
+        now: datetime,
+        actor: Actor | None,
+        reply: Reply,
+    ) -> None:
+        """An answer read under a read session may have more to show: where '更多' goes on
+        from is written here, in the transaction that audits it."""
+        more = next((e.data["more"] for e in reply.events if e.data.get("more")), None)
+        if more is None or actor is None:
+            return
+        settings = self.store.settings
+        ctx = Context(session, actor, message, now, self.lang, self.retriever, settings)
+        remember_more(ctx, more)
 
     async def _decide(
         self,

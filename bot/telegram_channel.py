@@ -82,7 +82,10 @@ def keyboard_for(reply: GuardedReply) -> InlineKeyboardMarkup | None:
         if event.type == "clarification_requested":
             choices = len(event.data.get("candidates") or [])
             labels += [(str(n), str(n)) for n in range(1, choices + 1)]
-        elif event.type == "note_recorded":
+        elif event.type == "intent_choice":  # "记录跟进，还是查看资料？": one button per reading
+            choices = len(event.data.get("options") or [])
+            labels += [(str(n), str(n)) for n in range(1, choices + 1)]
+        elif event.type in {"note_recorded", "followup_created"}:
             labels.append((UNDO, UNDO))
         elif event.type in {"agenda_shown", "digest"}:
             items = _item_count(event.data)

@@ -103,7 +103,18 @@ async def next_page(ctx: Context) -> Reply:
         if more is not None:
             return more
         return Reply(t("no_more", ctx.lang), (Event("list_shown", {"customer_ids": []}),))
-    return await list_customers(ctx, dict(state["args"]), int(state["offset"]))
+    args = dict(state["args"])
+    if args.get("kind") == "question":
+        from handlers.question import answer_question
+
+        return await answer_question(ctx, args["text"], offset=int(state["offset"]))
+    return await list_customers(ctx, args, int(state["offset"]))
+
+
+def remember_more(ctx: Context, more: dict[str, object]) -> None:
+    """Keep where '更多' goes on from (an open question's next notes)."""
+    args = {"kind": str(more["kind"]), "text": str(more["text"])}
+    _remember_page(ctx, args, int(str(more["offset"])))
 
 
 def _birthdays(ctx: Context, args: dict[str, str]) -> tuple[list[str], list[str], Any]:

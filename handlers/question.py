@@ -35,10 +35,14 @@ _STOP = re.compile(
 _RECENT = re.compile(r"上次|上一次|最近|最新|上个月|上周|前几天|last time|lately|recent")
 
 
-async def answer_question(ctx: Context, text: str, *, vector: object | None = None) -> Reply:
+async def answer_question(
+    ctx: Context, text: str, *, vector: object | None = None, offset: int = 0
+) -> Reply:
     """Answer from the notes of the one customer named, or of every customer the actor sees.
 
-    `vector`: the message's e5 query vector from the reader, reused for the search."""
+    `vector`: the message's e5 query vector from the reader, reused for the search;
+    `offset`: '更多' after an open question, the matching notes from there on (listed only,
+    no model call)."""
     retriever = ctx.retriever
     if retriever is None:
         return Reply(t("question_off", ctx.lang), (Event("question_unavailable"),))
@@ -69,7 +73,8 @@ async def answer_question(ctx: Context, text: str, *, vector: object | None = No
     matched = len({n.customer_id for n in notes})
     if _RECENT.search(text):
         notes = sorted(notes, key=lambda n: n.occurred_on, reverse=True)
-    notes = notes[:TOP_K]
+    rest = max(0, len(notes) - offset - TOP_K)
+    notes = notes[offset : offset + TOP_K]
     card = None
     if customer_id is not None:
         card = customer_card(ctx.session, actor=ctx.actor, today=ctx.today, customer_id=customer_id)
@@ -78,7 +83,7 @@ async def answer_question(ctx: Context, text: str, *, vector: object | None = No
     end_reads(ctx.session)
     lang: Lang = "en" if ctx.lang == "en" else "zh"
     answer = await compose_answer(
-        retriever.model,
+        retriever.model if not offset else None,
         question=text,
         notes=notes,
         lang=lang,
@@ -99,7 +104,11 @@ async def answer_question(ctx: Context, text: str, *, vector: object | None = No
     if not notes:
         text = t("question_no_match", ctx.lang)
     elif customer_id is None:
-        text = t("question_customers", ctx.lang, count=matched) + "\n" + text
+        head = t("question_customers", ctx.lang, count=matched) + "\n" if not offset else ""
+        text = head + text
+        if rest:
+            text += "\n" + t("question_more", ctx.lang, more=rest)
+            data["more"] = {"kind": "question", "text": text_asked(ctx), "offset": offset + TOP_K}
     if card is not None and not answer.used_llm:
         # Retrieval-only about one customer: their card first, then the notes that matched.
         text = card_text(card, ctx.today, ctx.lang) + "\n\n" + answer.text
@@ -108,6 +117,11 @@ async def answer_question(ctx: Context, text: str, *, vector: object | None = No
         )
         data["customer_ids"] = list(dict.fromkeys([card.id, *shown]))
     return Reply(text, (Event("question_answered", data),), allowed_names=trusted)
+
+
+def text_asked(ctx: Context) -> str:
+    """The question as asked (kept for its next page)."""
+    return ctx.message.text
 
 
 def _answers(question: str, note: NoteForPrompt) -> bool:

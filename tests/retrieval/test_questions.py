@@ -282,3 +282,18 @@ def test_a_slow_llm_blocks_no_writer(
     )
     assert said.types() == ["question_answered"]
     assert waits and waits[0] < 5.0  # it did not wait for the question's transaction to end
+
+
+def test_open_question_offers_more_and_more_goes_on(
+    store: Store, index: NoteIndex, notes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("handlers.question.TOP_K", 1)
+    bot = assistant(store, index)
+    first = bot.say("comp", "哪些客户抱怨过手机银行？")
+    shown = answered(first)["notes"]
+    assert len(shown) == 1 and "更多" in first.text
+    second = bot.say("comp", "更多")
+    more = answered(second)["notes"]
+    assert (
+        len(more) == 1 and more != shown and second.event("question_answered")["used_llm"] is False
+    )

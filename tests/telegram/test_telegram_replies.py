@@ -69,6 +69,8 @@ def test_split_without_line_breaks_or_with_emoji_keeps_every_character() -> None
     [
         (Event("clarification_requested", {"candidates": ["a", "b", "c"]}), ["1", "2", "3"]),
         (Event("note_recorded", {"interaction_id": "N1", "customer_id": "c1"}), ["撤销"]),
+        (Event("intent_choice", {"options": ["note", "lookup"]}), ["1", "2"]),
+        (Event("followup_created", {"customer_id": "c1", "followup_id": 3}), ["撤销"]),
         (
             Event("agenda_shown", {"customer_ids": ["c1"], "items": 3}),
             ["完成 1", "完成 2", "完成 3"],
