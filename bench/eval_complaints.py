@@ -9,6 +9,7 @@ Targets: precision >= 0.9, recall >= 0.8.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -24,9 +25,17 @@ def _pr(predicted: list[bool], truth: list[bool]) -> tuple[float, float]:
     return tp / max(tp + fp, 1), tp / max(tp + fn, 1)
 
 
+def _part(row: dict[str, object]) -> str:
+    if row.get("held_out"):
+        return "held-out"
+    return "tuned" if row.get("split", "tuned") == "tuned" else "tuned-2"
+
+
 def main() -> None:
-    """Print the figures."""
+    """Print the figures; `--tuning` leaves the held-out notes out (while tuning)."""
     rows = [json.loads(line) for line in SET.read_text(encoding="utf-8").splitlines() if line]
+    if "--tuning" in sys.argv[1:]:
+        rows = [row for row in rows if not row.get("held_out")]
     texts = [row["text"] for row in rows]
     truth = [bool(row["complaint"]) for row in rows]
     detector = ComplaintDetector()
@@ -40,10 +49,13 @@ def main() -> None:
     for name, pred in (("combined", predicted), ("keywords", keywords), ("similarity", similar)):
         precision, recall = _pr(pred, truth)
         print(f"{name:>10}: precision {precision:.3f}  recall {recall:.3f}")
-    # The keyword list and thresholds were tuned on the first part; the held-out part was
-    # written afterwards and never tuned on, so its figures are the honest ones.
-    for split in ("tuned", "held-out"):
-        keep = [i for i, row in enumerate(rows) if row.get("split", "tuned") == split]
+    # "tuned": the first 72 notes, written with the rules. "tuned-2": 24 notes first scored
+    # unseen (P 0.900, R 0.750), then tuned on. "held-out" (`held_out` marker): written before
+    # the second tuning and never tuned on, so its figures are the honest ones.
+    for split in ("tuned", "tuned-2", "held-out"):
+        keep = [i for i, row in enumerate(rows) if _part(row) == split]
+        if not keep:
+            continue
         precision, recall = _pr([predicted[i] for i in keep], [truth[i] for i in keep])
         print(f"{split:>10}: {len(keep)} notes, precision {precision:.3f}  recall {recall:.3f}")
     for signal, text, label in zip(signals, texts, truth, strict=True):
