@@ -1,6 +1,8 @@
 """Telegram replies: plain text split at 4096 characters, inline keyboards from reply events.
 
-Text goes out without `parse_mode`, so a customer's name or a note can never inject markup.
+Text goes out without `parse_mode`, so a customer's name or a note can never inject markup;
+the one exception is a team report, sent as HTML built by escaping every line of the guarded
+text (bot/telegram_html.py).
 Buttons carry the words a person would type ("1", "撤销", "完成 2"): pressing one is the same as
 typing it, and the dispatcher checks permissions again for it.
 """
@@ -15,6 +17,7 @@ from typing import Any
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import metrics
+from bot.telegram_html import carries_report, report_html
 from handlers.guard import GuardedReply, require_guarded
 from handlers.texts import t
 
@@ -106,6 +109,16 @@ def group_safe(reply: GuardedReply) -> bool:
     return all(event.type in GROUP_SAFE_EVENTS for event in reply.events)
 
 
+def _formatted(text: str, reply: GuardedReply) -> tuple[list[str], str | None]:
+    """The chunks to send and their parse mode: HTML for a report that fits one message
+    (a cut could split a tag), plain text otherwise."""
+    if text == reply.text and carries_report(reply.events):
+        marked = report_html(text)
+        if marked is not None and len(split_text(marked)) == 1:
+            return [marked], "HTML"
+    return split_text(text), None
+
+
 class TelegramChannel:
     """Sends replies and reminder digests to a Telegram chat; implements `Channel`."""
 
@@ -141,12 +154,13 @@ class TelegramChannel:
                 log.warning("blocked a reply with customer data bound for a group chat")
                 metrics.REPLIES.labels(channel=CHANNEL, result="blocked_group").inc()
                 text = t("group_chat", self.lang)
-        chunks = split_text(text)
+        chunks, parse_mode = _formatted(text, reply)
         try:
             for number, chunk in enumerate(chunks, 1):
                 await self.bot.send_message(
                     chat_id=int(recipient),
                     text=chunk,
+                    parse_mode=parse_mode,
                     reply_markup=markup if number == len(chunks) else None,
                 )
         except Exception:

@@ -131,9 +131,10 @@ class Sender:
                     stats.undeliverable += 1
             return
         text = self.formatter(content, route.channel.name)
-        event = Event(
-            "digest", {"customer_ids": content.customer_ids, "items": len(content.entries)}
-        )
+        data = {"customer_ids": content.customer_ids, "items": len(content.entries)}
+        if content.report is not None:  # lets Telegram format Monday's report
+            data["team_report"] = True
+        event = Event("digest", data)
         try:
             reply = self._guarded(claimed, content, Reply(text, (event,)))
         except DisclosureBlocked as exc:  # the re-check missed a customer: never send it
