@@ -16,9 +16,10 @@ from crm_store.settings import Settings
 from crm_store.store import Store
 from handlers.contracts import Event, Reply
 from tests.conftest import TEST_KEY
-from tests.telegram.conftest import NOW
+from tests.telegram.conftest import NOW, USER, Served
 from tests.telegram.fake_telegram import FakeTelegram
 from tests.telegram.test_telegram_replies import send
+from tests.telegram.test_telegram_webhook import private_text
 
 MONDAY = date(2026, 11, 30)
 LEAD = 2002
@@ -122,3 +123,11 @@ def test_a_report_too_long_for_one_message_goes_out_plain(fake_telegram: FakeTel
     calls = send(fake_telegram, "2002", Reply(long, (Event("team_report_shown"),)))
     assert len(calls) > 1 and all("parse_mode" not in c.params for c in calls)
     assert "".join(c.params["text"] for c in calls) == long
+
+
+def test_team_report_asked_in_chat_comes_as_html(served: Served) -> None:
+    assert served.post(private_text("/team", 915031090)).status_code == 200
+    [call] = served.fake.wait_for("sendMessage")
+    assert int(call.params["chat_id"]) == USER and call.params["parse_mode"] == "HTML"
+    assert call.params["text"].startswith("<b>📊 李娜周报")
+    assert "<pre>李娜 " in call.params["text"] and "周杰" not in call.params["text"]

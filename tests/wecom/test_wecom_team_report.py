@@ -29,6 +29,8 @@ def test_monday_report_goes_to_the_team_lead_once(settings: Settings, fake: Fake
             assert run.exit_code == 0, run.output
         (lead,) = texts_to(fake, "SunLi")
         assert "T1周报（11月23日—11月29日）" in lead and "陈静" not in lead
+        assert "<b>" not in lead and "<pre>" not in lead  # WeCom text is plain, bars and all
+        assert "▇" in lead or "▁" in lead
         (head,) = texts_to(fake, "WuGang")
         assert "分行周报" in head and "T1 " in head and "T2 " in head
         assert "李娜" not in head  # a branch head's Monday report is per team
