@@ -108,6 +108,7 @@ def _customer_args(slots: Slots) -> dict[str, str]:
     return {}
 
 
+_CHURN = re.compile(r"流失|要走|会走|churn|at risk")
 _UNDO_WORDS = re.compile(r"撤销|撤回|撤掉|撤了|删掉刚才|undo")
 _LATIN_LOOKUP = re.compile(r"(?i)^(?:look\s*up|lookup|show(?: me)?|find)\s+([a-z][a-z ]{1,40})$")
 
@@ -121,6 +122,11 @@ def _by_rules(text: str, slots: Slots) -> Reading | None:
     if lx.REMIND_CUE.search(lowered):
         return Reading(i.Intent(i.REMIND, {"text": text, **_customer_args(slots)}))
     named = bool(slots.customers)
+    if _CHURN.search(lowered):  # "团队里哪些客户有流失风险", "张伟会不会流失"
+        if slots.name:
+            return Reading(i.Intent(i.RETENTION_WHY, {"name": slots.name}))
+        if not named:
+            return Reading(i.Intent(i.RETENTION_LIST))
     if not named and len(text) <= 12 and _UNDO_WORDS.search(lowered):
         return Reading(i.Intent(i.UNDO))
     if not named and lx.HELP_CUE.search(lowered):

@@ -190,3 +190,11 @@ def test_undo_names_an_older_note_instead_of_nothing(bot: Assistant) -> None:
     said = bot.say("rm1", "撤销")
     assert said.types() == ["nothing_to_undo"]
     assert "已超过10分钟" in said.text
+
+
+def test_churn_questions_in_plain_words(bot: Assistant) -> None:
+    listed = bot.say("rm1", "我这边哪些客户可能会流失")
+    assert listed.event("list_shown")["filter"] == "retention"
+    assert "c2" not in str(listed.reply.events)
+    why = bot.say("rm1", "张伟会不会流失")
+    assert "c2" not in str(why.reply.events) and "not_understood" not in why.types()
