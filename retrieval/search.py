@@ -13,8 +13,6 @@ from datetime import date, tzinfo
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import numpy as np
-from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,7 +25,10 @@ from retrieval.answer import Lang, NoteForPrompt
 from retrieval.entries import Hit
 
 if TYPE_CHECKING:
+    # Types only: numpy costs a CLI look-up ~0.1 s of imports it never uses.
+    import numpy as np
     from langchain_core.language_models import BaseChatModel
+    from numpy.typing import NDArray
 
     from retrieval.index import NoteIndex  # chromadb and langchain: not for a look-up
 
