@@ -121,7 +121,36 @@ def _month_period(text: str, today: date) -> Period | None:
     return None
 
 
+# jionlp 1.5.31's TIME_CHAR_STRING (jionlp/rule/rule_pattern.py): its time extractor parses
+# only maximal runs of these characters. Copied because importing jionlp costs a process
+# 0.3-0.5 s (numpy among others); tests/test_understanding_lazy.py keeps it equal.
+TIME_CHARS = re.compile(
+    r"(现在|开始|黎明|过去|未来|愚人|感恩|圣诞|情人|儿童|劳动|父亲|母亲|礼拜|霜降|立春|立冬|小寒|大寒|"
+    r"立夏|立秋|冬至|"
+    r"[102年月日3589647时午至天上个分今下\:\-点晚前一小后周起内以底三晨钟来半两凌当十份季Qq"
+    r"去早多第五中初廿\.度二从六期旬到间四节号："
+    r"代\~\—～春明昨星末秋之同·世纪本七九秒每次八夏/夜零正冬腊余工作元国清傍交易首 ()（）、"
+    r"万宵全暑头端庆旦－际消费者权益大里农阴历双财"
+    r"近运深, ”夕〇几汛假壹无数白百刻许左右的这本])+"
+)
+# Runs jionlp finds no time in, whatever the base ("查一下张伟"): checked against jionlp.
+_NO_TIME_RUNS = frozenset({"一下"})
+
+
+def may_hold_time(text: str) -> bool:
+    """False when jionlp's time extractor certainly finds nothing in `text`: every run of its
+    time characters, without the spaces and 的 it never starts or ends a time with, is a
+    single character or a known empty run. Lets a look-up skip importing jionlp."""
+    for run in TIME_CHARS.finditer(text):
+        core = run.group().strip(" 的")
+        if len(core) > 1 and core not in _NO_TIME_RUNS:
+            return True
+    return False
+
+
 def _jionlp_period(text: str, now: datetime) -> Period | None:
+    if not may_hold_time(text):
+        return None
     try:
         found = _jio().ner.extract_time(text, time_base=_wall_clock(now), with_parsing=True)
     except Exception:
