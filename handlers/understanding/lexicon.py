@@ -6,7 +6,12 @@ what it is for. Matching is done on the normalised, lower-cased message.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
+import unicodedata
+from functools import cache
+from pathlib import Path
 
 # Focused answers about one customer (field -> words that ask for it).
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -189,9 +194,55 @@ def _sounds(text: str) -> str:
     return "|" + "|".join(lazy_pinyin(text)) + "|"
 
 
+def _toneless(reading: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c))
+
+
+@cache
+def _readings() -> dict[str, frozenset[str]]:
+    """Every tone-less reading of each character, from pypinyin's own table, read from its
+    file: importing pypinyin loads its phrase dictionary too (0.3 s per process)."""
+    spec = importlib.util.find_spec("pypinyin")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(next(iter(spec.submodule_search_locations))) / "pinyin_dict.json"
+    raw: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    return {chr(int(k)): frozenset(_toneless(r) for r in v.split(",")) for k, v in raw.items()}
+
+
+# Characters that some pypinyin phrase reads in a way their own entry lacks (pypinyin 0.55,
+# checked over its whole phrase dictionary): they may sound like anything.
+_ODD_READINGS = frozenset("乐干燵着")
+_LATIN = re.compile(r"[a-z]", re.IGNORECASE)
+
+
+def _same_sound(typed: str, wanted: str, table: dict[str, frozenset[str]]) -> bool:
+    if typed == wanted or typed in _ODD_READINGS or wanted in _ODD_READINGS:
+        return True
+    heard, meant = table.get(typed), table.get(wanted)
+    return heard is not None and meant is not None and not heard.isdisjoint(meant)
+
+
+def _may_sound_like(text: str, word: str) -> bool:
+    """False only when no reading of `text` can sound like `word`, so that pypinyin need not
+    load: no run of characters shares, one by one, a reading with the word's."""
+    table = _readings()
+    if not table or _LATIN.search(text) or any(ch not in table for ch in word):
+        return True  # latin spells syllables ("dian话"): leave it to pypinyin
+    return any(
+        all(_same_sound(a, b, table) for a, b in zip(text[i : i + len(word)], word, strict=True))
+        for i in range(len(text) - len(word) + 1)
+    )
+
+
 def words_by_sound(text: str, table: dict[str, tuple[str, ...]]) -> list[str]:
     """Like `words_in`, by tone-less pinyin: typed homophones ("电化" for 电话, "姿产" for
     资产) find their word. Only Chinese words of two or more characters count."""
+    candidates = [
+        w for words in table.values() for w in words if len(w) >= 2 and "\u4e00" <= w[0] <= "\u9fff"
+    ]
+    if not any(_may_sound_like(text, w) for w in candidates):
+        return []
     heard = _sounds(text)
     return [
         key
