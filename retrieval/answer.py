@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Literal
 from crm_store.masking import mask_text
 from retrieval.links import strip_links
 from retrieval.llm import model_name
-from retrieval.llm_metrics import count_call
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -182,6 +181,8 @@ async def compose_answer(
     prompt = build_prompt(question, notes, lang)
     ids = list(dict.fromkeys(n.customer_id for n in notes))
     name = model_name(model)
+    from retrieval.llm_metrics import count_call  # prometheus_client: not for a look-up
+
     try:
         message = await asyncio.wait_for(model.ainvoke(prompt.messages()), timeout)
         text = _answer_text(getattr(message, "content", ""))

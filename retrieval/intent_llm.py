@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from retrieval.llm_metrics import count_call
-
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
@@ -111,6 +109,8 @@ async def propose_intent(
         ("system", _SYSTEM),
         ("human", f"Message (JSON string): {json.dumps(message, ensure_ascii=False)}"),
     ]
+    from retrieval.llm_metrics import count_call  # prometheus_client: not for a look-up
+
     try:
         structured = model.with_structured_output(IntentProposal, method="function_calling")
         result = await asyncio.wait_for(structured.ainvoke(prompt), timeout)
