@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import tempfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -101,6 +100,8 @@ def seed_demo(
     ] = False,
 ) -> None:
     """Load a realistic demo data set (branches, staff, ~300 customers, notes) and index it."""
+    import tempfile
+
     from bot.cli_index import update_index
     from crm_store.demo import DEMO_KINDS, write_demo_files
     from crm_store.demo_retention import seed_retention_demo
