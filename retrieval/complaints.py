@@ -68,7 +68,8 @@ def keyword_in(text: str) -> str:
     for word in KEYWORDS:
         for found in re.finditer(re.escape(word), text):
             before = text[max(0, found.start() - NEGATION_REACH) : found.start()]
-            if not any(n in before for n in NEGATIONS):
+            # "不打算过去", "不考虑换": a bare 不 right before the keyword negates it too.
+            if not any(n in before for n in NEGATIONS) and not before.endswith("不"):
                 return word
     return ""
 

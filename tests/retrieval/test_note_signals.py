@@ -62,3 +62,12 @@ def test_similarity_alone_flags_a_complaint_without_keywords(e5: object) -> None
     flagged = detector.classify(["客户直言这次的产品让他亏了钱，以后不会再在我们这里买理财"])
     calm = detector.classify(["客户推荐了他的同事来我行开户"])
     assert flagged[0].complaint and not calm[0].complaint
+
+
+def test_paraphrases_without_the_first_keywords_are_caught() -> None:
+    assert keyword_in("客户对最近的服务颇有微词") == "颇有微词"
+    assert keyword_in("客户说隔壁银行还加息，打算过去") == "打算过去"
+    assert keyword_in("客户在考虑换一家银行") in {"考虑换", "换一家"}
+    assert keyword_in("客户说不打算过去，还是放我们这里") == ""  # negated
+    assert keyword_in("客户把另一家的存款转来我行") == ""  # money coming in
+    assert keyword_in("解释了前几年退保不划算，客户决定继续持有") == ""  # not a demand
