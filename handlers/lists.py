@@ -18,7 +18,7 @@ from handlers.context import Context
 from handlers.contracts import Event, Reply
 from handlers.render import product_text, segment_text
 from handlers.texts import day_text, money_text, t
-from handlers.today import more_of_today
+from handlers.today import more_of_today, numbered_maturity
 
 PAGE = 20
 PAGE_KEPT_FOR = timedelta(hours=2)
@@ -149,19 +149,7 @@ def _maturities(ctx: Context, args: dict[str, str]) -> tuple[list[str], list[str
     if args.get("segment"):
         keep = of_segment(ctx.session, [m.customer_id for m in rows], args["segment"])
         rows = [m for m in rows if m.customer_id in keep]
-    lines = [
-        t(
-            "list_maturity_line",
-            ctx.lang,
-            index=n,
-            name=m.customer_name,
-            kind=product_text(m.product_type, ctx.lang),
-            product=m.product_name,
-            amount=money_text(m.amount, m.currency, ctx.lang),
-            due=day_text(m.maturity_date, ctx.today, ctx.lang),
-        )
-        for n, m in enumerate(rows, 1)
-    ]
+    lines = [numbered_maturity(ctx, n, m) for n, m in enumerate(rows, 1)]
     kinds = "、".join(product_text(p, ctx.lang) for p in products)
     filters: dict[str, Any] = {
         "kind": "maturities",

@@ -83,7 +83,7 @@ async def today_agenda(ctx: Context) -> Reply:
             items.append(
                 _occurrence("maturity", m.holding_id or "", m.customer_id, m.maturity_date)
             )
-            lines.append(_maturity(ctx, len(items), m))
+            lines.append(numbered_maturity(ctx, len(items), m))
     _remember(ctx, items, len(followups))
     # '更多' now continues this list, not an older one.
     conversation.forget(
@@ -100,7 +100,8 @@ def _birthday(ctx: Context, index: int, b: BirthdayLine) -> str:
     )
 
 
-def _maturity(ctx: Context, index: int, m: MaturityLine) -> str:
+def numbered_maturity(ctx: Context, index: int, m: MaturityLine) -> str:
+    """One maturity as a numbered line (today's list and the maturities list)."""
     return t(
         "list_maturity_line",
         ctx.lang,
