@@ -199,15 +199,22 @@ def _toneless(reading: str) -> str:
 
 
 @cache
-def _readings() -> dict[str, frozenset[str]]:
-    """Every tone-less reading of each character, from pypinyin's own table, read from its
-    file: importing pypinyin loads its phrase dictionary too (0.3 s per process)."""
+def _pinyin_table() -> dict[str, str]:
+    """pypinyin's own character table (code point -> readings), read from its file: importing
+    pypinyin loads its phrase dictionary too (0.3 s per process)."""
     spec = importlib.util.find_spec("pypinyin")
     if spec is None or not spec.submodule_search_locations:
         return {}
     path = Path(next(iter(spec.submodule_search_locations))) / "pinyin_dict.json"
-    raw: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
-    return {chr(int(k)): frozenset(_toneless(r) for r in v.split(",")) for k, v in raw.items()}
+    table: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    return table
+
+
+@cache
+def _readings(ch: str) -> frozenset[str] | None:
+    """Every tone-less reading of a character, or None when pypinyin has none."""
+    readings = _pinyin_table().get(str(ord(ch)))
+    return frozenset(_toneless(r) for r in readings.split(",")) if readings else None
 
 
 # Characters that some pypinyin phrase reads in a way their own entry lacks (pypinyin 0.55,
@@ -216,21 +223,20 @@ _ODD_READINGS = frozenset("乐干燵着")
 _LATIN = re.compile(r"[a-z]", re.IGNORECASE)
 
 
-def _same_sound(typed: str, wanted: str, table: dict[str, frozenset[str]]) -> bool:
+def _same_sound(typed: str, wanted: str) -> bool:
     if typed == wanted or typed in _ODD_READINGS or wanted in _ODD_READINGS:
         return True
-    heard, meant = table.get(typed), table.get(wanted)
+    heard, meant = _readings(typed), _readings(wanted)
     return heard is not None and meant is not None and not heard.isdisjoint(meant)
 
 
 def _may_sound_like(text: str, word: str) -> bool:
     """False only when no reading of `text` can sound like `word`, so that pypinyin need not
     load: no run of characters shares, one by one, a reading with the word's."""
-    table = _readings()
-    if not table or _LATIN.search(text) or any(ch not in table for ch in word):
+    if not _pinyin_table() or _LATIN.search(text) or any(_readings(ch) is None for ch in word):
         return True  # latin spells syllables ("dian话"): leave it to pypinyin
     return any(
-        all(_same_sound(a, b, table) for a, b in zip(text[i : i + len(word)], word, strict=True))
+        all(_same_sound(a, b) for a, b in zip(text[i : i + len(word)], word, strict=True))
         for i in range(len(text) - len(word) + 1)
     )
 
