@@ -14,6 +14,10 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.cli_lazy import GROUPS
 from crm_store import schema
+from crm_store.settings import Settings
+from crm_store.store import open_store
+from tests.conftest import TEST_KEY
+from tests.world import build_world
 
 runner = CliRunner()
 
@@ -102,3 +106,41 @@ def test_head_revision_from_headers_is_alembics() -> None:
 
     script = ScriptDirectory.from_config(schema.alembic_config())
     assert schema.head_revision() == script.get_current_head()
+
+
+# Not for a card look-up through `ask` either: the message reader's jionlp and pypinyin
+# (only for a time or a homophone), numpy (types of the retriever), the LLM counters.
+NOT_FOR_LOOKUP = (*NEVER_AT_START, "jionlp", "pypinyin", "numpy", "prometheus_client")
+
+
+LOOKUP = ["ask", "--as", "rm1", "--now", "2026-11-28T10:00:00", "查一下张伟"]
+
+
+@pytest.mark.parametrize(("argv", "shown"), [(LOOKUP, "张伟"), (["staff", "list"], "rm1")])
+def test_lookup_and_staff_list_load_no_reader_library_numpy_or_metrics(
+    settings: Settings, argv: list[str], shown: str
+) -> None:
+    store = open_store(settings)
+    build_world(store)
+    store.close()
+    code = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        f"sys.argv = ['bankbot', *{argv!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "import json\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    env = {
+        "BANKBOT_HOME": str(settings.bankbot_home),
+        "DATABASE_URL": settings.database_url or "",
+        "BANKBOT_DATA_KEY": TEST_KEY,
+        "CHROMA_URL": "",
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert shown in out.stdout, out.stdout + out.stderr
+    loaded = set(json.loads(out.stdout.splitlines()[-1]))
+    assert not loaded & set(NOT_FOR_LOOKUP)

