@@ -68,7 +68,7 @@ def filtered_customers(
     if tag:
         # Exact tag match inside the `;`-separated list, at either end or in the middle.
         padded = func.coalesce(";" + Customer.tags + ";", "")
-        conditions.append(padded.contains(f";{tag};"))
+        conditions.append(padded.contains(f";{tag};", autoescape=True))
     if aum_at_least is not None:
         conditions.append(Customer.aum >= aum_at_least)
     if aum_below is not None:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from crm_store.tag_lists import SEGMENT_WORDS, customers_tagged, own_customers_named
+from crm_store.tag_lists import SEGMENT_WORDS, own_customers_named
 from crm_store.tags import MAX_TAG_CHARS, edit_tag
 from handlers.context import Context
 from handlers.contracts import Event, Reply
-from handlers.retention_text import short_money
 from handlers.texts import t
-
-LIST_LIMIT = 20
 
 
 async def change_tag(ctx: Context, name: str, tag: str, action: str) -> Reply:
@@ -29,21 +26,3 @@ async def change_tag(ctx: Context, name: str, tag: str, action: str) -> Reply:
     key = kind if changed else f"{kind}_already"
     event = Event(kind, {"customer_id": ids[0], "tag": tag, "changed": changed})
     return Reply(t(key, ctx.lang, name=name, tag=tag), (event,))
-
-
-async def list_by_tag(ctx: Context, word: str) -> Reply:
-    """Visible customers with a tag (or of a segment), largest AUM first."""
-    rows, total = customers_tagged(
-        ctx.session, actor=ctx.actor, today=ctx.today, word=word, limit=LIST_LIMIT
-    )
-    segment = SEGMENT_WORDS.get(word)
-    flt = {"segment": segment} if segment else {"tag": word}
-    event = Event("list_shown", {"customer_ids": [r[0] for r in rows], "filter": flt})
-    if not rows:
-        return Reply(t("tag_list_none", ctx.lang, tag=word), (event,))
-    lines = [t("tag_list_head", ctx.lang, tag=word, total=total)]
-    for i, (_, name, aum) in enumerate(rows, 1):
-        lines.append(f"{i}. {name}｜{short_money(aum, ctx.lang) if aum is not None else '-'}")  # type: ignore[arg-type]
-    if total > len(rows):
-        lines.append(t("today_more", ctx.lang, more=total - len(rows)))
-    return Reply("\n".join(lines), (event,))

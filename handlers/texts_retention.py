@@ -39,8 +39,6 @@ ZH: dict[str, str] = {
     "tag_added_already": "{name}已经有标签“{tag}”。",
     "tag_removed": "已去掉{name}的标签“{tag}”。",
     "tag_removed_already": "{name}没有标签“{tag}”。",
-    "tag_list_head": "“{tag}”客户共{total}位（按资产排序）：",
-    "tag_list_none": "您可查看的客户中没有“{tag}”客户。",
     "team_title": "📊 {who}周报（{start}—{end}）",
     "team_total": "合计",
     "team_total_line": "合计：记录{notes}条（较上周{notes_change}）\n"
@@ -99,8 +97,6 @@ EN: dict[str, str] = {
     "tag_added_already": "{name} already has tag '{tag}'.",
     "tag_removed": "Tag '{tag}' removed from {name}.",
     "tag_removed_already": "{name} has no tag '{tag}'.",
-    "tag_list_head": "Customers tagged '{tag}': {total} (by AUM):",
-    "tag_list_none": "None of the customers you can see is tagged '{tag}'.",
     "team_title": "📊 {who} weekly report ({start} to {end})",
     "team_total": "Total",
     "team_total_line": "Total: {notes} notes ({notes_change} vs last week), {done} done "
