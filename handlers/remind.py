@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import date, timedelta
 
 from crm_store import conversation
 from crm_store.customers import CustomerSummary, find_by_name, find_by_phone_tail
@@ -12,7 +13,7 @@ from crm_store.permissions import can_write
 from handlers.clarify import ask_to_choose
 from handlers.context import Context
 from handlers.contracts import Event, Reply
-from handlers.dates import find_followup_date
+from handlers.dates import find_followup_date, parse_date_expression
 from handlers.texts import day_text, t
 from handlers.understanding.slots import find_customers
 
@@ -37,22 +38,35 @@ async def remind_request(ctx: Context, args: dict[str, str]) -> Reply:
     if not matches:
         return Reply(t("remind_who", ctx.lang), (Event("not_found"),))
     found = find_followup_date(args["text"], ctx.now)
-    due = found.on if found else ctx.today + timedelta(days=1)
+    on = found.on if found else _english_day(args["text"], ctx)
+    due = on or ctx.today + timedelta(days=1)
     action = {
         "action": "remind",
         "text": args["text"],
         "due": due.isoformat(),
-        "guessed": found is None,
+        "guessed": on is None,
     }
     if len(matches) > 1:
         return ask_to_choose(ctx, matches, action)
     return save_reminder(ctx, matches[0].id, action)
 
 
+_EN_DAY = re.compile(
+    r"(?i)\b(day after tomorrow|tomorrow|in \d{1,3} (?:days?|weeks?)|"
+    r"(?:next )?(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b"
+)
+
+
+def _english_day(text: str, ctx: Context) -> date | None:
+    """'remind me to call X tomorrow / on Friday / in 3 days' (Chinese goes through jionlp)."""
+    m = _EN_DAY.search(text)
+    if m is None:
+        return None
+    return parse_date_expression(re.sub(r"^in ", "", m.group(1).lower()), ctx.now)
+
+
 def save_reminder(ctx: Context, customer_id: str, action: dict[str, object]) -> Reply:
     """Write the follow-up and offer undo for ten minutes."""
-    from datetime import date
-
     if not can_write(ctx.session, ctx.actor, customer_id, ctx.today):
         return Reply(t("read_only", ctx.lang), (Event("refused", {"reason": "read_only"}),))
     due = date.fromisoformat(str(action["due"]))

@@ -88,7 +88,7 @@ EN: dict[str, str] = {
     "list_birthdays": "Birthdays {words} ({start} to {end}, {total} customers):",
     "list_maturities": "Customers with {kinds} products maturing {start} to {end} ({total}):",
     "list_customers": "Your {filter} customers ({total}):",
-    "list_count": "You can see {total} {filter} customers.",
+    "list_count": "Customers you can see ({filter}): {total}.",
     "list_followups": "Customers with follow-ups due ({total}):",
     "list_none": "No customers match ({filter}).",
     "list_more": "... {more} more, reply 'more' to see them.",

@@ -198,3 +198,8 @@ def test_churn_questions_in_plain_words(bot: Assistant) -> None:
     assert "c2" not in str(listed.reply.events)
     why = bot.say("rm1", "张伟会不会流失")
     assert "c2" not in str(why.reply.events) and "not_understood" not in why.types()
+
+
+def test_english_reminder_reads_its_day(bot: Assistant) -> None:
+    created = bot.say("rm1", "remind me to call Zhang Wei on Monday").event("followup_created")
+    assert created == {**created, "customer_id": "c1", "due_on": "2026-11-30"}
