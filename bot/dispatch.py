@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from bot.audit_rows import audit_message
 from bot.door import admit, is_oversize
 from bot.gate import StrangerLimit, bind_account, bind_request, stranger_reply
 from bot.identity import TRUSTED_LOCAL_CHANNELS, resolve_actor
 from bot.voice.detail import voice_detail
 from crm_store import index_outbox
-from crm_store.audit import write_audit
 from crm_store.masking import mask_text
 from crm_store.permissions import Actor, may_use_customer_chat
 from crm_store.redaction import clean_text
@@ -194,13 +194,11 @@ class Dispatcher:
         self._keep_more(session, message, now, actor, reply)
         hosts = self.retriever.allowed_link_hosts if self.retriever else frozenset()
         guarded = guard_reply(session, actor, now.date(), reply, hosts, asked=message.text)
-        write_audit(
+        audit_message(
             session,
+            message,
             at=now,
-            actor_staff_id=actor.staff_id if actor else None,
-            channel=message.channel,
-            sender_id=message.sender_id,
-            chat_type=message.chat_type,
+            actor=actor,
             intent=intent,
             customer_ids=guarded.customer_ids(),
             decision=_decision(guarded),
@@ -264,15 +262,12 @@ class Dispatcher:
     def _audit_failure(self, message: IncomingMessage, now: datetime) -> None:
         try:
             with self.store.db.write() as session:
-                write_audit(
+                audit_message(
                     session,
+                    message,
                     at=now,
-                    actor_staff_id=None,
-                    channel=message.channel,
-                    sender_id=message.sender_id,
-                    chat_type=message.chat_type,
+                    actor=None,
                     intent="error",
-                    customer_ids=[],
                     decision="error",
                     text_masked=mask_text(message.text),
                     detail=voice_detail(message),

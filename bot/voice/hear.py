@@ -18,13 +18,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from bot import metrics
+from bot.audit_rows import audit_message
 from bot.gate import bind_request
 from bot.identity import resolve_actor
 from bot.voice.audio import AudioError, AudioTooLong, to_wav
 from bot.voice.detail import voice_detail
 from bot.voice.settings import VoiceSettings
 from bot.voice.transcribe import TranscribeError, Transcriber, recognition_prompt
-from crm_store.audit import write_audit
 from crm_store.permissions import may_use_customer_chat
 from crm_store.prompt_names import names_for_prompt
 from crm_store.redaction import clean_text
@@ -183,15 +183,12 @@ class VoiceNotes:
         metrics.VOICE.labels(channel=message.channel, outcome=reason).inc()
         with dispatcher.store.db.write() as session:
             actor = resolve_actor(session, channel=message.channel, sender_id=message.sender_id)
-            write_audit(
+            audit_message(
                 session,
+                message,
                 at=now,
-                actor_staff_id=actor.staff_id if actor else None,
-                channel=message.channel,
-                sender_id=message.sender_id,
-                chat_type=message.chat_type,
+                actor=actor,
                 intent="voice",
-                customer_ids=[],
                 decision="not_transcribed",
                 text_masked="",
                 detail=f"{voice_detail(message)} not_transcribed={reason}",
