@@ -100,7 +100,7 @@ def _note(text: str, slots: Slots) -> i.Intent:
 
 
 def _customer_args(slots: Slots) -> dict[str, str]:
-    if slots.name and slots.tail4 and slots.one_customer:  # "王芳 尾号3366"
+    if slots.name and slots.told_apart and slots.one_customer:  # "王芳 尾号3366", "VIP的王芳"
         return {"name": slots.name, "customer_id": slots.one_customer.id}
     if slots.name:
         return {"name": slots.name}
@@ -261,7 +261,7 @@ def _about_customer(rest: str, slots: Slots) -> Reading:
     if _STATEMENT.search(rest) and not lx.QUESTION_CUE.search(rest):
         note = i.Intent(i.NOTE, {"content": slots.text, **args})
         return Reading(note, sure=False, options=(note, i.Intent(i.LOOKUP, args)))
-    if slots.segments and not slots.fields:
+    if slots.segments and not slots.fields and not slots.told_apart:
         return Reading(i.Intent(i.FIELD, {**args, "field": "segment"}))
     if slots.products and set(slots.fields) <= {"holdings"} and _only_words(rest, slots):
         # "张伟 大额存单": a note to write, or the holdings to see?

@@ -134,6 +134,7 @@ class Slots:
     segments: list[str] = field(default_factory=list)
     tag: str | None = None  # a tag of a visible customer, named in a list request
     unknown_name: str | None = None  # a name no visible customer has ("侯俊峰电话多少")
+    told_apart: bool = False  # namesakes told apart by a phone tail or a segment
 
     @property
     def one_customer(self) -> CustomerSummary | None:
@@ -180,8 +181,12 @@ def find_slots(ctx: Context, text: str, now: datetime) -> Slots:
         )
     rest = text.replace(name, " ") if name else text
     tag = _tag_in(ctx, rest) if not customers and lx.LIST_CUE.search(rest.lower()) else None
+    namesakes = len(customers) > 1
     if tail and len(customers) > 1:  # "王芳 尾号3366": the tail tells namesakes apart
         customers = [c for c in customers if (c.phone_masked or "").endswith(tail.group(1))]
+    segments = lx.words_in(rest, lx.SEGMENTS)
+    if segments and len(customers) > 1:  # "王芳那个VIP客户": so does the segment
+        customers = [c for c in customers if c.segment in segments] or customers
     return Slots(
         text=text,
         customers=customers,
@@ -191,7 +196,8 @@ def find_slots(ctx: Context, text: str, now: datetime) -> Slots:
         threshold=find_threshold(rest),
         fields=lx.words_in(rest, lx.FIELDS) or (lx.words_by_sound(rest, lx.FIELDS) if name else []),
         products=lx.words_in(rest, lx.PRODUCTS),
-        segments=lx.words_in(rest, lx.SEGMENTS),
+        segments=segments,
+        told_apart=namesakes and len(customers) == 1,
         tag=tag,
         unknown_name=None if customers or tag else (name_like(text) or _latin_name(text)),
     )

@@ -203,3 +203,8 @@ def test_churn_questions_in_plain_words(bot: Assistant) -> None:
 def test_english_reminder_reads_its_day(bot: Assistant) -> None:
     created = bot.say("rm1", "remind me to call Zhang Wei on Monday").event("followup_created")
     assert created == {**created, "customer_id": "c1", "due_on": "2026-11-30"}
+
+
+def test_a_segment_tells_namesakes_apart(bot: Assistant) -> None:
+    shown = bot.say("rm1", "王芳那个潜在客户的电话").event("customer_shown")
+    assert shown == {"customer_id": "c5", "field": "phone"}
