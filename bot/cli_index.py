@@ -44,7 +44,7 @@ def _opened(store: Store) -> Iterator[NoteIndex | None]:
     from retrieval.errors import IndexBusy, RetrievalError
 
     try:
-        index = open_index(store.settings)
+        index = open_index(store.settings, db=store.db)
     except IndexBusy:
         yield None
         return
@@ -170,7 +170,7 @@ def update_index(store: Store) -> str | None:
     if not queued:
         return None
     try:
-        index = open_index(store.settings)
+        index = open_index(store.settings, db=store.db)
     except IndexBusy:
         return (
             f"queued {queued} note changes for {held_by(store)} (bankbot serve), which holds "

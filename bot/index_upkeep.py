@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 # A look at an empty outbox is one indexed query (well under a millisecond), so looking every
 # 2 s costs nothing and keeps the lag from an import's commit to searchable within seconds.
 DRAIN_EVERY_SECONDS = 2.0
+PRUNE_EVERY = 3600.0  # the change log keeps a day; pruning it hourly is plenty
 
 
 class IndexUpkeep:
@@ -43,6 +45,7 @@ class IndexUpkeep:
         self.every = every
         self.applied = 0  # outbox rows applied since start (for tests and the log)
         self._stop = threading.Event()
+        self._pruned = time.monotonic()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -75,6 +78,7 @@ class IndexUpkeep:
             log.exception("note index catch-up failed")
         while not self._stop.wait(self.every):
             self.drain_once()
+            self.follow_once()
             self.answer_requests()
 
     def answer_requests(self) -> int:
@@ -90,6 +94,19 @@ class IndexUpkeep:
         except Exception:
             log.exception("could not answer the index requests; trying again shortly")
             return 0
+
+    def follow_once(self) -> int:
+        """On a Chroma server: apply the index writes other processes logged to this
+        process's vector cache, and prune the log hourly; changes applied."""
+        try:
+            done = self.index.follow_changes()
+            if self.index.feed is not None and time.monotonic() - self._pruned > PRUNE_EVERY:
+                self._pruned = time.monotonic()
+                self.index.feed.prune()
+        except Exception:
+            log.exception("could not follow the index change log; trying again shortly")
+            return 0
+        return done
 
     def drain_once(self) -> int:
         """Apply what is queued now; rows applied (0 after a failure: the next pass retries)."""
@@ -121,7 +138,7 @@ class OwnedUpkeep:
         from retrieval.lock import holder_pid
 
         try:
-            index = open_index(self.store.settings)
+            index = open_index(self.store.settings, db=self.store.db)
         except IndexBusy:
             pid = holder_pid(chroma_folder(self.store.settings))
             log.info("the note index is held by process %s, which keeps it current", pid)

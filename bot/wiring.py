@@ -78,7 +78,7 @@ def build_retriever(store: Store, *, only_existing: bool = False) -> Retriever |
     if only_existing and not config.chroma_url and not chroma_folder(store.settings).is_dir():
         return None
     llm = LlmSettings()
-    index = open_index(store.settings, config=config)
+    index = open_index(store.settings, config=config, db=store.db)
     try:
         model = make_chat_model(llm)
     except BaseException:

@@ -415,6 +415,18 @@ class SharedSecret(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class IndexChange(Base):
+    """One write to the note index, logged after Chroma took it: every process with a vector
+    cache on a Chroma server reads the log from the last id it applied (retrieval/change_feed.py).
+    A NULL note id means the whole collection was rebuilt."""
+
+    __tablename__ = "index_change"
+    __table_args__ = (Index("ix_index_change_created_at", "created_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    note_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class IndexOutbox(Base):
     """A note whose search-index entry must be written or removed, queued in the same
     transaction as the change; `retrieval.sync` applies it to Chroma after commit."""

@@ -10,8 +10,10 @@ from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
 from langchain_core.embeddings import Embeddings
 
+from crm_store.db import Database
 from crm_store.private_files import private_dir
 from crm_store.settings import Settings
+from retrieval.change_feed import ChangeFeed
 from retrieval.config import IndexSettings, chroma_folder
 from retrieval.embeddings import make_embeddings
 from retrieval.errors import IndexUnavailable
@@ -53,12 +55,19 @@ def open_index(
     *,
     config: IndexSettings | None = None,
     embeddings: Embeddings | None = None,
+    db: Database | None = None,
 ) -> NoteIndex:
-    """The note index the settings point at; close it when done (it holds a lock)."""
+    """The note index the settings point at; close it when done (it holds a lock).
+
+    On a Chroma server, `db` (the store's database) carries the change log: this process logs
+    its writes there and keeps a vector cache that follows everyone's. Every product path
+    passes it; without it the index neither logs nor caches."""
     config = config or IndexSettings()
     embeddings = embeddings or make_embeddings(config)
     if config.chroma_url:
-        return NoteIndex(server_client(config.chroma_url), embeddings, owns_client=True)
+        feed = ChangeFeed(db) if db is not None else None
+        client = server_client(config.chroma_url)
+        return NoteIndex(client, embeddings, owns_client=True, feed=feed)
     folder = private_dir(chroma_folder(settings))  # 0700: the notes' text is in there
     lock = acquire(folder)
     try:

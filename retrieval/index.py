@@ -4,9 +4,11 @@ Only masked, redacted text reaches Chroma. A search is always narrowed to a perm
 computed in SQL by the caller: a list of customer ids, where `None` means the caller decided
 "every customer" (compliance) and an empty list answers nothing without asking Chroma.
 
-On the embedded index opened by `open_index` (this process holds the folder's lock) scoped
-searches rank an in-process copy of the vectors and stored texts (retrieval/vector_cache.py)
-without asking Chroma; elsewhere (a Chroma server, an index opened without the lock) they go to
+Scoped searches rank an in-process copy of the vectors and stored texts
+(retrieval/vector_cache.py) without asking Chroma: on the embedded index opened by
+`open_index` (this process holds the folder's lock, so its writes are all there are), and on
+a Chroma server opened with a change feed (retrieval/change_feed.py: every process logs its
+writes in SQL and follows everyone's). Elsewhere (an index opened without either) they go to
 Chroma: exactly over the scope's vectors for small scopes, by the `$in` filter for larger ones.
 """
 
@@ -24,6 +26,7 @@ from langchain_chroma import Chroma
 from langchain_core.embeddings import Embeddings
 from numpy.typing import NDArray
 
+from retrieval.change_feed import ChangeFeed
 from retrieval.embeddings import E5Embeddings, embeddings_name
 from retrieval.entries import Hit, NoteEntry, make_hit
 from retrieval.errors import IndexUnavailable
@@ -72,9 +75,11 @@ class NoteIndex:
         owns_client: bool = False,
         exact_max_customers: int = EXACT_MAX_CUSTOMERS,
         vector_cache: bool | None = None,
+        feed: ChangeFeed | None = None,
     ) -> None:
         """`vector_cache`: rank scoped searches over an in-process copy of the vectors; by
-        default only with `lock` (the embedded index, which no other process can write)."""
+        default with `lock` (the embedded index, which no other process can write) or with
+        `feed` (a Chroma server whose writes every process logs and follows)."""
         if embeddings is None:  # Chroma would fall back to a model it downloads
             raise IndexUnavailable("the note index needs an embeddings object")
         self.client = client
@@ -83,7 +88,9 @@ class NoteIndex:
         self.exact_max_customers = exact_max_customers
         self._lock = lock
         self._owns_client = owns_client
-        self.use_cache = lock is not None if vector_cache is None else vector_cache
+        self.feed = feed
+        default_cache = lock is not None or feed is not None
+        self.use_cache = default_cache if vector_cache is None else vector_cache
         self._cache: VectorCache | None = None
         self._connect()
 
@@ -148,6 +155,8 @@ class NoteIndex:
         if cache is not None and cache.changing():  # loaded: pass on what Chroma now holds
             got = self._collection.get(ids=ids, include=["embeddings", "metadatas", "documents"])
             cache.put(*page_of(dict(got)))
+        if self.feed is not None:  # other processes' caches follow the log
+            self.feed.wrote(ids)
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove entries; ids not in the index are ignored."""
@@ -162,6 +171,8 @@ class NoteIndex:
         self._collection.delete(ids=ids)
         if cache is not None and cache.changing():
             cache.remove(ids)
+        if self.feed is not None:
+            self.feed.wrote(ids)
 
     def query_vector(self, query: str) -> NDArray[np.float32]:
         """The query embedding (e5's "query: " form)."""
@@ -220,6 +231,8 @@ class NoteIndex:
     def _pages(self) -> Iterator[Page]:
         include: Any = ["embeddings", "metadatas", "documents"]
         collection = self._collection
+        if self.feed is not None:  # what is logged from now on is applied after the load
+            self.feed.loading()
         return pages_of(
             lambda limit, offset: dict(collection.get(include=include, limit=limit, offset=offset)),
             PAGE,
@@ -232,10 +245,44 @@ class NoteIndex:
         cache = self._cache_now()
         if not cache.ensure_loaded(self._pages):
             return None
+        if self.feed is not None and self.feed.follow(self):  # written by other processes
+            cache = self._cache_now()  # a rebuild elsewhere replaces the collection
+            if not cache.ensure_loaded(self._pages):
+                return None
         chosen = cache.top_k(vector, scope, k)
         if chosen is None:
             return None
         return [Hit(c.note_id, c.customer_id, c.score, c.document, c.occurred_on) for c in chosen]
+
+    def follow_changes(self) -> int:
+        """Apply the index writes other processes logged (the upkeep timer calls it)."""
+        if self.feed is None or not self.use_cache:
+            return 0
+        return self.feed.follow(self, force=True)
+
+    def refresh_cached(self, note_ids: Sequence[str]) -> None:
+        """Re-read these notes from Chroma into the loaded cache; absent ones leave it."""
+        cache = existing_cache(str(self._collection.id))
+        if cache is None or not cache.loaded:
+            return
+        for start in range(0, len(note_ids), PAGE):
+            batch = list(note_ids[start : start + PAGE])
+            got = self._retry(self._stored, batch)
+            cache.changing()
+            cache.put(*page_of(got))
+            cache.remove(set(batch) - set(got["ids"]))
+            cache.changing()
+
+    def _stored(self, note_ids: list[str]) -> dict[str, Any]:
+        include: Any = ["embeddings", "metadatas", "documents"]
+        return dict(self._collection.get(ids=note_ids, include=include))
+
+    def follow_rebuild(self) -> None:
+        """Another process rebuilt the collection: connect to the new one; its cache loads
+        on the next search."""
+        drop_cache(str(self._collection.id))
+        self._cache = None
+        self._connect()
 
     def _hits(self, chosen: Sequence[tuple[str, float]]) -> list[Hit]:
         rows = self._collection.get(ids=[i for i, _ in chosen], include=["documents", "metadatas"])
@@ -295,6 +342,8 @@ class NoteIndex:
         with contextlib.suppress(NotFoundError):
             self.client.delete_collection(COLLECTION)
         self._connect()
+        if self.feed is not None:
+            self.feed.rebuilt()
 
     def close(self) -> None:
         """Release the vector cache, and the embedded folder's lock and the client if this

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +20,7 @@ from retrieval.embeddings import E5Embeddings
 from retrieval.errors import IndexUnavailable
 from retrieval.lock import BUSY_MESSAGE, LOCK_NAME
 from tests.conftest import TEST_KEY
-from tests.retrieval.conftest import NOTES, entry, local_config, record_notes
+from tests.retrieval.conftest import NOTES, entry, free_port, local_config, record_notes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,52 +86,6 @@ def test_a_second_process_gets_index_busy(home_settings: Settings, e5: E5Embeddi
     assert after.returncode == 0 and after.stdout.strip() == "opened: 1 entries", after.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def chroma_server(tmp_path: Path) -> Iterator[str]:
-    """A real `chroma run` on loopback; skipped only if the binary cannot start."""
-    binary = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
-    if binary is None:
-        pytest.skip("the `chroma` command is not installed next to this Python")
-    port = _free_port()
-    log = tmp_path / "chroma.log"
-    args = [binary, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1"]
-    with log.open("wb") as out:
-        try:
-            proc = subprocess.Popen([*args, "--port", str(port)], stdout=out, stderr=out)
-        except OSError as exc:
-            print(f"chroma server cannot start: {exc}")
-            pytest.skip(f"chroma server cannot start: {exc}")
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                why = log.read_text(errors="replace")[-2000:]
-                print(f"chroma server exited with {proc.returncode}:\n{why}")
-                pytest.skip(f"chroma server exited with {proc.returncode}: {why[-300:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"chroma server did not listen within 60 s:\n{log.read_text()}")
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def test_server_mode_through_http_client(
     chroma_server: str, home_settings: Settings, e5: E5Embeddings
 ) -> None:
@@ -160,7 +110,7 @@ def test_server_mode_through_http_client(
 
 
 def test_unreachable_server_is_a_clear_error(home_settings: Settings, e5: E5Embeddings) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     config = IndexSettings(_env_file=None, CHROMA_URL=url)  # type: ignore[call-arg]
     with pytest.raises(IndexUnavailable, match="cannot be reached"):
         open_index(home_settings, config=config, embeddings=e5)
