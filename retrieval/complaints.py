@@ -1,15 +1,17 @@
 """Rule 4's note classifier: does a note say the customer complains or means to leave?
 
-Two signals, never an LLM: a keyword list (with a guard against negations such as "没有不满"
-and against money coming *to* us) and similarity to a bank of labelled example notes, both
-complaints and their look-alikes (a solved problem, a happy customer). A note is flagged
-when a keyword hits, or when most of its nearest examples are complaints. Example vectors are
-embedded once per process; note vectors are the ones the note index already stores.
+Two signals, never an LLM: word cues (`retrieval.complaint_cues`: risky words, each cancelled
+by the context that explains it, such as a negation, a reinvestment, a cash need, an estate or
+a friend's story) and similarity to a bank of labelled example notes, both complaints and
+their look-alikes (a solved problem, a happy customer). A note is flagged when a cue stands;
+when cues were found but all explained away, it is not; with no cue at all, it is flagged when
+its nearest examples are all complaints and nothing in it says the customer stays.
+Example vectors are embedded once per process; note vectors are the ones the note index
+already stores.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,31 +20,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from retrieval.complaint_bank import EXAMPLES
+from retrieval.complaint_cues import calm, decisive, hits
 from retrieval.embeddings import E5Embeddings
 
-KEYWORDS = (
-    "抱怨", "投诉", "不满意", "不满", "转走", "转出", "转到", "挪过去", "转过去", "销户",
-    "销掉", "注销", "关闭所有账户", "关闭账户", "赎回", "收益太低", "收益低", "利率低",
-    "换银行", "换一家", "去他行", "去别的银行", "他行", "别家银行", "别的银行", "提前支取",
-    "取走", "失望", "生气", "不高兴", "不想再买", "没信心", "被坑", "误导", "敷衍", "反感",
-    "争执", "吵了", "嗤之以鼻",
-    # Paraphrases with no word above: displeasure said mildly, leaving said sideways.
-    "颇有微词", "有微词", "意见很大", "很有意见", "有看法", "恼火", "气愤", "埋怨", "牢骚",
-    "不信任", "讨个说法", "给个说法", "要求赔偿", "要求退保", "要退保", "不踏实", "耿耿于怀",
-    "没有竞争力",
-    "打算过去", "准备过去", "考虑换", "换家", "换个银行", "别处", "别家", "其他银行", "拿走",
-    "撤出", "撤走", "迁过去", "不放我们", "不再放", "不在我们这", "另做打算", "不来了",
-)  # fmt: skip
-# A keyword shortly after one of these says the opposite ("没有什么不满意", "不打算转走").
-NEGATIONS = ("没有", "没", "无", "不打算", "不会", "并未", "未", "不想")
-# A keyword inside one of these says money comes to us, or the matter is settled.
-SETTLED = re.compile(
-    r"(转到我行|转过来|转入我行|转来我行|存到我行|带资金过来|之前投诉的.{0,12}已经?解决|赎回后(买|续|转投)我行"
-    r"|赎回.{0,8}买我行|用于买我行|赎回后买我行)"
-)
 # A note saying one of these is a contented customer: its neighbours alone do not flag it.
 CONTENT = ("续存", "续作", "满意", "夸", "认可", "感谢", "挺顺", "开心", "高兴", "追加")
-NEGATION_REACH = 4  # characters before a keyword searched for a negation
 # e5 similarities are compressed (0.90-0.99 between any two notes here), so one threshold on
 # the best match separates poorly; a vote of the nearest labelled examples does much better.
 # With 93 examples, the 3 nearest all being complaints beat 4 of 5 on the tuning notes
@@ -62,20 +44,13 @@ class Signal:
 
 
 def keyword_in(text: str) -> str:
-    """The first complaint keyword not negated in `text`, or ''."""
-    if SETTLED.search(text):
-        return ""
-    for word in KEYWORDS:
-        for found in re.finditer(re.escape(word), text):
-            before = text[max(0, found.start() - NEGATION_REACH) : found.start()]
-            # "不打算过去", "不考虑换": a bare 不 right before the keyword negates it too.
-            if not any(n in before for n in NEGATIONS) and not before.endswith("不"):
-                return word
-    return ""
+    """The first complaint or leaving cue of `text` that its context leaves standing, or ''."""
+    return decisive(text)
 
 
-def _settled_or_content(text: str) -> bool:
-    return bool(SETTLED.search(text)) or any(word in text for word in CONTENT)
+def _calm(text: str) -> bool:
+    """The similarity vote is not asked: the note says the customer stays or is content."""
+    return calm(text) or any(word in text for word in CONTENT)
 
 
 class ComplaintDetector:
@@ -116,7 +91,9 @@ class ComplaintDetector:
             word = keyword_in(text)
             if word:
                 signals.append(Signal(True, share, word))
-            elif share >= VOTES / NEIGHBOURS and not _settled_or_content(text):
+            elif hits(text):  # risky words all explained away: the cues have decided
+                signals.append(Signal(False, share, ""))
+            elif share >= VOTES / NEIGHBOURS and not _calm(text):
                 signals.append(Signal(True, share, EXAMPLES[nearest][0][:100]))
             else:
                 signals.append(Signal(False, share, ""))
