@@ -1,6 +1,7 @@
 """The example bank of rule 4: notes that say a customer complains or means to leave (True),
-and look-alikes that do not (False). Hand-written; `bench/eval_complaints.jsonl` holds them
-too (scored leave-one-out) plus a held-out part that is not in this bank."""
+and look-alikes that do not (False). Hand-written. `bench/eval_complaints.jsonl` holds the
+first ones too (scored leave-one-out); the last group was written for the similarity vote
+alone, in general terms, and is in no evaluation file."""
 
 EXAMPLES: tuple[tuple[str, bool], ...] = (
     ("客户抱怨手机银行转账总是失败，情绪较大，已记录并反馈网点运营。", True),
@@ -96,4 +97,19 @@ EXAMPLES: tuple[tuple[str, bool], ...] = (
     ("客户把理财赎回用于孩子婚礼开销，之后会再存回来。", False),
     ("客户说最近生意好，准备在我行追加定期。", False),
     ("客户对利率下调表示理解，问有没有期限更长的产品。", False),
+    # Leaving said with no risky word: courted, tempted, spreading money, cooling off.
+    ("客户说有家银行的经理经常请他喝茶，想让他去那边开户。", True),
+    ("客户最近总拿别人家的优惠跟我们比，口气越来越冷淡。", True),
+    ("客户说鸡蛋不能放在一个篮子里，打算把存款拆开放几个地方。", True),
+    ("客户到期的资金这次没有留下，说另有安排不方便讲。", True),
+    ("客户嫌我们的产品不如网上平台灵活，钱慢慢往那边放。", True),
+    ("客户说当初买的时候没人告诉他有这个风险，要我们给个交代。", True),
+    # Look-alikes: money moving or complaints mentioned, but the customer stays.
+    ("客户的理财到期后本金和收益已全部买入我行新一期产品。", False),
+    ("客户的父亲过世，客户来办理账户资金的继承手续。", False),
+    ("客户家里要用钱，取了一部分定期，其余继续放着。", False),
+    ("客户讲了他朋友在外面被理财骗的事，提醒我们多注意风险提示。", False),
+    ("客户之前反映的扣费已退回，客户说处理得很及时。", False),
+    ("客户听说别处利息高一点，比较后觉得差不多，没有变动。", False),
+    ("客户把自己名下两个账户的钱归集到一起，方便管理。", False),
 )

@@ -64,13 +64,14 @@ PATTERNS = (
     # Not renewing ("到期不续了", "没有续存"), but not a fee that stops ("不续费").
     (re.compile(r"(不|没有?)(再|打算|准备|想)?续(?!费)"), Kind.LEAVING),
     # Spreading money over several banks.
-    (re.compile(r"分散?(到|去|在|存到|存在)?.{0,4}(几家|多家|别家|各家|其他银行|不同的?银行)"),
+    (re.compile(r"分散?(到|去|在|存到|存在)?.{0,4}(几家|多家|别家|各家|其他银行|不同的?银行)"
+                r"|(拆开|分开)(放|存).{0,3}(几个|多个)(地方|银行)"),
      Kind.LEAVING),
 )  # fmt: skip
 
 # Another bank or a platform named: it turns money out into money leaving, whatever the reason.
 COMPETITOR = re.compile(
-    r"竞争行|竞争对手|他行|别家|别的银行|其他银行|另一家|另外一家|隔壁.{0,2}行|外资行"
+    r"竞争行|竞争对手|他行|别家|别的银行|其他银行|另一家|另外一家|有家银行|隔壁.{0,2}行|外资行"
     r"|(招商|工商|建设|农业|交通|邮储|平安|兴业|浦发|中信|民生|光大|华夏|广发|浙商)银行"
     r"|招行|工行|建行|农行|中行|交行|邮储|券商|余额宝|零钱通|理财通|支付宝"
 )
@@ -100,7 +101,7 @@ REINVESTED = re.compile(
 # The customer says the money stays ("不打算动", "还是放在我行", "没有换的打算").
 # "再不换经理就转走" is a threat, not staying: a negation after 再 does not count.
 STAYING = re.compile(
-    r"(?<!再)(不|没|没有|未)(打算|考虑|想|准备|会)?(把钱|资金)?(动|转|换|走|挪|搬)"
+    r"(?<!再)(不|没|没有|未)(打算|考虑|想|准备|会)?(把钱|资金)?(动|变动|调整|转|换|走|挪|搬)"
     r"|(还是|继续|仍然?|依然|照样)(把钱)?(放|存|留|在)在?(我行|我们|这边|这里|本行|咱们)"
     r"|没有?(换|转|走|挪)的?(打算|想法|意思)|(没|没有|不感)兴趣|婉拒|拒绝了|不为所动"
 )

@@ -27,7 +27,7 @@ from retrieval.embeddings import E5Embeddings
 CONTENT = ("续存", "续作", "满意", "夸", "认可", "感谢", "挺顺", "开心", "高兴", "追加")
 # e5 similarities are compressed (0.90-0.99 between any two notes here), so one threshold on
 # the best match separates poorly; a vote of the nearest labelled examples does much better.
-# With 93 examples, the 3 nearest all being complaints beat 4 of 5 on the tuning notes
+# With the first 93 examples, the 3 nearest all being complaints beat 4 of 5 on the tuning notes
 # (a wider vote let unrelated life events, such as a parent in hospital, ride on its edge).
 NEIGHBOURS = 3
 VOTES = 3  # of the NEIGHBOURS nearest examples must be complaints
