@@ -136,6 +136,8 @@ SATISFIED = (
 THIRD_PARTIES = re.compile(r"朋友|亲戚|同事|邻居|同学|熟人|战友|老乡|别人|其他客户|另一位客户")
 CLAUSE = re.compile(r"[^，。；！？,;!?]+")
 SUBJECT = re.compile(r"^(客户|他|她|本人|自己)")  # a clause that names its own subject
+# A clause whose subject is a third party ("客户的朋友…", "他同事…").
+TOLD = re.compile(r"^(客户|他|她)?的?(" + THIRD_PARTIES.pattern + ")")
 
 
 @dataclass(frozen=True)
@@ -200,8 +202,7 @@ def third_party(text: str, start: int) -> bool:
             own = text[clause.start() : start]
             if THIRD_PARTIES.search(own):
                 return True
-            told = re.match(r"^(客户|他|她)?的?" + THIRD_PARTIES.pattern, previous)
-            return bool(told) and not SUBJECT.match(clause.group(0))
+            return bool(TOLD.match(previous)) and not SUBJECT.match(clause.group(0))
         previous = clause.group(0)
     return False
 
@@ -257,5 +258,5 @@ def calm(text: str) -> bool:
         or STAYING.search(text)
         or (RESOLVED.search(text) and _affirmed(text, SATISFIED))
         or any(word in text for word in ESTATE)
-        or re.match(r"^(客户|他|她)?的?" + THIRD_PARTIES.pattern, text)
+        or TOLD.match(text)
     )
