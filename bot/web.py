@@ -105,6 +105,7 @@ def build_app(
     adapters: Sequence[PlatformAdapter],
     timer: ReminderTimer | None = None,
     index_count: Callable[[], int] | None = None,
+    cache_state: Callable[[], str] | None = None,
 ) -> Starlette:
     """The web app; its lifespan starts adapters, drains the inbox and starts the timer."""
 
@@ -116,6 +117,8 @@ def build_app(
         body = {
             "database": database,
             "index": index,
+            # Until "ready", scoped searches go to Chroma: slower, never wrong.
+            "vector_cache": cache_state() if cache_state is not None else "off",
             "channels": channels,
             "timer": timer is not None,
             # Staff with a digest today but no channel: bound today, it still goes out.

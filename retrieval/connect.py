@@ -67,12 +67,14 @@ def open_index(
     if config.chroma_url:
         feed = ChangeFeed(db) if db is not None else None
         client = server_client(config.chroma_url)
-        return NoteIndex(client, embeddings, owns_client=True, feed=feed)
+        precision = config.vector_cache_precision
+        return NoteIndex(client, embeddings, owns_client=True, feed=feed, cache_precision=precision)
     folder = private_dir(chroma_folder(settings))  # 0700: the notes' text is in there
     lock = acquire(folder)
     try:
         client = embedded_client(folder)
-        return NoteIndex(client, embeddings, lock=lock, owns_client=True)
+        precision = config.vector_cache_precision
+        return NoteIndex(client, embeddings, lock=lock, owns_client=True, cache_precision=precision)
     except BaseException:
         lock.release()
         raise

@@ -52,6 +52,10 @@ PAGE = 5_000
 # for 30, 37 ms for 100; the filter 10-12 ms up to 100 customers. Chroma hands back stored
 # vectors at ~30 us each, so the exact path grows with the scope and the filter does not.
 EXACT_MAX_CUSTOMERS = 20
+# "auto" keeps a cache of more notes than this as bfloat16: float32 at 1M notes needs more than
+# 2 GB per process, bfloat16 about half (bench/bench_cache_memory.py), at ~4x the ranking time.
+HALF_ABOVE_NOTES = 600_000
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -76,10 +80,12 @@ class NoteIndex:
         exact_max_customers: int = EXACT_MAX_CUSTOMERS,
         vector_cache: bool | None = None,
         feed: ChangeFeed | None = None,
+        cache_precision: str = "auto",
     ) -> None:
         """`vector_cache`: rank scoped searches over an in-process copy of the vectors; by
         default with `lock` (the embedded index, which no other process can write) or with
-        `feed` (a Chroma server whose writes every process logs and follows)."""
+        `feed` (a Chroma server whose writes every process logs and follows).
+        `cache_precision`: float32, bfloat16, or auto (bfloat16 above HALF_ABOVE_NOTES)."""
         if embeddings is None:  # Chroma would fall back to a model it downloads
             raise IndexUnavailable("the note index needs an embeddings object")
         self.client = client
@@ -89,6 +95,9 @@ class NoteIndex:
         self._lock = lock
         self._owns_client = owns_client
         self.feed = feed
+        if cache_precision not in PRECISIONS:
+            raise IndexUnavailable(f"vector cache precision must be one of {PRECISIONS}")
+        self.cache_precision = cache_precision
         default_cache = lock is not None or feed is not None
         self.use_cache = default_cache if vector_cache is None else vector_cache
         self._cache: VectorCache | None = None
@@ -222,11 +231,24 @@ class NoteIndex:
             return False
         return self._retry(lambda: self._cache_now().ensure_loaded(self._pages))
 
+    def cache_state(self) -> str:
+        """The vector cache for /healthz: off, not loaded, loading (with progress) or ready.
+        Until it is ready, scoped searches go to Chroma."""
+        if not self.use_cache:
+            return "off"
+        cache = existing_cache(str(self._collection.id))
+        return cache.state() if cache is not None else "not loaded"
+
     def _cache_now(self) -> VectorCache:
         key = str(self._collection.id)
         if self._cache is None or self._cache.key != key or existing_cache(key) is not self._cache:
-            self._cache = shared_cache(key)
+            self._cache = existing_cache(key) or shared_cache(key, half=self._half())
         return self._cache
+
+    def _half(self) -> bool:
+        if self.cache_precision == "auto":
+            return self._count() > HALF_ABOVE_NOTES
+        return self.cache_precision == "bfloat16"
 
     def _pages(self) -> Iterator[Page]:
         include: Any = ["embeddings", "metadatas", "documents"]

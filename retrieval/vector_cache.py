@@ -17,6 +17,12 @@ lock keeps every other bankbot process out. On a Chroma server other processes w
 time and Chroma offers no cheap change counter to check against, so there every scoped search
 still goes to Chroma.
 
+Precision. Each vector is kept as float32 (1.5 KB a note) or, with `half=True`, as bfloat16
+(the top 16 bits of the float32, rounded: 768 B a note; cosines change by at most ~4e-4).
+Ranking widens bfloat16 back to float32 block by block, about 4x the time of float32 ranking
+(bench/bench_cache_memory.py). At 1M notes float32 needs more than 2 GB per process, bfloat16
+about half of it; `NoteIndex` picks bfloat16 above HALF_ABOVE_NOTES unless told otherwise.
+
 Each write bumps a generation counter before and after it reaches Chroma; a load that saw the
 counter move while paging starts again, so a load racing a write in another thread never keeps
 a copy that misses that write.
@@ -46,6 +52,7 @@ MAX_SLICES = 64
 # triggers a regroup (a sort of the live rows: ~50 ms at 100k notes).
 MIN_REGROUP = 1024
 MAX_TAIL_SHARE = 8
+WIDEN_ROWS = 1024  # bfloat16 rows widened at a time: small enough to stay in the CPU cache
 
 
 @dataclass(frozen=True)
@@ -76,15 +83,17 @@ class VectorCache:
     per-customer Python objects, which keeps both the scope mapping and the collector cheap.
     """
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, *, half: bool = False) -> None:
         self.key = key  # the collection's id
+        self.half = half  # vectors stored as bfloat16 (uint16) instead of float32
         self._lock = threading.Lock()
         self._generation = 0
         self._loaded = False
+        self.loading: int | None = None  # notes read so far while a load runs
         self._clear()
 
     def _clear(self) -> None:
-        self._matrix: NDArray[np.float32] = np.empty((0, 0), dtype=np.float32)
+        self._matrix: NDArray[Any] = np.empty((0, 0), dtype=self._dtype)
         self._size = 0  # rows in use (live or dead) at the top of the matrix
         self._grouped = 0  # rows [0, _grouped) are grouped by customer code
         self._note_of: list[str | None] = []  # row -> note id (None: deleted row)
@@ -96,6 +105,10 @@ class VectorCache:
         self._occurred: NDArray[np.int32] = np.empty(0, dtype=np.int32)  # row -> YYYYMMDD
         self._start: NDArray[np.intp] = np.empty(0, dtype=np.intp)  # code -> first grouped row
         self._end: NDArray[np.intp] = np.empty(0, dtype=np.intp)  # code -> past its last
+
+    @property
+    def _dtype(self) -> type[np.generic]:
+        return np.uint16 if self.half else np.float32
 
     @property
     def loaded(self) -> bool:
@@ -118,17 +131,33 @@ class VectorCache:
             return self._loaded
 
     def ensure_loaded(self, pages: Callable[[], Iterable[Page]]) -> bool:
-        """Load every page unless loaded; False if writes kept racing the load."""
+        """Load every page unless loaded; False if writes kept racing the load, or while
+        another thread is loading (that search goes to Chroma instead of waiting)."""
+        with self._lock:
+            if self._loaded:
+                return True
+            if self.loading is not None:
+                return False
+            self.loading = 0
+        try:
+            return self._load(pages)
+        finally:
+            with self._lock:
+                self.loading = None
+
+    def _load(self, pages: Callable[[], Iterable[Page]]) -> bool:
         for _ in range(LOAD_ATTEMPTS):
             with self._lock:
                 if self._loaded:
                     return True
                 generation = self._generation
-            fresh = VectorCache(self.key)
+                self.loading = 0
+            fresh = VectorCache(self.key, half=self.half)
             places: dict[str, tuple[str, str, str, str]] = {}
             for ids, vectors, metas, documents in pages():
                 fresh._put(ids, vectors, metas, documents)
                 places.update((p[3], p) for p in map(_hierarchy, metas))
+                self.loading = len(fresh._row_of)  # for /healthz while it loads
             fresh._recode(sorted(places.values()))
             with self._lock:
                 if self._loaded:
@@ -138,6 +167,14 @@ class VectorCache:
                     self._loaded = True
                     return True
         return False
+
+    def state(self) -> str:
+        """'ready (N notes)', 'loading (N notes so far)' or 'not loaded', for /healthz."""
+        if self._loaded:
+            return f"ready ({len(self)} notes)"
+        if self.loading is not None:
+            return f"loading ({self.loading} notes so far)"
+        return "not loaded"
 
     def put(
         self, ids: Sequence[str], vectors: Any, metas: Sequence[Any], docs: Sequence[str]
@@ -265,8 +302,9 @@ class VectorCache:
         if self._matrix.shape[1] != block.shape[1]:
             if self._size:
                 raise ValueError("vectors of another dimension: the index needs a reindex")
-            self._matrix = np.empty((0, block.shape[1]), dtype=np.float32)
-        for note_id, meta, document, row_vector in zip(ids, metas, docs, block, strict=True):
+            self._matrix = np.empty((0, block.shape[1]), dtype=self._dtype)
+        stored = _narrow(block) if self.half else block
+        for note_id, meta, document, row_vector in zip(ids, metas, docs, stored, strict=True):
             code = self._code(str((meta or {}).get("customer_id", "")))
             row = self._row_of.get(note_id)
             if row is not None and self._row_code[row] != code:
@@ -340,16 +378,35 @@ class VectorCache:
 
 def _state(cache: VectorCache) -> dict[str, Any]:
     """A loaded copy's data attributes (not its lock or generation)."""
-    skip = {"key", "_lock", "_generation", "_loaded"}
+    skip = {"key", "half", "loading", "_lock", "_generation", "_loaded"}
     return {k: v for k, v in vars(cache).items() if k not in skip}
 
 
-def _cosines(block: NDArray[np.float32], query: NDArray[np.float32]) -> NDArray[np.float32]:
+def _cosines(block: NDArray[Any], query: NDArray[np.float32]) -> NDArray[np.float32]:
     """Row-by-query dot products (unit rows: cosines), on this thread only. BLAS would split a
     matrix-vector product over its thread pool, which is 3x faster on idle cores but stalls
     for 10+ ms whenever another request or process holds a core (measured p95 12.7 ms against
-    0.85 ms for this loop, 12.4k x 384 on 2 busy cores)."""
-    return np.einsum("ij,j->i", block, query)
+    0.85 ms for this loop, 12.4k x 384 on 2 busy cores). bfloat16 rows are widened a block at a
+    time (widening all of a 12.5k-row scope at once took 5x longer than block by block)."""
+    if block.dtype != np.uint16:
+        return np.einsum("ij,j->i", block, query)
+    out = np.empty(len(block), dtype=np.float32)
+    for start in range(0, len(block), WIDEN_ROWS):
+        part = _widen(block[start : start + WIDEN_ROWS])
+        out[start : start + WIDEN_ROWS] = np.einsum("ij,j->i", part, query)
+    return out
+
+
+def _narrow(block: NDArray[np.float32]) -> NDArray[np.uint16]:
+    """float32 to bfloat16 bits, rounded to nearest even (not truncated: half the error)."""
+    bits = np.ascontiguousarray(block, dtype=np.float32).view(np.uint32)
+    rounded = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
+    return rounded.astype(np.uint16)
+
+
+def _widen(block: NDArray[np.uint16]) -> NDArray[np.float32]:
+    """bfloat16 bits back to float32 (exact: the low 16 bits are zero)."""
+    return (block.astype(np.uint32) << np.uint32(16)).view(np.float32)
 
 
 def _grown(array: NDArray[Any], capacity: int, used: int, fill: float) -> NDArray[Any]:
@@ -363,12 +420,13 @@ _shared: weakref.WeakValueDictionary[str, VectorCache] = weakref.WeakValueDictio
 _shared_guard = threading.Lock()
 
 
-def shared_cache(key: str) -> VectorCache:
-    """The process's cache of collection `key`, made empty (unloaded) if there is none yet."""
+def shared_cache(key: str, *, half: bool = False) -> VectorCache:
+    """The process's cache of collection `key`, made empty (unloaded) if there is none yet
+    (`half`: store it as bfloat16; a cache already made keeps its precision)."""
     with _shared_guard:
         cache = _shared.get(key)
         if cache is None:
-            cache = VectorCache(key)
+            cache = VectorCache(key, half=half)
             _shared[key] = cache
         return cache
 

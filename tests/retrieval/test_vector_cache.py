@@ -263,3 +263,43 @@ def test_warm_up_loads_the_cache_before_any_search(bare_index: NoteIndex, e5: E5
     cache = bare_index._cache
     assert cache is not None and cache.loaded and len(cache) == len(NOTES) + 20
     assert not NoteIndex(bare_index.client, e5).warm_up()  # no lock, no cache: nothing to load
+
+
+def _loaded(vectors: Any, half: bool) -> VectorCache:
+    ids = [f"n{i}" for i in range(len(vectors))]
+    metas = [meta(f"c{i % 50}", f"b{i % 3}") for i in range(len(vectors))]
+    cache = VectorCache("k", half=half)
+    assert cache.ensure_loaded(lambda: iter([(ids, vectors, metas, ids)]))
+    return cache
+
+
+def test_a_bfloat16_cache_halves_the_memory_and_keeps_the_ranking() -> None:
+    rng = np.random.default_rng(11)
+    vectors = rng.standard_normal((3000, 384)).astype(np.float32)
+    full, half = _loaded(vectors, False), _loaded(vectors, True)
+    assert half.nbytes * 2 == full.nbytes
+    scope = [f"c{i}" for i in range(0, 50, 2)]
+    for _ in range(20):
+        query = rng.standard_normal(384).astype(np.float32)
+        exact, narrow = full.top_k(query, scope, 10), half.top_k(query, scope, 10)
+        assert exact is not None and narrow is not None
+        exact_scores = [h.score for h in exact]
+        assert [h.score for h in narrow] == pytest.approx(exact_scores, abs=5e-4)
+        # Wherever float32 separates a place from its neighbours by more than the bfloat16
+        # error, bfloat16 puts the same note there.
+        gaps = np.diff(exact_scores)
+        for place in range(10):
+            before = place == 0 or -gaps[place - 1] > 1e-3
+            after = place == 9 or -gaps[place] > 1e-3
+            if before and after:
+                assert narrow[place].note_id == exact[place].note_id
+
+
+def test_auto_precision_turns_to_bfloat16_above_the_threshold(
+    bare_index: NoteIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(bare_index, extra=0)
+    monkeypatch.setattr("retrieval.index.HALF_ABOVE_NOTES", len(NOTES) - 1)
+    bare_index.search_vector(bare_index.query_vector("基金"), customer_ids=["c1"], k=3)
+    cache = existing_cache(str(bare_index.collection.id))
+    assert cache is not None and cache.half and cache.loaded
