@@ -52,6 +52,7 @@ MAX_SLICES = 64
 # triggers a regroup (a sort of the live rows: ~50 ms at 100k notes).
 MIN_REGROUP = 1024
 MAX_TAIL_SHARE = 8
+PERMUTE_BYTES = 64 * 2**20  # scratch for a regroup, whatever the cache's size
 WIDEN_ROWS = 1024  # bfloat16 rows widened at a time: small enough to stay in the CPU cache
 
 
@@ -365,15 +366,17 @@ class VectorCache:
         codes = self._row_code[: self._size]
         keep = np.flatnonzero(codes >= 0)
         keep = keep[np.argsort(codes[keep], kind="stable")]
-        self._matrix = self._matrix[keep]
-        self._row_code, self._occurred = codes[keep], self._occurred[keep]
+        _permute_rows(self._matrix, keep)
+        self._row_code = _gathered(self._row_code, keep, -1)
+        self._occurred = _gathered(self._occurred, keep, 0)
         self._note_of = [self._note_of[r] for r in keep]
         self._document_of = [self._document_of[r] for r in keep]
         self._row_of = {str(n): row for row, n in enumerate(self._note_of)}
         self._size = self._grouped = len(keep)
         span = np.arange(len(self._customers))
-        self._start = np.searchsorted(self._row_code, span, side="left")
-        self._end = np.searchsorted(self._row_code, span, side="right")
+        grouped = self._row_code[: self._size]  # sorted; the spare capacity after it is not
+        self._start = np.searchsorted(grouped, span, side="left")
+        self._end = np.searchsorted(grouped, span, side="right")
 
 
 def _state(cache: VectorCache) -> dict[str, Any]:
@@ -407,6 +410,23 @@ def _narrow(block: NDArray[np.float32]) -> NDArray[np.uint16]:
 def _widen(block: NDArray[np.uint16]) -> NDArray[np.float32]:
     """bfloat16 bits back to float32 (exact: the low 16 bits are zero)."""
     return (block.astype(np.uint32) << np.uint32(16)).view(np.float32)
+
+
+def _permute_rows(matrix: NDArray[Any], order: NDArray[np.intp]) -> None:
+    """matrix[:len(order)] = matrix[order], in place, a band of columns at a time: a whole
+    copy would double the matrix's memory at each regroup (1.5 GB more at 1M float32 notes)."""
+    band = max(1, PERMUTE_BYTES // max(1, len(order) * matrix.itemsize))
+    for start in range(0, matrix.shape[1], band):
+        columns = matrix[order, start : start + band]  # read every row of the band first
+        matrix[: len(order), start : start + band] = columns
+
+
+def _gathered(array: NDArray[Any], order: NDArray[np.intp], fill: float) -> NDArray[Any]:
+    """array[order] at the front of a new array of the same capacity (rows must line up
+    with the matrix's, which keeps its capacity)."""
+    out = np.full(len(array), fill, dtype=array.dtype)
+    out[: len(order)] = array[order]
+    return out
 
 
 def _grown(array: NDArray[Any], capacity: int, used: int, fill: float) -> NDArray[Any]:
