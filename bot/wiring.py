@@ -72,6 +72,7 @@ def build_retriever(store: Store, *, only_existing: bool = False) -> Retriever |
     from retrieval.config import IndexSettings, chroma_folder
     from retrieval.connect import open_index
     from retrieval.llm import LlmSettings, make_chat_model
+    from retrieval.llm_gate import LlmGate
     from retrieval.search import Retriever
 
     config = IndexSettings()
@@ -90,4 +91,5 @@ def build_retriever(store: Store, *, only_existing: bool = False) -> Retriever |
         timeout=llm.llm_timeout_seconds,
         lang=store.settings.bankbot_lang,
         allowed_link_hosts=llm.allowed_link_hosts,
+        gate=LlmGate(llm.llm_max_concurrency),
     )

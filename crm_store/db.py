@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -48,6 +49,14 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30_000, echo: bool = False) 
 
 
 READ_ONLY = "bankbot_read_only"
+# Whether the current task or thread is inside `Database.write()`: a long wait there (an LLM)
+# would hold the write lock, which on SQLite every writer of the process queues on.
+_writing: ContextVar[bool] = ContextVar("bankbot_writing", default=False)
+
+
+def in_write_transaction() -> bool:
+    """Whether the caller is inside a `Database.write()` block."""
+    return _writing.get()
 
 
 def end_reads(session: Session) -> None:
@@ -86,7 +95,11 @@ class Database:
         # where a waiter sleeps up to 100 ms between tries and newer writers overtake it
         # (measured in bench/bench_serve.py: a single insert waited up to 2.6 s).
         with self._local_writer, self._writer() as session, session.begin():
-            yield session
+            writing = _writing.set(True)
+            try:
+                yield session
+            finally:
+                _writing.reset(writing)
 
     def analyze(self) -> None:
         """Refresh planner statistics after bulk changes; without them SQLite picks the

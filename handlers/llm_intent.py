@@ -21,14 +21,21 @@ from retrieval.llm import model_name
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
+    from retrieval.llm_gate import LlmGate
+
 PROPOSED = "intent_proposed"
 
 
 async def proposed_intent(
-    model: BaseChatModel, text: str, *, timeout: float, now: datetime | None = None
+    model: BaseChatModel,
+    text: str,
+    *,
+    timeout: float,
+    now: datetime | None = None,
+    gate: LlmGate | None = None,
 ) -> i.Intent | None:
     """The LLM's intent for `text` as a rule-shaped Intent; None when it offers nothing usable."""
-    proposal = await propose_intent(model, text, timeout=timeout)
+    proposal = await propose_intent(model, text, timeout=timeout, gate=gate)
     return intent_from_proposal(proposal, text, now)
 
 

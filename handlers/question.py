@@ -89,6 +89,7 @@ async def answer_question(
         lang=lang,
         timeout=retriever.timeout,
         allowed_link_hosts=retriever.allowed_link_hosts,
+        gate=retriever.gate,
     )
     shown = list(dict.fromkeys(n.customer_id for n in notes))
     data: dict[str, object] = {

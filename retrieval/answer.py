@@ -8,7 +8,6 @@ The reply guard (handlers/guard.py) still runs on the result: numbers, hidden na
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -20,10 +19,12 @@ from typing import TYPE_CHECKING, Literal
 
 from crm_store.masking import mask_text
 from retrieval.links import strip_links
-from retrieval.llm import model_name
+from retrieval.llm import ask_model, model_name
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+    from retrieval.llm_gate import LlmGate
 
 __all__ = ["Answer", "NoteForPrompt", "Prompt", "build_prompt", "compose_answer", "strip_links"]
 
@@ -169,8 +170,10 @@ async def compose_answer(
     lang: Lang = "zh",
     timeout: float = 20.0,
     allowed_link_hosts: frozenset[str] = frozenset(),
+    gate: LlmGate | None = None,
 ) -> Answer:
-    """Answer `question` from `notes`: with the LLM when one is set and answers in time."""
+    """Answer `question` from `notes`: with the LLM when one is set and answers in time
+    (through `gate` when given: at most its limit of calls at once)."""
     notes = list(notes)
     texts = _TEXTS[lang]
     listing = retrieval_only_text(notes, lang, allowed_link_hosts)
@@ -184,7 +187,7 @@ async def compose_answer(
     from retrieval.llm_metrics import count_call  # prometheus_client: not for a look-up
 
     try:
-        message = await asyncio.wait_for(model.ainvoke(prompt.messages()), timeout)
+        message = await ask_model(gate, lambda: model.ainvoke(prompt.messages()), timeout)
         text = _answer_text(getattr(message, "content", ""))
     except Exception as exc:  # any failure of the LLM means the fallback, never an error
         log.warning("LLM answer failed, falling back to retrieval-only: %s", type(exc).__name__)

@@ -8,7 +8,6 @@ a model cannot slip in a name or a note the person never typed. Any failure -> `
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -16,8 +15,12 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from retrieval.llm import ask_model
+
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+    from retrieval.llm_gate import LlmGate
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +102,10 @@ leave a field empty when the message does not contain it. Do not resolve dates."
 
 
 async def propose_intent(
-    model: BaseChatModel | None, text: str, *, timeout: float = 10.0
+    model: BaseChatModel | None, text: str, *, timeout: float = 10.0, gate: LlmGate | None = None
 ) -> IntentProposal:
-    """The model's proposed intent and fields for `text`; `unknown` on any failure."""
+    """The model's proposed intent and fields for `text`; `unknown` on any failure (through
+    `gate` when given: at most its limit of calls at once)."""
     if model is None or not text.strip():
         return UNKNOWN
     message = text.strip()[:MAX_MESSAGE_CHARS]
@@ -113,7 +117,7 @@ async def propose_intent(
 
     try:
         structured = model.with_structured_output(IntentProposal, method="function_calling")
-        result = await asyncio.wait_for(structured.ainvoke(prompt), timeout)
+        result = await ask_model(gate, lambda: structured.ainvoke(prompt), timeout)
     except Exception as exc:  # a malformed, slow or failing model is simply no proposal
         log.warning("LLM intent proposal failed: %s", type(exc).__name__)
         count_call("intent", ok=False)

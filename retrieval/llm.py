@@ -8,13 +8,19 @@ rejects `response_format` of type `json_schema` (see shared PITFALLS).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+    from retrieval.llm_gate import LlmGate
+
+T = TypeVar("T")
 
 # Local servers (Ollama, llama.cpp, vLLM without --api-key) need no key, but the OpenAI
 # client refuses to start without one; any placeholder works there.
@@ -31,6 +37,11 @@ class LlmSettings(BaseSettings):
     llm_model: str | None = Field(default=None, alias="LLM_MODEL")
     llm_timeout_seconds: float = Field(default=20.0, gt=0, le=600, alias="LLM_TIMEOUT_SECONDS")
     llm_max_retries: int = Field(default=1, ge=0, le=5, alias="LLM_MAX_RETRIES")
+    # LLM requests in flight at once, for the whole process (retrieval/llm_gate.py); answers
+    # beyond it wait for a free slot. vLLM batches dozens to hundreds of concurrent sequences
+    # (its --max-num-seqs); hosted APIs limit requests and tokens per minute
+    # rather than requests in flight. 32 is safe for both; raise it for a vLLM of your own.
+    llm_max_concurrency: int = Field(default=32, ge=1, le=1024, alias="LLM_MAX_CONCURRENCY")
     # Comma-separated hosts whose links may appear in a reply (subdomains included).
     llm_allowed_link_hosts: str = Field(default="", alias="LLM_ALLOWED_LINK_HOSTS")
 
@@ -98,3 +109,11 @@ def model_name(model: BaseChatModel | None) -> str | None:
         if isinstance(value, str) and value:
             return value
     return type(model).__name__
+
+
+async def ask_model(gate: LlmGate | None, make: Callable[[], Awaitable[T]], timeout: float) -> T:
+    """`make()` (one model call) through `gate`, or awaited here when there is none (a
+    caller of its own, such as a test or an evaluation); TimeoutError past `timeout`."""
+    if gate is None:
+        return await asyncio.wait_for(make(), timeout)
+    return await gate.call(make, timeout=timeout)

@@ -8,7 +8,7 @@ a customer reassigned a second ago (and not yet reindexed) is already out.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, tzinfo
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -23,6 +23,7 @@ from crm_store.redaction import redact_secrets
 from crm_store.sql_lists import one_of
 from retrieval.answer import Lang, NoteForPrompt
 from retrieval.entries import Hit
+from retrieval.llm_gate import LlmGate
 
 if TYPE_CHECKING:
     # Types only: numpy costs a CLI look-up ~0.1 s of imports it never uses.
@@ -45,9 +46,12 @@ class Retriever:
     timeout: float = 20.0
     lang: Lang = "zh"
     allowed_link_hosts: frozenset[str] = frozenset()
+    # Where the model's calls run, and how many at once (LLM_MAX_CONCURRENCY).
+    gate: LlmGate = field(default_factory=LlmGate)
 
     def close(self) -> None:
-        """Release the index (and its embedded lock)."""
+        """Release the index (and its embedded lock) and stop the LLM calls' loop."""
+        self.gate.close()
         self.index.close()
 
 
