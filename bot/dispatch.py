@@ -28,12 +28,13 @@ from crm_store.permissions import Actor, may_use_customer_chat
 from crm_store.redaction import clean_text
 from crm_store.store import Store
 from handlers import intents
+from handlers.clarify import forget
 from handlers.context import Context
 from handlers.contracts import Event, IncomingMessage, Reply
 from handlers.guard import GuardedReply, fixed_reply, guard_reply
 from handlers.lists import remember_more
 from handlers.llm_intent import mark_proposed, merge_proposal, proposed_intent
-from handlers.router import read, respond
+from handlers.router import chosen_question, read, respond
 from handlers.texts import t
 from handlers.understanding.decide import Reading
 
@@ -137,6 +138,8 @@ class Dispatcher:
             with self.store.db.read() as session:
                 actor, intent, reply = await self._answer(session, message, now, reading)
             with self.store.db.write() as session:
+                if reading.settles_choice:
+                    self._forget_choice(session, message, now, actor)
                 return self._guard_and_audit(session, message, now, actor, intent, reply)
         with self.store.db.write() as session:
             actor, intent, reply = await self._answer(session, message, now, reading)
@@ -157,12 +160,12 @@ class Dispatcher:
                 return None
             settings = self.store.settings
             ctx = Context(session, actor, message, now, self.lang, self.retriever, settings)
-            reading = read(ctx)
+            reading = chosen_question(ctx, read(ctx))
         retriever = self.retriever
         if reading.sure or retriever is None or retriever.model is None:
             return reading
         proposed = await proposed_intent(
-            retriever.model, message.text, timeout=retriever.timeout, now=now
+            retriever.model, message.text, timeout=retriever.timeout, now=now, gate=retriever.gate
         )
         return merge_proposal(reading, proposed)
 
@@ -206,6 +209,15 @@ class Dispatcher:
             detail=" ".join(filter(None, (_detail(guarded), voice_detail(message)))),
         )
         return guarded
+
+    def _forget_choice(
+        self, session: Session, message: IncomingMessage, now: datetime, actor: Actor | None
+    ) -> None:
+        """The "which did you mean?" a chosen question answered is settled, in the transaction
+        that audits the answer."""
+        if actor is not None:
+            settings = self.store.settings
+            forget(Context(session, actor, message, now, self.lang, self.retriever, settings))
 
     def _keep_more(
         self,

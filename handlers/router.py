@@ -41,6 +41,23 @@ def read(ctx: Context) -> Reading:
     return read_message(ctx, ctx.message.text, pending_choice=pending(ctx) is not None)
 
 
+def chosen_question(ctx: Context, reading: Reading) -> Reading:
+    """A number picking "question" from a pending "which did you mean?" as the question itself,
+    so that it is answered like any question: outside the write transaction, which must not
+    wait on the LLM. The pending choice is dropped by the caller, in its write transaction."""
+    if reading.intent.name != i.CHOOSE:
+        return reading
+    state = pending(ctx)
+    if state is None or state.get("action") != "intent":
+        return reading
+    options = state.get("options", [])
+    number = int(reading.intent.args["n"])
+    if not 1 <= number <= len(options) or options[number - 1]["name"] != i.QUESTION:
+        return reading
+    chosen = i.Intent(i.QUESTION, dict(options[number - 1]["args"]))
+    return Reading(chosen, True, (), None, reading.proposed, settles_choice=True)
+
+
 async def respond(ctx: Context, reading: Reading) -> Reply:
     """Run the reading's handler, or ask which of its readings was meant."""
     if not reading.sure and len(reading.options) > 1:

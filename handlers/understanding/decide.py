@@ -39,6 +39,7 @@ class Reading:
     options: tuple[i.Intent, ...] = ()
     vector: object | None = field(default=None, compare=False)  # the message's e5 query vector
     proposed: bool = False  # the LLM's proposal decided the intent
+    settles_choice: bool = False  # a number picking this from a pending "which did you mean?"
 
 
 def _bare(text: str) -> str:
