@@ -13,16 +13,16 @@ import contextvars
 import functools
 import json
 import logging
-import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 
+from bot.answer_loops import AnswerLoops, answer_thread_count
 from bot.dispatch import Dispatcher
 from bot.door import admit
 from crm_store.models import InboxMessage
@@ -38,9 +38,10 @@ LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 3
 # Messages arriving while a batch commits are stored together in the next transaction.
 MAX_BATCH = 200
-# Threads answering messages (as many as the loop's default executor has): an answer holds
-# its thread for as long as the LLM takes.
-ANSWER_THREADS = min(32, (os.cpu_count() or 1) + 4)
+# Answers in progress (claimed, their lease running) beyond the LLM's slots: enough to keep
+# the answer threads busy with the next answers' SQL while LLM_MAX_CONCURRENCY calls are out.
+# The others wait unclaimed, so none waits on an LLM slot long enough to outlive its lease.
+ANSWERS_BEYOND_LLM = 8
 # Acknowledgements first: an answer starts once no callback has arrived for ACK_QUIET
 # seconds, or after ACK_FIRST_MAX_WAIT at most. A burst of callbacks is stored and
 # acknowledged before answers (query embedding, SQL, the LLM client) take the cores; on 2
@@ -67,9 +68,15 @@ class Inbox:
         # Threads of their own, not the loop's default executor: there a few answers waiting
         # on a slow LLM took every thread, and each acknowledgement (and health check) queued
         # behind them for seconds. One thread stores: one transaction at a time (SQLite takes
-        # one writer anyway), each holding every message that arrived meanwhile.
+        # one writer anyway), each holding every message that arrived meanwhile. Answers run
+        # as tasks on a few threads' loops (bot/answer_loops.py): waiting on the LLM takes no
+        # thread, so how many answers are out follows LLM_MAX_CONCURRENCY.
         self._accepting = ThreadPoolExecutor(1, thread_name_prefix="inbox-accept")
-        self._answering = ThreadPoolExecutor(ANSWER_THREADS, thread_name_prefix="inbox-answer")
+        self._answering = AnswerLoops(answer_thread_count(store.db.engine))
+        retriever = dispatcher.retriever
+        llm_slots = retriever.gate.limit if retriever is not None and retriever.model else 0
+        self.answers_at_once = llm_slots + self._answering.count + ANSWERS_BEYOND_LLM
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self._waiting: list[tuple[IncomingMessage, asyncio.Future[int | None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._last_intake = 0.0  # time.monotonic() of the latest callback taken in
@@ -142,23 +149,38 @@ class Inbox:
                 voice=voice_from_json(row.voice),
             )
 
-    def _claim_and_answer(self, inbox_id: int) -> tuple[IncomingMessage, GuardedReply] | None:
-        """Claim the message and answer it in one go, in an answering thread: its lease starts
-        when a thread starts on it, not while it waits for a free one."""
-        self._wait_for_quiet_intake()
+    async def _claim_and_answer(self, inbox_id: int) -> tuple[IncomingMessage, GuardedReply] | None:
+        """Claim the message and answer it in one go, on an answering thread's loop: its lease
+        starts when the answer starts, not while it waits for its turn."""
         message = self._claim(inbox_id, datetime.now(UTC))
         if message is None:
             return None
-        return message, _run(self.dispatcher, message)
+        return message, await self.dispatcher.handle(message)
 
-    def _wait_for_quiet_intake(self) -> None:
-        """In an answering thread: let a burst of callbacks be acknowledged first."""
+    async def _wait_for_quiet_intake(self) -> None:
+        """Let a burst of callbacks be acknowledged first."""
         deadline = time.monotonic() + ACK_FIRST_MAX_WAIT
         while time.monotonic() < deadline:
             quiet_for = time.monotonic() - self._last_intake
             if quiet_for >= ACK_QUIET:
                 return
-            time.sleep(ACK_QUIET - quiet_for)
+            await asyncio.sleep(ACK_QUIET - quiet_for)
+
+    def _answer_slots(self) -> asyncio.Semaphore:
+        """The running loop's bound on answers in progress (a semaphore belongs to one loop;
+        tests and `drain` at start-up may run on another than the server's)."""
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(self.answers_at_once))
+        return self._slots[1]
+
+    async def _answer(self, inbox_id: int) -> tuple[IncomingMessage, GuardedReply] | None:
+        """Wait for a free answer slot and a quiet intake, then claim and answer."""
+        async with self._answer_slots():
+            await self._wait_for_quiet_intake()
+            work: Coroutine[Any, Any, tuple[IncomingMessage, GuardedReply] | None]
+            work = self._claim_and_answer(inbox_id)
+            return await self._answering.run(work)
 
     def _finish(self, inbox_id: int, status: str) -> None:
         with self.store.db.write() as session:
@@ -172,7 +194,7 @@ class Inbox:
         """Answer one stored message and send the reply to the chat it came from."""
         # The dispatcher does blocking SQL: keep it off the loop that acknowledges callbacks,
         # and off the thread that stores them.
-        taken = await _in_thread(self._answering, self._claim_and_answer, inbox_id)
+        taken = await self._answer(inbox_id)
         if taken is None:
             return None  # another worker has it, or it is done
         message, reply = taken
@@ -272,7 +294,7 @@ class Inbox:
     def close(self) -> None:
         """Stop the inbox's threads once the answers in flight have finished."""
         self._accepting.shutdown(wait=True)
-        self._answering.shutdown(wait=True)
+        self._answering.close()
 
     async def drain(self) -> int:
         """Process every unfinished message; how many were taken."""
@@ -289,10 +311,6 @@ async def _in_thread(
     context = contextvars.copy_context()
     bound = functools.partial(context.run, call, *args, **kwargs)
     return await asyncio.get_running_loop().run_in_executor(pool, bound)
-
-
-def _run(dispatcher: Dispatcher, message: IncomingMessage) -> GuardedReply:
-    return asyncio.run(dispatcher.handle(message))
 
 
 def voice_to_json(voice: VoiceNote | None) -> str | None:

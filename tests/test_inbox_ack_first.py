@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -13,7 +14,7 @@ from bot.inbox import Inbox
 
 def waited(inbox: Inbox) -> float:
     started = time.monotonic()
-    inbox._wait_for_quiet_intake()
+    asyncio.run(inbox._wait_for_quiet_intake())
     return time.monotonic() - started
 
 

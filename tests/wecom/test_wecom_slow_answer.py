@@ -5,8 +5,9 @@ the real ChatOpenAI client talking to the loopback stub, which holds every answe
 row already stored, while every answer is still pending; then the stub is let go (so the test
 does not sit out the 10 s) and each message gets the model's answer once, within its asker's
 scope, although the stub echoes its prompt and adds another customer's phone and links.
-With 32 answer threads (more than the pool's 15 connections) it shows that a question waiting
-on the LLM holds no database connection: otherwise storing a callback would wait for one."""
+With LLM_MAX_CONCURRENCY 32, every answer waits on the LLM at once (20, more than the pool's 15
+connections) on a few answer threads: it shows that a question waiting on the LLM holds no
+database connection, otherwise storing a callback would wait for one."""
 
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ import pytest
 from sqlalchemy import func, select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-import bot.inbox
 from bot.dispatch import Dispatcher
 from bot.inbox import Inbox
 from bot.serve import build_server
@@ -36,6 +36,7 @@ from handlers.contracts import IncomingMessage
 from retrieval.connect import open_index
 from retrieval.embeddings import E5Embeddings
 from retrieval.llm import make_chat_model
+from retrieval.llm_gate import LlmGate
 from retrieval.search import Retriever
 from retrieval.sync import drain_outbox
 from tests.retrieval.conftest import local_config, record_notes
@@ -55,8 +56,8 @@ GIVE_UP_SECONDS = 2.0  # the test's clients stop waiting for an acknowledgement
 # The server loop's default executor as on a 2-core machine (min(32, cores + 4)): on a big CI
 # machine 20 pending answers would not fill the default 32 threads and hide a shared pool.
 DEFAULT_EXECUTOR_THREADS = 6
-ANSWER_THREADS_2_CORES = 6
-ANSWER_THREADS_MAX = 32
+LLM_SLOTS_FEW = 6  # fewer than the callbacks: the rest wait for a slot
+LLM_SLOTS_DEFAULT = 32  # LLM_MAX_CONCURRENCY's default: every answer at the LLM at once
 
 ASKERS = {"wangfang": "rm1", "chenjing": "rm3"}  # WeCom user -> staff
 QUESTIONS = [
@@ -150,21 +151,14 @@ def e5() -> E5Embeddings:
     return E5Embeddings()
 
 
-@pytest.fixture(
-    params=[
-        ANSWER_THREADS_2_CORES,
-        ANSWER_THREADS_MAX,
-    ],
-    ids=["6-answer-threads", "32-answer-threads"],
-)
-def answer_threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
-    """The inbox's answer threads, min(32, cores + 4): as on 2 cores, and on 28 or more."""
-    monkeypatch.setattr(bot.inbox, "ANSWER_THREADS", request.param)
+@pytest.fixture(params=[LLM_SLOTS_FEW, LLM_SLOTS_DEFAULT], ids=["6-llm-slots", "32-llm-slots"])
+def llm_slots(request: pytest.FixtureRequest) -> int:
+    """LLM_MAX_CONCURRENCY: fewer than the callbacks, and the default."""
     return int(request.param)
 
 
 @pytest.fixture
-def slow(store: Store, fake: FakeWeCom, e5: E5Embeddings, answer_threads: int) -> Iterator[Slow]:
+def slow(store: Store, fake: FakeWeCom, e5: E5Embeddings, llm_slots: int) -> Iterator[Slow]:
     record_notes(store)
     with store.db.write() as session:
         for user, staff_id in ASKERS.items():
@@ -185,13 +179,16 @@ def slow(store: Store, fake: FakeWeCom, e5: E5Embeddings, answer_threads: int) -
             LLM_TIMEOUT_SECONDS=LLM_TIMEOUT_SECONDS,
             LLM_MAX_RETRIES=0,
         )
-        retriever = Retriever(index, make_chat_model(settings), timeout=LLM_TIMEOUT_SECONDS)
+        model = make_chat_model(settings)
+        gate = LlmGate(llm_slots)
+        retriever = Retriever(index, model, timeout=LLM_TIMEOUT_SECONDS, gate=gate)
         app = build_server(bank, with_timer=False, retriever=retriever)
         with serve(small_default_executor(app)) as url:
             try:
                 yield Slow(url, fake, stub, observer)
             finally:
                 stub.release.set()  # the server stops without waiting out the 10 s answers
+                gate.close()
     finally:
         stub.stop()
         index.close()
@@ -233,11 +230,11 @@ async def acknowledge(slow: Slow, calls: list[Call]) -> list[Ack]:
     return [ack for acks in results for ack in acks]
 
 
-def test_acks_stay_fast_while_the_llm_takes_ten_seconds(slow: Slow, answer_threads: int) -> None:
+def test_acks_stay_fast_while_the_llm_takes_ten_seconds(slow: Slow, llm_slots: int) -> None:
     calls = callbacks()
-    # Every answer thread (or CALLBACKS - CLIENTS of them) waits on the LLM before the rest
-    # of the callbacks arrive.
-    first = min(answer_threads, CALLBACKS - CLIENTS)
+    # Every LLM slot (or CALLBACKS - CLIENTS of them) is taken before the rest of the
+    # callbacks arrive.
+    first = min(llm_slots, CALLBACKS - CLIENTS)
     started = time.monotonic()
     acks = asyncio.run(acknowledge(slow, calls[:first]))
     wait_until(lambda: len(slow.stub.requests) >= first, timeout=LLM_SECONDS / 2)
