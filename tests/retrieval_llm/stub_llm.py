@@ -5,6 +5,7 @@ model name picks the behaviour: `stub-normal`, `stub-slow`, `stub-error`, `stub-
 `stub-think`, `stub-empty`, and any name listed in `tool_arguments` answers with a function
 call carrying those (possibly malformed) arguments. `delay` (off by default) makes every
 request wait that many seconds first, whatever the model, until `release` is set.
+`most_in_flight` is the most requests it held at once (how concurrent its client was).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class StubLLM:
         self.tool_arguments: dict[str, str] = {}
         self.release = threading.Event()  # wakes slow handlers at teardown
         self.delay = 0.0  # seconds every request waits before its answer (until released)
+        self.in_flight = 0  # requests received and not yet answered
+        self.most_in_flight = 0
+        self._counting = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -53,6 +57,17 @@ class StubLLM:
         self.release.set()
         self._server.shutdown()
         self._server.server_close()
+
+    def arrived(self) -> None:
+        """Count a request in flight."""
+        with self._counting:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+
+    def answered(self) -> None:
+        """Count a request answered."""
+        with self._counting:
+            self.in_flight -= 1
 
     def reply(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """The status and JSON body answering one chat-completions request."""
@@ -106,7 +121,12 @@ def _handler_for(stub: StubLLM) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(length) or b"{}")
             stub.requests.append(body)
             stub.headers.append({k.lower(): v for k, v in self.headers.items()})
-            self._send(*stub.reply(body))
+            stub.arrived()
+            try:
+                answer = stub.reply(body)
+            finally:
+                stub.answered()
+            self._send(*answer)
 
         def _send(self, status: int, payload: dict[str, Any]) -> None:
             data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
