@@ -2,7 +2,7 @@
 end-to-end messages per second with an instant LLM.
 
     python -m bench.bench_serve [--callbacks 500] [--clients 50] [--answer-seconds 5]
-                                [--url URL] [--keep] [--answer-threads N] [--llm-timeout S]
+                                [--url URL] [--keep] [--llm-concurrency 64] [--llm-timeout S]
                                 [--reply-timeout S] [--no-gc-freeze] [--cold] [--stand-in]
 
 Set-up. A fresh store (a SQLite file in a temp BANKBOT_HOME by default, migrated with
@@ -12,7 +12,8 @@ here) gets the test world and its interaction notes (tests/retrieval/conftest.py
 `record_notes`), indexed into the embedded Chroma under that BANKBOT_HOME with the bundled e5
 model, and four bound WeCom users whose staff each see customers with notes. In the parent
 process run the fake WeCom API (tests/wecom/fakes.py) and the OpenAI-compatible stub LLM
-(tests/retrieval_llm/stub_llm.py, model `stub-normal`), both on loopback.
+(tests/retrieval_llm/stub_llm.py, model `stub-normal`; here it also appends the question's
+"第N问" mark to its answer, so each reply is matched to its callback), both on loopback.
 
 The server, in a child process (so that the load generator and the server do not share one
 interpreter lock), is the service as `bankbot serve` wires it, minus the reminder timer:
@@ -20,24 +21,29 @@ interpreter lock), is the service as `bankbot serve` wires it, minus the reminde
 `Retriever`: the note index opened as production opens it (`open_index`: the folder's lock,
 embedded Chroma, e5 embeddings, vector cache warmed by `bot.serve.warm_up`) and a `ChatOpenAI`
 from `make_chat_model` pointed at the stub (timeout `--llm-timeout`, above the stub's delay, no
-retries). The e5 model is loaded before the clock starts. uvicorn serves it on 127.0.0.1 (a free
-port); gc.freeze() once the app is built and SQLite writers queued on the store's own lock, as
-in `bankbot serve` (`--no-gc-freeze` shows the cost of the collector scanning start-up objects).
+retries), behind an LLM gate of `--llm-concurrency` (LLM_MAX_CONCURRENCY). The e5 model is
+loaded before the clock starts. uvicorn serves it on 127.0.0.1 (a free port); gc.freeze() once
+the app is built and SQLite writers queued on the store's own lock, as in `bankbot serve`
+(`--no-gc-freeze` shows the cost of the collector scanning start-up objects).
 
-Every callback is a question for the notes ("张伟上次聊了什么？", "谁对基金感兴趣？",
-"哪些客户抱怨过手机银行？"), round-robin over the four users. Its answer is the real question
-path: the actor and scope from SQL, the query embedding, the scoped search in the index, the
-SQL re-check of every hit, the prompt, the LLM round trip to the stub, the reply guard, the
-audit row, and the reply sent to the fake WeCom API. Each reply is counted as the model's
-answer, the fallback notice (the LLM failed or timed out), or other. Before the clock starts,
-each server answers one question per sender and text (12) and the figures are reset: the first
-answers of a process pay one-off costs (imports, SQL statement caches, the LLM client) that
-otherwise land on the first acknowledgements; `--cold` skips this to show them.
+Every callback is a question for the notes ("第7问：张伟上次聊了什么？", "谁对基金感兴趣？",
+"哪些客户抱怨过手机银行？", each marked with its number), round-robin over the four users. Its
+answer is the real question path: the actor and scope from SQL, the query embedding, the
+scoped search in the index, the SQL re-check of every hit, the prompt, the LLM round trip to
+the stub, the reply guard, the audit row, and the reply sent to the fake WeCom API. Each reply
+is counted as the model's answer, the fallback notice (the LLM failed or timed out), or
+other. Before the clock starts, each server answers one question per sender and text (12) and
+the figures are reset: the first answers of a process pay one-off costs (imports, SQL
+statement caches, the LLM client) that otherwise land on the first acknowledgements; `--cold`
+skips this to show them.
 
 1. Baseline: `--callbacks` requests from the same `--clients` clients (`RawClient`: one
    keep-alive connection each, prepared bytes, requests one after another) to a bare route
-   of the same app that returns 200, and to `GET /healthz` (a database round trip and the
-   index count, each in a worker thread).
+   of the same app that returns 200, to a route that commits one row (an inbox row marked
+   done) in a worker thread, and to `GET /healthz` (a database round trip and the index
+   count, each in a worker thread). The floor of an acknowledgement is the bare route's p99
+   under this load plus the p99 of one durable one-row commit on the same database, timed
+   alone (200 in a row from the load process); acks are given as a ratio of it (target 2x).
 2. Slow answers (the stub holds every LLM request `--answer-seconds`): `--callbacks` text
    callbacks (distinct MsgId each, encrypted and signed before the clock starts), same
    clients: the acknowledgement latency (time to the HTTP 200; the inbox row is committed
@@ -45,10 +51,12 @@ otherwise land on the first acknowledgements; `--cold` skips this to show them.
    intake (waiting for and in the insert transaction), each insert transaction and its size,
    event-loop lag and GC pauses. Then every callback's inbox row is counted, /healthz is timed
    while the answers are pending, and the replies are awaited (up to `--reply-timeout`): how
-   many, how fast (at most answer threads / answer seconds per second), model or fallback.
+   many, how fast (at most LLM concurrency / answer seconds per second), model or fallback,
+   and each reply's latency from its callback sent to its reply at the fake WeCom API.
 3. Instant answers (a fresh server on the same store, stub delay 0): the same acknowledgement
    figures, and end-to-end messages/s from the first callback sent to the last reply received
-   by the fake WeCom API.
+   by the fake WeCom API. Last, the slow phase's reply p99 against its target: 1.5 x (answer
+   seconds + the instant phase's reply p99).
 
 `--stand-in`: the former stand-in instead of real answers (no retriever; the dispatcher
 sleeps `--answer-seconds` before handling), to see what real answering costs the acks.
@@ -64,11 +72,13 @@ import gc
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 import socket
 import statistics
 import tempfile
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -90,7 +100,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot import inbox as inbox_module
+from bot.answer_loops import answer_thread_count
 from bot.dispatch import Dispatcher
 from bot.identity import resolve_actor
 from bot.inbox import LEASE, Inbox
@@ -106,6 +116,7 @@ from crm_store.store import Store, init_store, open_store
 from handlers.contracts import Channel, IncomingMessage, Reply
 from retrieval.connect import open_index
 from retrieval.llm import LlmSettings, make_chat_model
+from retrieval.llm_gate import LlmGate
 from retrieval.search import Retriever
 from retrieval.sync import drain_outbox
 from tests.retrieval.conftest import local_config, record_notes
@@ -125,6 +136,11 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 PING_PATH = "/bench/ping"
+COMMIT_PATH = "/bench/commit"
+FLOOR_CHANNEL = "benchfloor"  # inbox rows the commit route and the lone commits write, done
+TARGET_ACK_FLOOR_RATIO = 2.0
+TARGET_REPLY_RATIO = 1.5  # reply p99 <= 1.5 x (answer seconds + instant reply p99)
+MARK = re.compile(r"第(\d+)问")
 STATS_PATH = "/bench/stats"
 TARGET_P99_MS = 50.0
 # WeCom UserID -> staff id (tests/world.py); callbacks go round-robin over these senders.
@@ -155,7 +171,7 @@ class ServerSpec:
     fake_url: str
     llm_url: str
     llm_timeout: float
-    answer_threads: int | None = None
+    llm_concurrency: int = 64
     gc_freeze: bool = True
     stand_in_seconds: float | None = None  # the stand-in's wait instead of real answers
 
@@ -306,14 +322,31 @@ def open_bench_retriever(store: Store, spec: ServerSpec) -> Retriever:
         timeout=llm.llm_timeout_seconds,
         lang=store.settings.bankbot_lang,
         allowed_link_hosts=llm.allowed_link_hosts,
+        gate=LlmGate(spec.llm_concurrency),
     )
+
+
+def commit_one_row(store: Store) -> None:
+    """One durable commit of one row: an inbox row, already done (no answer is made)."""
+    with store.db.write() as session:
+        session.add(
+            InboxMessage(
+                channel=FLOOR_CHANNEL,
+                msg_key=uuid.uuid4().hex,
+                sender_id="-",
+                chat_id="-",
+                chat_type="private",
+                text="",
+                received_at=datetime.now(UTC),
+                status="done",
+                attempts=0,
+            )
+        )
 
 
 def serve_child(spec: ServerSpec, conn: Connection) -> None:
     """Child process: the real app under uvicorn on a free loopback port (sent through `conn`)."""
     logging.basicConfig(level=logging.WARNING)
-    if spec.answer_threads is not None:
-        inbox_module.ANSWER_THREADS = spec.answer_threads
     store = open_store(bench_settings(spec.home, spec.url, spec.key, spec.fake_url))
     probes = Probes()
     probes.watch_gc()
@@ -348,6 +381,10 @@ def serve_child(spec: ServerSpec, conn: Connection) -> None:
         probes.watch_loop()
         return Response(status_code=200)
 
+    async def commit(_: Request) -> Response:
+        await asyncio.to_thread(commit_one_row, store)
+        return Response(status_code=200)
+
     async def stats(request: Request) -> JSONResponse:
         body = dict(probes.samples)
         if request.query_params.get("reset"):
@@ -356,6 +393,7 @@ def serve_child(spec: ServerSpec, conn: Connection) -> None:
 
     app.router.routes.append(Route(PING_PATH, ping, methods=["GET"]))
     app.router.routes.append(Route(STATS_PATH, stats, methods=["GET"]))
+    app.router.routes.append(Route(COMMIT_PATH, commit, methods=["POST"]))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -508,6 +546,7 @@ class Call:
     params: dict[str, str] = dataclasses.field(default_factory=dict)
     body: bytes = b""
     stamped: float = 0.0
+    tag: str = ""  # the question's number, which its reply carries
 
     def fresh(self) -> tuple[dict[str, str], bytes]:
         """Query and body; a callback stamped over 4 minutes ago is encrypted again (the app
@@ -524,6 +563,7 @@ class Sample:
     started: float
     ended: float
     status: int
+    tag: str = ""
 
     @property
     def ms(self) -> float:
@@ -537,9 +577,11 @@ def callbacks(count: int, first_id: int) -> tuple[list[Call], list[str]]:
     for n in range(count):
         msg_id = str(first_id + n)
         sender = SENDERS[n % len(SENDERS)][0]
-        xml = text_xml(sender, QUESTIONS[n % len(QUESTIONS)], msg_id, int(time.time()))
+        tag = str(first_id % 1_000_000 + n)
+        text = f"第{tag}问：{QUESTIONS[n % len(QUESTIONS)]}"
+        xml = text_xml(sender, text, msg_id, int(time.time()))
         params, body = envelope(xml)  # here, so the clients do not encrypt while timed
-        calls.append(Call("POST", CALLBACK_PATH, xml, params, body, time.time()))
+        calls.append(Call("POST", CALLBACK_PATH, xml, params, body, time.time(), tag))
         ids.append(msg_id)
     return calls, ids
 
@@ -595,7 +637,7 @@ async def _client_loop(client: RawClient, calls: list[Call]) -> list[Sample]:
         params, body = call.fresh()
         started = time.perf_counter()
         status = await client.request(call.method, call.path, params, body)
-        samples.append(Sample(started, time.perf_counter(), status))
+        samples.append(Sample(started, time.perf_counter(), status, call.tag))
     return samples
 
 
@@ -699,6 +741,7 @@ class TimedFake(FakeWeCom):
     def __init__(self) -> None:
         super().__init__()
         self.sent_at: list[float] = []
+        self.reply_at: dict[str, float] = {}  # question number -> when its reply arrived
 
     def reply_kinds(self, skip: int) -> Counter[str]:
         """The replies sent after the first `skip`, by kind: the model's answer, the fallback
@@ -717,12 +760,42 @@ class TimedFake(FakeWeCom):
     def answer(self, method: str, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         """As the fake answers, plus the arrival time of replies."""
         if path == "/cgi-bin/message/send":
-            self.sent_at.append(time.perf_counter())
+            now = time.perf_counter()
+            self.sent_at.append(now)
+            text = str(body.get(str(body.get("msgtype")), {}).get("content", "")) if body else ""
+            for tag in MARK.findall(text):
+                self.reply_at[tag] = now
         return super().answer(method, path, query, body)
 
 
+class MarkedStub(StubLLM):
+    """The stub LLM, appending the question's "第N问" mark to its answer: the reply then
+    tells which callback it answers."""
+
+    def reply(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """As the stub answers, plus the mark."""
+        status, answer = super().reply(body)
+        prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+        mark = MARK.search(prompt)
+        message = answer.get("choices", [{}])[0].get("message", {})
+        if status == 200 and mark and isinstance(message.get("content"), str):
+            message["content"] += f"（{mark.group(0)}）"
+        return status, answer
+
+
+def lone_commits(store: Store, count: int = 200) -> list[float]:
+    """`count` one-row durable commits one after another on the bench's database (ms)."""
+    timings = []
+    for _ in range(count):
+        started = time.perf_counter()
+        commit_one_row(store)
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
 async def measure_baseline(url: str, n_calls: int, n_clients: int) -> list[float]:
-    """The bare route and /healthz from the same clients; the bare route's latencies (ms)."""
+    """The bare route, the commit route and /healthz from the same clients; the bare route's
+    latencies (ms)."""
     clients = await open_clients(url, n_clients)
     try:
         server_stats(url)
@@ -732,11 +805,13 @@ async def measure_baseline(url: str, n_calls: int, n_clients: int) -> list[float
         print(
             line("  server: handler", [v * 1000 for v in stats.get(f"handler GET {PING_PATH}", [])])
         )
+        commits = await fire(clients, [Call("POST", COMMIT_PATH)] * n_calls)
+        print(line(f"baseline POST {COMMIT_PATH} (one row each)", [s.ms for s in commits]))
         health = await fire(clients, [Call("GET", "/healthz")] * n_calls)
         stats = server_stats(url)
         print(line("baseline GET /healthz (SQL, index count)", [s.ms for s in health]))
         print(line("  server: handler", [v * 1000 for v in stats.get("handler GET /healthz", [])]))
-        statuses = Counter(s.status for s in ping + health)
+        statuses = Counter(s.status for s in ping + commits + health)
         print(f"  statuses: {dict(statuses)}")
     finally:
         await close_clients(clients)
@@ -744,7 +819,13 @@ async def measure_baseline(url: str, n_calls: int, n_clients: int) -> list[float
 
 
 async def measure_acks(
-    url: str, calls: list[Call], n_clients: int, baseline: list[float], *, target: bool
+    url: str,
+    calls: list[Call],
+    n_clients: int,
+    baseline: list[float],
+    floor_p99: float,
+    *,
+    target: bool,
 ) -> list[Sample]:
     """Fire the callbacks; print client and server figures (and the verdict if `target`: the
     p99 target is set for slow answers; with instant answers the same acks share the cores
@@ -765,10 +846,31 @@ async def measure_acks(
         f"  ratio ack / bare route: p50 {statistics.median(acks) / base50:.1f}x, "
         f"p99 {p99(acks) / base99:.1f}x"
     )
+    ratio = p99(acks) / floor_p99
+    verdict = "met" if ratio <= TARGET_ACK_FLOOR_RATIO else "MISSED"
+    print(
+        f"  ack p99 {p99(acks):.1f} ms / floor {floor_p99:.1f} ms = {ratio:.2f}x "
+        f"(target <= {TARGET_ACK_FLOOR_RATIO:g}x): {verdict}"
+    )
     if target:
         verdict = "met" if p99(acks) < TARGET_P99_MS else "MISSED"
         print(f"  ack p99 {p99(acks):.1f} ms vs target {TARGET_P99_MS:.0f} ms: {verdict}")
     return samples
+
+
+def reply_latencies(fake: TimedFake, samples: list[Sample]) -> list[float]:
+    """Each callback's time from being sent to its reply reaching the fake (ms), for the
+    callbacks whose reply carries their mark (the model's answers)."""
+    return [(fake.reply_at[s.tag] - s.started) * 1000 for s in samples if s.tag in fake.reply_at]
+
+
+def print_reply_latency(fake: TimedFake, samples: list[Sample]) -> list[float]:
+    """The reply latency row; the latencies (ms)."""
+    latencies = reply_latencies(fake, samples)
+    print(line("reply latency (callback sent -> reply)", latencies))
+    if len(latencies) < len(samples):
+        print(f"  {len(samples) - len(latencies)} replies without their mark (not the model's)")
+    return latencies
 
 
 def health_while_busy(url: str, count: int, timeout: float = 5.0) -> tuple[list[float], int]:
@@ -834,6 +936,21 @@ def print_replies(
     )
 
 
+def print_reply_target(slow: list[float], instant: list[float], answer_seconds: float) -> None:
+    """The slow phase's reply p99 against 1.5 x (answer seconds + the instant reply p99)."""
+    if not slow or not instant:
+        print("\nreply p99 target: not computed (no matched replies in a phase)")
+        return
+    target = TARGET_REPLY_RATIO * (answer_seconds * 1000 + p99(instant))
+    ratio = p99(slow) / target
+    verdict = "met" if ratio <= 1 else "MISSED"
+    print(
+        f"\nreply p99 with {answer_seconds:g} s answers: {p99(slow) / 1000:.2f} s; target "
+        f"{TARGET_REPLY_RATIO:g} x ({answer_seconds:g} s + instant reply p99 "
+        f"{p99(instant) / 1000:.2f} s) = {target / 1000:.2f} s; ratio {ratio:.2f}: {verdict}"
+    )
+
+
 def run(args: argparse.Namespace) -> None:
     """All three phases."""
     if MODEL_MARK not in STUB_ANSWER:
@@ -847,7 +964,7 @@ def run(args: argparse.Namespace) -> None:
     print(f"load before:         {load_average()}")
     fake = TimedFake()
     fake.start()
-    stub = StubLLM().start()
+    stub = MarkedStub().start()
     try:
         with fresh_store(args.url, args.keep) as (store, settings):
             record_notes(store)  # the test world and its notes, queued for the index
@@ -876,15 +993,16 @@ def run(args: argparse.Namespace) -> None:
                 fake.base_url,
                 stub.url,
                 llm_timeout,
-                args.answer_threads,
+                args.llm_concurrency,
                 not args.no_gc_freeze,
                 args.answer_seconds if stand_in else None,
             )
-            threads = args.answer_threads or inbox_module.ANSWER_THREADS
+            threads = answer_thread_count(store.db.engine)  # as the server's inbox sizes it
             warmed = "none (--cold)" if args.cold else f"{len(SENDERS) * len(QUESTIONS)} answered"
             print(
-                f"server:              {threads} answer threads, gc.freeze: "
-                f"{not args.no_gc_freeze}, warm-up questions per server: {warmed}"
+                f"server:              {threads} answer threads, LLM_MAX_CONCURRENCY "
+                f"{args.llm_concurrency}, gc.freeze: {not args.no_gc_freeze}, "
+                f"warm-up questions per server: {warmed}"
             )
             stub.delay = 0.0 if stand_in else args.answer_seconds
             slow = "stand-in sleep" if stand_in else "the stub LLM holds each request"
@@ -894,10 +1012,22 @@ def run(args: argparse.Namespace) -> None:
                 if not args.cold:
                     warm_answers(url, fake, WARM_ID_BASE, args.reply_timeout)
                 baseline = asyncio.run(measure_baseline(url, args.callbacks, args.clients))
+                alone = lone_commits(store)
+                print(line("one-row durable commit alone (load process)", alone))
+                floor = p99(baseline) + p99(alone)
+                print(
+                    f"  ack floor: bare route p99 {p99(baseline):.2f} ms + lone commit p99 "
+                    f"{p99(alone):.2f} ms = {floor:.2f} ms"
+                )
+                print(f"  load now:          {load_average()}")
                 calls, ids = callbacks(args.callbacks, MSG_ID_BASE)
                 skip, asked = len(fake.sent()), len(stub.requests)
                 fake.sent_at.clear()
-                samples = asyncio.run(measure_acks(url, calls, args.clients, baseline, target=True))
+                fake.reply_at.clear()
+                stub.most_in_flight = 0
+                samples = asyncio.run(
+                    measure_acks(url, calls, args.clients, baseline, floor, target=True)
+                )
                 rows = count_rows(store, ids)
                 health, timed_out = health_while_busy(url, 10)
                 print(line("GET /healthz while the answers pend", health))
@@ -910,10 +1040,13 @@ def run(args: argparse.Namespace) -> None:
                 wait_for_replies(fake, len(ids), args.reply_timeout)
                 first = min(s.started for s in samples)
                 print_replies(fake, skip, len(ids), first, len(stub.requests) - asked)
+                slow_replies = print_reply_latency(fake, samples)
+                print(f"  LLM requests the stub held at once, at most: {stub.most_in_flight}")
                 if args.answer_seconds > 0:
                     print(
-                        f"  (at most {threads} answer threads / {args.answer_seconds:g} s = "
-                        f"{threads / args.answer_seconds:.1f} answers/s)"
+                        f"  (at most {args.llm_concurrency} LLM calls at once / "
+                        f"{args.answer_seconds:g} s = "
+                        f"{args.llm_concurrency / args.answer_seconds:.1f} answers/s)"
                     )
                 print(f"  inbox rows at the end: {dict(count_rows(store, ids))}")
                 print(f"  load at end:       {load_average()}")
@@ -930,14 +1063,17 @@ def run(args: argparse.Namespace) -> None:
                 calls, ids = callbacks(args.callbacks, MSG_ID_BASE + 10 * args.callbacks)
                 skip, asked = len(fake.sent()), len(stub.requests)
                 fake.sent_at.clear()
+                fake.reply_at.clear()
                 samples = asyncio.run(
-                    measure_acks(url, calls, args.clients, baseline, target=False)
+                    measure_acks(url, calls, args.clients, baseline, floor, target=False)
                 )
                 wait_for_replies(fake, len(ids), args.reply_timeout)
                 first = min(s.started for s in samples)
                 print(f"  inbox rows: {dict(count_rows(store, ids))}")
                 print_replies(fake, skip, len(ids), first, len(stub.requests) - asked)
+                instant_replies = print_reply_latency(fake, samples)
                 print(f"  load at end:       {load_average()}")
+            print_reply_target(slow_replies, instant_replies, args.answer_seconds)
     finally:
         stub.stop()
         fake.stop()
@@ -963,7 +1099,7 @@ def main() -> None:
         help="LLM_TIMEOUT_SECONDS and Retriever.timeout (default: answer-seconds + 20)",
     )
     parser.add_argument(
-        "--answer-threads", type=int, default=None, help="override bot.inbox.ANSWER_THREADS"
+        "--llm-concurrency", type=int, default=64, help="LLM_MAX_CONCURRENCY of the server"
     )
     parser.add_argument(
         "--no-gc-freeze", action="store_true", help="what-if: no gc.freeze() after start-up"
