@@ -109,7 +109,8 @@ class Inbox:
             for n, message in enumerate(messages)
             if first[(message.channel, message.msg_id)] == n
         ]
-        with self.store.db.write() as session:
+        # Urgent: the callbacks wait for this commit; the answers' writes can wait for it.
+        with self.store.db.write(urgent=True) as session:
             statement = insert_for(session, InboxMessage).values(values)
             statement = statement.on_conflict_do_nothing(index_elements=["channel", "msg_key"])
             returning = (InboxMessage.channel, InboxMessage.msg_key, InboxMessage.id)

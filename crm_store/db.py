@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -67,6 +67,47 @@ def end_reads(session: Session) -> None:
         session.rollback()
 
 
+class WriterQueue:
+    """The process's SQLite writers, one at a time (re-entrant for one thread); an urgent
+    writer (storing callbacks before they are acknowledged) goes before every waiting
+    ordinary one, so a burst of answers' writes never stands between a callback and its 200."""
+
+    def __init__(self) -> None:
+        self._turn = threading.Condition()
+        self._owner: int | None = None
+        self._depth = 0
+        self._urgent_waiting = 0
+
+    @contextmanager
+    def hold(self, *, urgent: bool = False) -> Iterator[None]:
+        """Hold the writers' turn for the block."""
+        me = threading.get_ident()
+        with self._turn:
+            if self._owner == me:
+                self._depth += 1
+            else:
+                self._wait_for_turn(urgent)
+                self._owner, self._depth = me, 1
+        try:
+            yield
+        finally:
+            with self._turn:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._owner = None
+                    self._turn.notify_all()
+
+    def _wait_for_turn(self, urgent: bool) -> None:
+        """With the condition held: until nobody writes (and, for an ordinary writer, no
+        urgent one waits)."""
+        self._urgent_waiting += urgent
+        try:
+            while self._owner is not None or (not urgent and self._urgent_waiting):
+                self._turn.wait()
+        finally:
+            self._urgent_waiting -= urgent
+
+
 class Database:
     """Hands out sessions: `read()` for queries, `write()` for read-then-write transactions."""
 
@@ -76,9 +117,7 @@ class Database:
         writer = engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else engine
         self._reader = sessionmaker(engine, expire_on_commit=False)
         self._writer = sessionmaker(writer, expire_on_commit=False)
-        self._local_writer: AbstractContextManager[object] = (
-            threading.RLock() if self.is_sqlite else nullcontext()
-        )
+        self._local_writers = WriterQueue() if self.is_sqlite else None
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -89,17 +128,30 @@ class Database:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A session whose transaction takes the write lock first and commits on success."""
+    def write(self, *, urgent: bool = False) -> Iterator[Session]:
+        """A session whose transaction takes the write lock first and commits on success;
+        `urgent`: ahead of the other writers of this process waiting for SQLite's lock."""
         # SQLite: writers of this process queue on a lock instead of racing for the file lock,
         # where a waiter sleeps up to 100 ms between tries and newer writers overtake it
         # (measured in bench/bench_serve.py: a single insert waited up to 2.6 s).
-        with self._local_writer, self._writer() as session, session.begin():
-            writing = _writing.set(True)
-            try:
-                yield session
-            finally:
-                _writing.reset(writing)
+        if self._local_writers is None:  # PostgreSQL: row locks, no queue of our own
+            with self._writer() as session, session.begin():
+                yield from self._writing(session)
+            return
+        with (
+            self._local_writers.hold(urgent=urgent),
+            self._writer() as session,
+            session.begin(),
+        ):
+            yield from self._writing(session)
+
+    @staticmethod
+    def _writing(session: Session) -> Iterator[Session]:
+        writing = _writing.set(True)
+        try:
+            yield session
+        finally:
+            _writing.reset(writing)
 
     def analyze(self) -> None:
         """Refresh planner statistics after bulk changes; without them SQLite picks the
