@@ -28,10 +28,11 @@ RESERVED_CONNECTIONS = 2
 
 
 def answer_thread_count(engine: Engine) -> int:
-    """Threads for answering: one per core and two more (an answer also waits on the
-    database, and on PostgreSQL on its round trips), and fewer than the pool's connections
-    so that the acknowledgements' insert always finds one."""
-    wanted = (os.cpu_count() or 1) + 2
+    """Threads for answering: one per core, two more on a database server (an answer waits on
+    its round trips there; SQLite's queries are CPU in this process, and a thread beyond the
+    cores only takes the interpreter lock from the loop that acknowledges), and fewer than the
+    pool's connections so that the acknowledgements' insert always finds one."""
+    wanted = (os.cpu_count() or 1) + (0 if engine.dialect.name == "sqlite" else 2)
     capacity = pool_capacity(engine)
     if capacity is None:
         return wanted
