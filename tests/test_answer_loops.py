@@ -17,7 +17,7 @@ def test_threads_follow_the_cores_and_leave_connections_for_the_acks(tmp_path: P
     sqlite = create_engine(f"sqlite:///{tmp_path}/x.db")
     server = create_engine("postgresql+psycopg://u@127.0.0.1/x", pool_size=2, max_overflow=1)
     assert pool_capacity(sqlite) == 15  # SQLAlchemy's QueuePool: 5 + 10 overflow
-    assert answer_thread_count(sqlite) == min(cores, 13)
+    assert answer_thread_count(sqlite) == min(cores + 2, 13)
     assert answer_thread_count(server) == 1  # 3 connections, 2 kept for the inbox
     assert answer_thread_count(create_engine("postgresql+psycopg://u@127.0.0.1/x")) == min(
         cores + 2, 13
