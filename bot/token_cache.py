@@ -3,8 +3,12 @@
 A token is reused until `margin` before it expires, then fetched again. After the platform
 rejects it (WeCom 40014/42001) the caller asks for `refresh(bad)`: the bad value is removed
 only if it is still the stored one, so a process that arrives second picks up the token the
-first one fetched instead of fetching again. Two processes fetching at once both get a valid
-token (WeCom hands out the same one while it is valid), and nothing here loops.
+first one fetched instead of fetching again. Processes that find no token at the same moment
+(several `serve` instances starting together) take a short fetch lock in the shared store
+(a Redis lock, or a PostgreSQL advisory lock) and look again once they hold it, so one of
+them fetches and the others reuse its token. If the lock cannot be had within
+FETCH_LOCK_WAIT seconds, the process fetches anyway: a second valid token (WeCom hands out
+the same one while it is valid) is better than no reply. Nothing here loops.
 Values are encrypted with the data key before they are stored.
 """
 
@@ -13,13 +17,16 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import redis
-from sqlalchemy import delete, select
+from redis.exceptions import LockError
+from sqlalchemy import delete, select, text
+from sqlalchemy.exc import OperationalError
 
 from crm_store.crypto import FieldCipher
 from crm_store.db import Database
@@ -29,6 +36,8 @@ from crm_store.upsert import insert_for
 
 REDIS_PREFIX = "bankbot:"
 REFRESH_MARGIN_SECONDS = 300
+FETCH_LOCK_WAIT = 10.0  # seconds to wait for another process's fetch
+FETCH_LOCK_HOLD = 30.0  # a fetch lock expires by itself after this (a process died holding it)
 # Deletes the key only while it still holds the value the caller saw (compare-and-delete).
 _DELETE_IF_SAME = """
 if redis.call('HGET', KEYS[1], 'value') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -59,6 +68,10 @@ class TokenStore(Protocol):
         """Remove the token, but only if it still holds `value`."""
         ...
 
+    def fetching(self, name: str) -> AbstractContextManager[bool]:
+        """Held while this process fetches `name`; yields whether it got the lock."""
+        ...
+
 
 class RedisTokenStore:
     """Tokens in Redis hashes under `bankbot:<name>`, expiring with the token itself."""
@@ -83,6 +96,20 @@ class RedisTokenStore:
     def discard(self, name: str, value: str) -> None:
         """Compare-and-delete in one server-side step."""
         self.client.eval(_DELETE_IF_SAME, 1, self._key(name), value)
+
+    @contextmanager
+    def fetching(self, name: str) -> Iterator[bool]:
+        """A Redis lock (SET NX with a token, expiring by itself), waited for a few seconds."""
+        lock = self.client.lock(
+            self._key(f"{name}:fetch"), timeout=FETCH_LOCK_HOLD, blocking_timeout=FETCH_LOCK_WAIT
+        )
+        got = bool(lock.acquire())
+        try:
+            yield got
+        finally:
+            if got:
+                with suppress(LockError):  # expired while fetching: someone else may hold it
+                    lock.release()
 
     def close(self) -> None:
         """Release the connection pool."""
@@ -128,6 +155,24 @@ class DatabaseTokenStore:
                 delete(SharedSecret).where(SharedSecret.name == name, SharedSecret.value == value)
             )
 
+    @contextmanager
+    def fetching(self, name: str) -> Iterator[bool]:
+        """On PostgreSQL a transaction-level advisory lock on the token's name, held on one
+        connection for the fetch; SQLite serves one machine, where the in-process lock and
+        the write lock are enough."""
+        if self.db.is_sqlite:
+            yield True
+            return
+        with self.db.engine.connect() as conn, conn.begin():
+            wait = f"{int(FETCH_LOCK_WAIT * 1000)}ms"
+            conn.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": wait})
+            try:
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
+            except OperationalError:  # lock_timeout: fetch without it
+                yield False
+                return
+            yield True
+
 
 Fetch = Callable[[], tuple[str, int]]  # -> (access_token, expires_in seconds)
 
@@ -156,8 +201,8 @@ class AccessTokens:
         token = self._usable()
         if token is not None:
             return token
-        with self._lock:
-            token = self._usable()  # another thread may have fetched while we waited
+        with self._lock, self.store.fetching(self.name):
+            token = self._usable()  # another thread or process may have fetched meanwhile
             return token if token is not None else self._fetch(fetch)
 
     def refresh(self, rejected: str, fetch: Fetch) -> str:

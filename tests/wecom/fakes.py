@@ -141,6 +141,11 @@ class MemoryTokenStore:
         if name in self.values and self.values[name].value == value:
             del self.values[name]
 
+    @contextmanager
+    def fetching(self, name: str) -> Iterator[bool]:
+        """One process only: nothing to lock."""
+        yield True
+
 
 def _handler(fake: FakeWeCom) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
