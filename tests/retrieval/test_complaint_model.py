@@ -1,0 +1,45 @@
+"""Rule 4's learned model: the shipped weights are the ones the training data gives, and the
+model reads notes it was not trained on. Sentences are written for these tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from retrieval import complaint_model
+from retrieval.complaint_model import cue_features, data_hash, fit, train, training_data
+from retrieval.complaints import ComplaintDetector
+from retrieval.embeddings import E5Embeddings
+
+
+def test_shipped_weights_match_the_training_data() -> None:
+    """Editing the notes, the bank or a cue changes the hash: run --build after it."""
+    stored = np.load(complaint_model.WEIGHTS)
+    assert str(stored["hash"]) == data_hash(*training_data()), "run --build after editing"
+    assert stored["weights"].shape == (384 + len(cue_features("")),)
+
+
+def test_shipped_weights_are_reproducible(e5: E5Embeddings) -> None:
+    stored = np.load(complaint_model.WEIGHTS)
+    model, digest = fit(e5)
+    assert digest == str(stored["hash"])
+    assert np.allclose(model.weights, stored["weights"], atol=1e-3)
+    assert abs(model.bias - float(stored["bias"])) < 1e-3
+
+
+def test_training_is_deterministic_and_separates_its_data(e5: E5Embeddings) -> None:
+    texts = ["客户说要把钱全部转到别的银行。", "客户很满意，续存了一年。"] * 3
+    labels = [True, False] * 3
+    vectors = e5.passages(texts)
+    first, second = train(texts, vectors, labels), train(texts, vectors, labels)
+    assert np.array_equal(first.weights, second.weights)
+    assert (first.probability(texts, vectors) >= 0.5).tolist() == labels
+
+
+def test_unseen_leaving_and_staying_notes(e5: E5Embeddings) -> None:
+    """Leaving said with no cue word is flagged; a risky word in a calm note is not."""
+    detector = ComplaintDetector(e5)
+    leaving = ["客户说以后工资就不往我们这张卡里打了，那边给的条件好。"]
+    staying = ["客户问销户和挂失有什么区别，听完说只是了解一下。"]
+    flagged = detector.classify(leaving + staying)
+    assert [s.complaint for s in flagged] == [True, False]
+    assert flagged[0].matched and 0.5 <= flagged[0].score <= 1.0
