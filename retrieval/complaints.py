@@ -1,13 +1,11 @@
 """Rule 4's note classifier: does a note say the customer complains or means to leave?
 
-Two signals, never an LLM: word cues (`retrieval.complaint_cues`: risky words, each cancelled
-by the context that explains it, such as a negation, a reinvestment, a cash need, an estate or
-a friend's story) and similarity to a bank of labelled example notes, both complaints and
-their look-alikes (a solved problem, a happy customer). A note is flagged when a cue stands;
-when cues were found but all explained away, it is not; with no cue at all, it is flagged when
-its nearest examples are all complaints and nothing in it says the customer stays.
-Example vectors are embedded once per process; note vectors are the ones the note index
-already stores.
+Never an LLM. Two parts: word cues (`retrieval.complaint_cues`: risky words, each cancelled by
+the context that explains it, such as a negation, a reinvestment, a cash need, an estate or a
+friend's story) and a logistic regression (`retrieval.complaint_model`) over the note's e5
+vector with what the cues found as three more inputs. The model decides: a cue that stands
+weighs heavily, but the sense of the whole note can outweigh it, which is what hand-written
+cancel lists kept missing on unseen notes. Note vectors are the ones the note index stores.
 """
 
 from __future__ import annotations
@@ -19,19 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from retrieval.complaint_bank import EXAMPLES
-from retrieval.complaint_cues import calm, decisive, hits
+from retrieval import complaint_model
+from retrieval.complaint_cues import decisive
+from retrieval.complaint_model import THRESHOLD, Model
 from retrieval.embeddings import E5Embeddings
-
-# A note saying one of these is a contented customer: its neighbours alone do not flag it.
-CONTENT = ("续存", "续作", "满意", "夸", "认可", "感谢", "挺顺", "开心", "高兴", "追加")
-# e5 similarities are compressed (0.90-0.99 between any two notes here), so one threshold on
-# the best match separates poorly; a vote of the nearest labelled examples does much better.
-# With the first 93 examples, the 3 nearest all being complaints beat 4 of 5 on the tuning notes
-# (a wider vote let unrelated life events, such as a parent in hospital, ride on its edge).
-NEIGHBOURS = 3
-VOTES = 3  # of the NEIGHBOURS nearest examples must be complaints
-SAME_TEXT = 0.9999  # an example identical to the note does not vote on it
 
 
 @dataclass(frozen=True)
@@ -39,8 +28,8 @@ class Signal:
     """What the classifier found in one note."""
 
     complaint: bool
-    score: float  # share of the nearest examples that are complaints
-    matched: str  # the keyword, or the example sentence, that decided it
+    score: float  # the model's probability that the note is a complaint or a customer leaving
+    matched: str  # the cue word, or the note's opening when no cue stands
 
 
 def keyword_in(text: str) -> str:
@@ -48,33 +37,27 @@ def keyword_in(text: str) -> str:
     return decisive(text)
 
 
-def _calm(text: str) -> bool:
-    """The similarity vote is not asked: the note says the customer stays or is content."""
-    return calm(text) or any(word in text for word in CONTENT)
+def _matched(text: str) -> str:
+    """What a warning quotes: the standing cue, else the note's opening (an example sentence
+    from the training data would quote words the note never said)."""
+    return keyword_in(text) or text[:100]
 
 
 class ComplaintDetector:
-    """Keywords plus similarity to the example bank (embedded once, passage form)."""
+    """Cues plus the learned model (its weights are loaded once, on first use)."""
 
     _lock = threading.Lock()
 
     def __init__(self, embeddings: E5Embeddings | None = None) -> None:
         self.embeddings = embeddings or E5Embeddings()
-        self._bank: NDArray[np.float32] | None = None
-        self._labels = np.array([label for _, label in EXAMPLES], dtype=bool)
+        self._model: Model | None = None
 
-    def _examples(self) -> NDArray[np.float32]:
+    def model(self) -> Model:
+        """The shipped model, loaded once per detector."""
         with self._lock:
-            if self._bank is None:
-                self._bank = self.embeddings.passages([text for text, _ in EXAMPLES])
-            return self._bank
-
-    def _vote(self, similarities: NDArray[np.float32]) -> tuple[float, int]:
-        """(share of complaint votes, index of the nearest complaint example or -1)."""
-        order = [int(i) for i in np.argsort(-similarities) if similarities[i] < SAME_TEXT]
-        nearest = order[:NEIGHBOURS]
-        votes = [i for i in nearest if self._labels[i]]
-        return len(votes) / max(len(nearest), 1), (votes[0] if votes else -1)
+            if self._model is None:
+                self._model = complaint_model.load(self.embeddings)
+            return self._model
 
     def classify(
         self, texts: Sequence[str], vectors: NDArray[np.float32] | None = None
@@ -84,17 +67,9 @@ class ComplaintDetector:
             return []
         if vectors is None:
             vectors = self.embeddings.passages(list(texts))
-        similarities = vectors @ self._examples().T
+        probabilities = self.model().probability(texts, vectors)
         signals: list[Signal] = []
-        for i, text in enumerate(texts):
-            share, nearest = self._vote(similarities[i])
-            word = keyword_in(text)
-            if word:
-                signals.append(Signal(True, share, word))
-            elif hits(text):  # risky words all explained away: the cues have decided
-                signals.append(Signal(False, share, ""))
-            elif share >= VOTES / NEIGHBOURS and not _calm(text):
-                signals.append(Signal(True, share, EXAMPLES[nearest][0][:100]))
-            else:
-                signals.append(Signal(False, share, ""))
+        for text, probability in zip(texts, probabilities.tolist(), strict=True):
+            flagged = probability >= THRESHOLD
+            signals.append(Signal(flagged, probability, _matched(text) if flagged else ""))
         return signals
