@@ -1,7 +1,8 @@
 """The example bank of rule 4: notes that say a customer complains or means to leave (True),
-and look-alikes that do not (False). Hand-written. `bench/eval_complaints.jsonl` holds the
-first ones too (scored leave-one-out); the last group was written for the similarity vote
-alone, in general terms, and is in no evaluation file."""
+and look-alikes that do not (False). Hand-written. With the notes of
+`bench/eval_complaints.jsonl` (which hold the first ones too) they are the training data of
+`retrieval.complaint_model`; the last groups, written in general terms, are in no evaluation
+file, so cross-validation always trains on them and never scores them."""
 
 EXAMPLES: tuple[tuple[str, bool], ...] = (
     ("客户抱怨手机银行转账总是失败，情绪较大，已记录并反馈网点运营。", True),
