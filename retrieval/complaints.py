@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from retrieval import complaint_model
 from retrieval.complaint_cues import decisive
-from retrieval.complaint_model import THRESHOLD, Model
+from retrieval.complaint_model import Model
 from retrieval.embeddings import E5Embeddings
 
 
@@ -67,9 +67,10 @@ class ComplaintDetector:
             return []
         if vectors is None:
             vectors = self.embeddings.passages(list(texts))
-        probabilities = self.model().probability(texts, vectors)
+        model = self.model()
+        probabilities = model.probability(texts, vectors)
         signals: list[Signal] = []
         for text, probability in zip(texts, probabilities.tolist(), strict=True):
-            flagged = probability >= THRESHOLD
+            flagged = probability >= model.threshold
             signals.append(Signal(flagged, probability, _matched(text) if flagged else ""))
         return signals

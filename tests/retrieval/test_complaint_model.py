@@ -6,7 +6,18 @@ from __future__ import annotations
 import numpy as np
 
 from retrieval import complaint_model
-from retrieval.complaint_model import cue_features, data_hash, fit, train, training_data
+from retrieval.complaint_model import (
+    MIN_PRECISION,
+    Point,
+    choose,
+    cue_features,
+    data_hash,
+    fit,
+    notes_count,
+    operating_points,
+    train,
+    training_data,
+)
 from retrieval.complaints import ComplaintDetector
 from retrieval.embeddings import E5Embeddings
 
@@ -24,6 +35,36 @@ def test_shipped_weights_are_reproducible(e5: E5Embeddings) -> None:
     assert digest == str(stored["hash"])
     assert np.allclose(model.weights, stored["weights"], atol=1e-3)
     assert abs(model.bias - float(stored["bias"])) < 1e-3
+    assert model.threshold == float(stored["threshold"])
+
+
+def test_shipped_threshold_is_the_one_cross_validation_picks(e5: E5Embeddings) -> None:
+    """The selection is deterministic: the same folds, the same figures, the same threshold."""
+    texts, labels = training_data()
+    vectors = e5.passages(texts)
+    first = operating_points(texts, labels, vectors, notes_count())
+    second = operating_points(texts, labels, vectors, notes_count())
+    assert [(p.threshold, p.precision.tolist(), p.recall.tolist()) for p in first] == [
+        (p.threshold, p.precision.tolist(), p.recall.tolist()) for p in second
+    ]
+    chosen = choose(first)
+    assert chosen.precision.mean() >= MIN_PRECISION
+    assert chosen.threshold == float(np.load(complaint_model.WEIGHTS)["threshold"])
+
+
+def _point(threshold: float, precision: float, recall: float) -> Point:
+    return Point(threshold, np.array([precision, precision]), np.array([recall, recall]))
+
+
+def test_choice_is_the_best_recall_with_enough_precision() -> None:
+    points = [
+        _point(0.3, MIN_PRECISION - 0.01, 1.0),
+        _point(0.4, MIN_PRECISION, 0.9),
+        _point(0.5, MIN_PRECISION + 0.02, 0.9),
+        _point(0.6, 1.0, 0.5),
+    ]
+    assert choose(points).threshold == 0.4  # the lowest of the equals in recall
+    assert choose([_point(0.5, 0.5, 1.0), _point(0.6, 0.6, 0.9)]).threshold == 0.6
 
 
 def test_training_is_deterministic_and_separates_its_data(e5: E5Embeddings) -> None:
@@ -42,4 +83,4 @@ def test_unseen_leaving_and_staying_notes(e5: E5Embeddings) -> None:
     staying = ["客户问销户和挂失有什么区别，听完说只是了解一下。"]
     flagged = detector.classify(leaving + staying)
     assert [s.complaint for s in flagged] == [True, False]
-    assert flagged[0].matched and 0.5 <= flagged[0].score <= 1.0
+    assert flagged[0].matched and detector.model().threshold <= flagged[0].score <= 1.0
