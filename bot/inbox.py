@@ -34,7 +34,7 @@ from handlers.guard import GuardedReply
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(minutes=2)  # the default of INBOX_LEASE_SECONDS
 MAX_ATTEMPTS = 3
 # Messages arriving while a batch commits are stored together in the next transaction.
 MAX_BATCH = 200
@@ -64,6 +64,9 @@ class Inbox:
         self.store = store
         self.dispatcher = dispatcher
         self.channels = channels
+        # Longer than any answer takes (a second one would reply twice), short enough that a
+        # restarted process answers what a killed one had claimed.
+        self.lease = timedelta(seconds=store.settings.inbox_lease_seconds)
         self._tasks: set[asyncio.Task[GuardedReply | None]] = set()
         # Threads of their own, not the loop's default executor: there a few answers waiting
         # on a slow LLM took every thread, and each acknowledgement (and health check) queued
@@ -129,7 +132,10 @@ class Inbox:
                 return None
             claimable = or_(
                 InboxMessage.status == "pending",
-                and_(InboxMessage.status == "processing", InboxMessage.processed_at < now - LEASE),
+                and_(
+                    InboxMessage.status == "processing",
+                    InboxMessage.processed_at < now - self.lease,
+                ),
             )
             taken = session.execute(
                 update(InboxMessage)
@@ -222,7 +228,7 @@ class Inbox:
                         InboxMessage.status == "pending",
                         and_(
                             InboxMessage.status == "processing",
-                            InboxMessage.processed_at < now - LEASE,
+                            InboxMessage.processed_at < now - self.lease,
                         ),
                     ),
                     InboxMessage.attempts < MAX_ATTEMPTS,

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     telegram_api_base_url: str | None = Field(default=None, alias="TELEGRAM_API_BASE_URL")
     # Shared storage for several bot processes (access tokens); the database when unset.
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    # A message claimed by a process that died is taken again after this lease (bot/inbox.py).
+    inbox_lease_seconds: int = Field(default=120, ge=5, le=3600, alias="INBOX_LEASE_SECONDS")
     # Reminders (scheduler/)
     digest_time: str = Field(default="08:30", alias="REMINDER_DIGEST_TIME")
     birthday_leads: str = Field(default="3,0", alias="REMINDER_BIRTHDAY_LEADS")
