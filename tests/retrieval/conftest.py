@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +20,7 @@ from retrieval.connect import open_index
 from retrieval.embeddings import E5Embeddings
 from retrieval.entries import NoteEntry
 from retrieval.index import NoteIndex
+from tests.chroma_server import ChromaNotStarted, running_chroma
 from tests.conftest import make_settings
 from tests.world import NOW, build_world
 
@@ -118,49 +114,13 @@ def chroma_bytes(folder: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `chroma run` on loopback, one per test module (it takes seconds to start);
     skipped only if the binary cannot start."""
-    tmp_path = tmp_path_factory.mktemp("chroma")
-    binary = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
-    if binary is None:
-        pytest.skip("the `chroma` command is not installed next to this Python")
-    port = free_port()
-    log = tmp_path / "chroma.log"
-    args = [binary, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1"]
-    with log.open("wb") as out:
-        try:
-            proc = subprocess.Popen([*args, "--port", str(port)], stdout=out, stderr=out)
-        except OSError as exc:
-            print(f"chroma server cannot start: {exc}")
-            pytest.skip(f"chroma server cannot start: {exc}")
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                why = log.read_text(errors="replace")[-2000:]
-                print(f"chroma server exited with {proc.returncode}:\n{why}")
-                pytest.skip(f"chroma server exited with {proc.returncode}: {why[-300:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"chroma server did not listen within 60 s:\n{log.read_text()}")
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with running_chroma(tmp_path_factory.mktemp("chroma")) as url:
+            yield url
+    except ChromaNotStarted as exc:
+        print(exc)
+        pytest.skip(str(exc))

@@ -19,8 +19,9 @@ from retrieval.connect import open_index
 from retrieval.embeddings import E5Embeddings
 from retrieval.errors import IndexUnavailable
 from retrieval.lock import BUSY_MESSAGE, LOCK_NAME
+from tests.chroma_server import free_port
 from tests.conftest import TEST_KEY
-from tests.retrieval.conftest import NOTES, entry, free_port, local_config, record_notes
+from tests.retrieval.conftest import NOTES, entry, local_config, record_notes
 
 ROOT = Path(__file__).resolve().parents[2]
 
