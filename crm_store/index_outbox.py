@@ -98,14 +98,20 @@ def enqueue_customer(
     enqueue_customers(session, [customer_id], now=now)
 
 
-def pending(session: Session | Connection, limit: int) -> list[tuple[int, str, str]]:
-    """The oldest unprocessed rows as (row id, note id, action)."""
+def pending(
+    session: Session | Connection, limit: int, *, claim: bool = False
+) -> list[tuple[int, str, str]]:
+    """The oldest unprocessed rows as (row id, note id, action). `claim`: lock them until the
+    transaction ends, skipping rows another transaction holds (PostgreSQL; SQLite has a single
+    writer and ignores it)."""
     query = (
         select(IndexOutbox.id, IndexOutbox.note_id, IndexOutbox.action)
         .where(IndexOutbox.processed_at.is_(None))
         .order_by(IndexOutbox.id)
         .limit(limit)
     )
+    if claim:
+        query = query.with_for_update(skip_locked=True)
     return [(r.id, r.note_id, r.action) for r in session.execute(query)]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,6 +24,11 @@ OUTBOX_BATCH = 500
 PAGE_SIZE = 2_000  # notes read from SQL at a time by `check`
 
 
+# One applier at a time in a process: answer threads that each wrote a note, and the index
+# upkeep, otherwise all embedded the same pending notes at once (every thread the whole batch).
+_APPLYING = threading.Lock()
+
+
 def process_outbox(
     store: Store, index: NoteIndex, limit: int = OUTBOX_BATCH, *, now: datetime | None = None
 ) -> int:
@@ -32,10 +38,34 @@ def process_outbox(
     undone or deleted are removed, whatever the queued action said. Rows are marked only
     after the index accepted the change, so a failure leaves them to be retried.
     """
-    with store.db.read() as session:
-        rows = pending(session, limit)
-    if not rows:
-        return 0
+    with _APPLYING:
+        if store.db.engine.dialect.name == "postgresql":
+            return _apply_claimed(store, index, limit, now)
+        with store.db.read() as session:
+            rows = pending(session, limit)
+        if not rows:
+            return 0
+        _apply(store, index, rows, now)
+        with store.db.write() as session:
+            mark_processed(session, [row_id for row_id, _, _ in rows], now=now)
+        return len(rows)
+
+
+def _apply_claimed(store: Store, index: NoteIndex, limit: int, now: datetime | None) -> int:
+    """PostgreSQL, where several processes share a Chroma server: the rows are locked while
+    they are applied, and another process's applier skips them instead of doing them again."""
+    with store.db.write() as session:
+        rows = pending(session, limit, claim=True)
+        if not rows:
+            return 0
+        _apply(store, index, rows, now)
+        mark_processed(session, [row_id for row_id, _, _ in rows], now=now)
+    return len(rows)
+
+
+def _apply(
+    store: Store, index: NoteIndex, rows: list[tuple[int, str, str]], now: datetime | None
+) -> None:
     note_ids = list(dict.fromkeys(note_id for _, note_id, _ in rows))
     with store.db.read() as session:
         entries = note_entries(session, store.settings.tz, note_ids)
@@ -43,9 +73,6 @@ def process_outbox(
     index.upsert(entries)
     classify_entries(store, index, entries, now)
     index.delete([n for n in note_ids if n not in live])
-    with store.db.write() as session:
-        mark_processed(session, [row_id for row_id, _, _ in rows], now=now)
-    return len(rows)
 
 
 def drain_outbox(
