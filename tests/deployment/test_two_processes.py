@@ -63,11 +63,12 @@ pytestmark = pytest.mark.deployment
 
 LEASE_SECONDS = 8  # INBOX_LEASE_SECONDS: above any answer here, short enough to wait out
 # A note written through one process is found by a question through the other within this
-# bound: the writer applies its own note to the Chroma server before it replies, and on a
-# Chroma server every search goes to the server (no in-process vector cache there), so the
-# bound is one question's round trip; should the writer's own index write fail, the index
-# upkeep's next pass applies it (bot/index_upkeep.py, every 2 s). 10 s leaves room for a
-# loaded 2-core machine; measured: see the printed lag.
+# bound: the writer applies its own note to the Chroma server before it replies and logs it
+# in index_change; the other process's vector cache follows that log before a search whose
+# last look is older than 1 s (retrieval/change_feed.py), and until its cache is loaded its
+# searches go to the server itself. Should the writer's own index write fail, its upkeep's
+# next pass applies it (every 2 s). 10 s leaves room for a loaded 2-core machine; measured:
+# see the printed lag.
 VISIBLE_WITHIN_SECONDS = 10.0
 
 # Senders (bound below): WeCom UserID or Telegram user id -> staff, and the customer they note.
