@@ -48,8 +48,12 @@ HELD_OUT = Path(__file__).with_name("eval_complaints_heldout.jsonl")
 # "tuned-5" (`"split": "tuned-5"`): 73 notes written without reading the rules, first scored
 #   unseen (P 0.854, R 0.946; 2 missed, 6 false alarms) by the model trained on the 201 notes
 #   before them and the bank, then added to the training data.
+# "tuned-6" (`"split": "tuned-6"`): 82 notes written without reading the rules, first scored
+#   unseen (P 0.842, R 0.889; 4 missed, 6 false alarms) at threshold 0.70 by the model trained
+#   on the 274 notes before them and the bank, then added to the training data. The cues did
+#   not change after, so it is one of the cue-unseen parts the threshold is judged on.
 # The honest figures are the held-out part's, read from HELD_OUT when it exists.
-PARTS = ("tuned", "tuned-2", "tuned-3", "tuned-4", "tuned-5")
+PARTS = ("tuned", "tuned-2", "tuned-3", "tuned-4", "tuned-5", "tuned-6")
 TABLE = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # the thresholds of the printed table
 
 
