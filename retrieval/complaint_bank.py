@@ -113,4 +113,21 @@ EXAMPLES: tuple[tuple[str, bool], ...] = (
     ("客户之前反映的扣费已退回，客户说处理得很及时。", False),
     ("客户听说别处利息高一点，比较后觉得差不多，没有变动。", False),
     ("客户把自己名下两个账户的钱归集到一起，方便管理。", False),
+    # Whose trouble and which way the money goes: complaints aimed at someone else and money
+    # coming to us are not churn; a competitor's offer, money moved to the customer's own
+    # account at another bank and business signed with another bank are.
+    ("客户吐槽小区物业收费乱，顺便问了下物业费能不能用信用卡交。", False),
+    ("客户抱怨网上买的家电迟迟不发货，问我们信用卡能不能拒付。", False),
+    ("客户说最近天气太差，出门不方便，理财到期的事电话里办。", False),
+    ("客户对以前那家银行的经理很不满，这次把存款都搬到我行来了。", False),
+    ("客户跟房东闹得不愉快，准备买房，来咨询我行的房贷。", False),
+    ("客户从他行转入80万，买了我行的大额存单。", False),
+    ("客户把别的银行到期的理财取出来，归集到我行账户。", False),
+    ("客户的货款从外地银行汇入我行，问到账时间。", False),
+    ("客户说别的银行的经理最近常来拜访，开出的利率比我们高，他在考虑。", True),
+    ("客户说另一家银行答应给他免年费和更高的存款利率，想让他把钱转过去。", True),
+    ("客户把活期里的钱分几次转到自己在建行的卡上了。", True),
+    ("客户说以后的闲钱都存到自己在别的银行开的账户里。", True),
+    ("客户公司的代发工资改由农业银行办理，合同已经签了。", True),
+    ("客户说单位和他行签了代发协议，以后工资不走我们这了。", True),
 )

@@ -3,7 +3,8 @@
 Never an LLM. Two parts: word cues (`retrieval.complaint_cues`: risky words, each cancelled by
 the context that explains it, such as a negation, a reinvestment, a cash need, an estate or a
 friend's story) and a logistic regression (`retrieval.complaint_model`) over the note's e5
-vector with what the cues found as three more inputs. The model decides: a cue that stands
+vector with what the cues found as five more inputs (`retrieval.complaint_target` adds whose
+trouble it is and which way the money goes). The model decides: a cue that stands
 weighs heavily, but the sense of the whole note can outweigh it, which is what hand-written
 cancel lists kept missing on unseen notes. Note vectors are the ones the note index stores.
 """

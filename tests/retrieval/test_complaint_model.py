@@ -19,6 +19,7 @@ from retrieval.complaint_model import (
     train,
     training_data,
 )
+from retrieval.complaint_target import direction, elsewhere
 from retrieval.complaints import ComplaintDetector
 from retrieval.embeddings import E5Embeddings
 
@@ -92,3 +93,32 @@ def test_unseen_leaving_and_staying_notes(e5: E5Embeddings) -> None:
     assert [s.complaint for s in flagged[:2]] == [True, True] and not flagged[3].complaint
     assert flagged[2].score > flagged[3].score
     assert flagged[0].matched and detector.model().threshold <= flagged[0].score <= 1.0
+
+
+def test_elsewhere_is_a_complaint_aimed_at_someone_or_something_else() -> None:
+    assert elsewhere("客户抱怨装修队拖工期，这周没空来网点。")
+    assert elsewhere("客户吐槽这几天一直下雨，基金的事下次再谈。")
+    assert elsewhere("客户说工行的理财经理很敷衍，对那边挺不满意。")
+    assert not elsewhere("客户抱怨我行手机银行又升级失败。")  # ours
+    assert not elsewhere("客户对柜员的态度很不满。")
+    assert not elsewhere("客户问了定投的扣款日。")  # no complaint at all
+
+
+def test_direction_of_the_money() -> None:
+    assert direction("客户下周把存款转到平安银行。") == 1
+    assert direction("客户把理财赎回后挪到自己在中信银行的账户。") == 1
+    assert direction("客户的公司已经和浦发银行签了代发工资。") == 1
+    assert direction("客户从建设银行转入50万存定期。") == -1
+    assert direction("客户打算把他行的钱转到我行。") == -1
+    assert direction("客户说不会转出，先放着。") == 0  # negated
+    assert direction("客户咨询基金的申购费。") == 0
+
+
+def test_the_new_inputs_move_the_real_models_score(e5: E5Embeddings) -> None:
+    """The same note scores lower when its complaint is aimed elsewhere or its money comes
+    in, and higher when the money goes out: the shipped weights of both inputs point so."""
+    model = ComplaintDetector(e5).model()
+    features = cue_features("")
+    assert len(model.weights) == 384 + len(features)
+    about_others, flow = model.weights[-2], model.weights[-1]
+    assert about_others < 0 and flow > 0
