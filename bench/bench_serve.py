@@ -74,6 +74,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import socket
 import statistics
 import tempfile
@@ -174,6 +175,7 @@ class ServerSpec:
     llm_concurrency: int = 64
     gc_freeze: bool = True
     stand_in_seconds: float | None = None  # the stand-in's wait instead of real answers
+    answer_processes: int = 0  # ANSWER_PROCESSES: answers in processes of their own
 
 
 class Probes:
@@ -241,9 +243,14 @@ class TimedInbox(Inbox):
     """The real inbox, timing each intake (on the loop) and each insert transaction."""
 
     def __init__(
-        self, store: Store, dispatcher: Dispatcher, channels: dict[str, Channel], probes: Probes
+        self,
+        store: Store,
+        dispatcher: Dispatcher,
+        channels: dict[str, Channel],
+        probes: Probes,
+        answer_here: bool = True,
     ) -> None:
-        super().__init__(store, dispatcher, channels)
+        super().__init__(store, dispatcher, channels, answer_here=answer_here)
         self.probes = probes
 
     def accept_many(self, messages: Sequence[IncomingMessage]) -> list[int | None]:
@@ -356,7 +363,10 @@ def serve_child(spec: ServerSpec, conn: Connection) -> None:
     adapter.crypto.decrypt_message = decrypt  # type: ignore[method-assign]
     retriever, warming = None, None
     dispatcher: Dispatcher
-    if spec.stand_in_seconds is not None:
+    answerers = start_answer_processes(spec)  # with ANSWER_PROCESSES: they hold the index
+    if answerers:
+        dispatcher = Dispatcher(store)  # never asked: this process only acknowledges
+    elif spec.stand_in_seconds is not None:
         dispatcher = SlowDispatcher(store, spec.stand_in_seconds)
     else:
         retriever = open_bench_retriever(store, spec)
@@ -364,7 +374,7 @@ def serve_child(spec: ServerSpec, conn: Connection) -> None:
         dispatcher = Dispatcher(store, retriever=retriever)
     # As `bot.serve.build_server` wires it (no reminder timer), with the timed inbox.
     channels: dict[str, Channel] = {**delivery_channels(store), adapter.name: adapter.channel}
-    inbox = TimedInbox(store, dispatcher, channels, probes)
+    inbox = TimedInbox(store, dispatcher, channels, probes, answer_here=not answerers)
     count = retriever.index.count if retriever is not None else None
     app = build_app(store, inbox, [adapter], index_count=count)
     if spec.gc_freeze:
@@ -404,8 +414,54 @@ def serve_child(spec: ServerSpec, conn: Connection) -> None:
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
+        for answerer in answerers:
+            answerer.terminate()
         if retriever is not None:
             retriever.close()
+
+
+def start_answer_processes(spec: ServerSpec) -> list[multiprocessing.process.BaseProcess]:
+    """ANSWER_PROCESSES: each answers as `bot.answer_worker` does; returns once all are ready
+    (index open, vector cache and e5 model loaded)."""
+    context = multiprocessing.get_context("spawn")
+    started = []
+    for _ in range(spec.answer_processes):
+        parent, child = context.Pipe()
+        process = context.Process(target=answer_child, args=(spec, child), daemon=True)
+        process.start()
+        started.append((process, parent))
+    for _process, parent in started:
+        if not parent.poll(300):
+            raise SystemExit("an answer process did not start")
+        parent.recv()
+    return [process for process, _ in started]
+
+
+def answer_child(spec: ServerSpec, conn: Connection) -> None:
+    """An answer process: the real dispatcher and retriever, the inbox's claims, replies to the
+    fake WeCom API; polls the inbox as `bot.answer_worker.AnswerLoop` does."""
+    from bot.answer_worker import AnswerLoop
+
+    logging.basicConfig(level=logging.WARNING)
+    store = open_store(bench_settings(spec.home, spec.url, spec.key, spec.fake_url))
+    adapter = WeComAdapter.from_settings(store)
+    retriever = open_bench_retriever(store, spec)
+    warm_up(retriever).join()
+    retriever.index.query_vector("预热")
+    channels: dict[str, Channel] = {**delivery_channels(store), adapter.name: adapter.channel}
+    inbox = Inbox(store, Dispatcher(store, retriever=retriever), channels)
+
+    async def answer() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        conn.send("ready")
+        await AnswerLoop(inbox).run(stop)
+
+    try:
+        asyncio.run(answer())
+    finally:
+        retriever.close()
+        store.close()
 
 
 @contextmanager
@@ -996,6 +1052,7 @@ def run(args: argparse.Namespace) -> None:
                 args.llm_concurrency,
                 not args.no_gc_freeze,
                 args.answer_seconds if stand_in else None,
+                args.answer_processes,
             )
             threads = answer_thread_count(store.db.engine)  # as the server's inbox sizes it
             warmed = "none (--cold)" if args.cold else f"{len(SENDERS) * len(QUESTIONS)} answered"
@@ -1111,6 +1168,12 @@ def main() -> None:
         "--stand-in",
         action="store_true",
         help="no retriever: the dispatcher sleeps answer-seconds before handling",
+    )
+    parser.add_argument(
+        "--answer-processes",
+        type=int,
+        default=0,
+        help="ANSWER_PROCESSES: the server only acknowledges; N processes answer",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()

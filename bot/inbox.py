@@ -59,9 +59,17 @@ class Inbox:
     """Durable accept, background processing, reply through the message's own channel."""
 
     def __init__(
-        self, store: Store, dispatcher: Dispatcher, channels: Mapping[str, Channel]
+        self,
+        store: Store,
+        dispatcher: Dispatcher,
+        channels: Mapping[str, Channel],
+        *,
+        answer_here: bool = True,
     ) -> None:
+        """`answer_here=False`: only store and acknowledge; answer processes of their own
+        (bot/answer_worker.py) claim the stored messages."""
         self.store = store
+        self.answer_here = answer_here
         self.dispatcher = dispatcher
         self.channels = channels
         # Longer than any answer takes (a second one would reply twice), short enough that a
@@ -243,6 +251,8 @@ class Inbox:
         inbox_id = await self._store(message)
         if inbox_id is None:
             return False
+        if not self.answer_here:
+            return True  # an answer process finds it on its next look
         task = asyncio.create_task(self.process(inbox_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -8,11 +8,13 @@ import gc
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import uvicorn
 from starlette.applications import Starlette
 
 from bot import logs
+from bot.answer_worker import AnswerProcesses
 from bot.dispatch import Dispatcher
 from bot.inbox import Inbox
 from bot.index_upkeep import IndexUpkeep, requests_folder
@@ -49,13 +51,17 @@ def build_server(
     telegram_polling: bool = False,
     with_timer: bool = True,
     retriever: Retriever | None = None,
+    answer_here: bool = True,
+    answers_alive: Callable[[], int] | None = None,
 ) -> Starlette:
     """The whole service: platforms, inbox, dispatcher and (by default) the reminder timer;
-    questions over the notes when a `retriever` (see `open_retriever`) is given."""
+    questions over the notes when a `retriever` (see `open_retriever`) is given.
+    `answer_here=False`: acknowledge only; answer processes answer (bot/answer_worker.py)."""
     adapters = platform_adapters(store, telegram_polling=telegram_polling)
     channels: dict[str, Channel] = {a.name: a.channel for a in adapters}
     voice = voice_notes(adapters)
-    inbox = Inbox(store, Dispatcher(store, retriever=retriever, voice=voice), channels)
+    dispatcher = Dispatcher(store, retriever=retriever, voice=voice)
+    inbox = Inbox(store, dispatcher, channels, answer_here=answer_here)
     timer = None
     if with_timer:
         router = build_router(store, delivery_channels(store, channels))
@@ -64,7 +70,15 @@ def build_server(
         log.warning("no WeCom or Telegram settings: serving health and metrics only")
     count = retriever.index.count if retriever is not None else None
     cache = retriever.index.cache_state if retriever is not None else None
-    return build_app(store, inbox, adapters, timer, index_count=count, cache_state=cache)
+    return build_app(
+        store,
+        inbox,
+        adapters,
+        timer,
+        index_count=count,
+        cache_state=cache,
+        answers_alive=answers_alive,
+    )
 
 
 def voice_notes(adapters: list[PlatformAdapter]) -> VoiceNotes:
@@ -81,25 +95,51 @@ def serve(store: Store, *, host: str, port: int, telegram_polling: bool = False)
     """Run the service until interrupted."""
     log_config = logs.configure()
     logs.register_secrets(service_secrets(store))
-    retriever = open_retriever(store)
+    workers = answer_processes(store, telegram_polling)
+    retriever = open_retriever(store) if workers is None else None  # else the workers hold it
     upkeep = None
     if retriever is not None:
         warm_up(retriever)
         # Imports and other processes queue note changes; apply them every few seconds.
         upkeep = IndexUpkeep(store, retriever.index, requests=requests_folder(store))
         upkeep.start()
-    app = build_server(store, telegram_polling=telegram_polling, retriever=retriever)
+    app = build_server(
+        store,
+        telegram_polling=telegram_polling,
+        retriever=retriever,
+        answer_here=workers is None,
+        answers_alive=workers.alive if workers is not None else None,
+    )
     # Objects made at start-up never die: keep the collector from pausing the event loop
     # (150-190 ms) to scan them while callbacks wait for their acknowledgement.
     gc.collect()
     gc.freeze()
     try:
+        if workers is not None:
+            workers.start()
         uvicorn.run(app, host=host, port=port, proxy_headers=True, log_config=log_config)
     finally:
+        if workers is not None:
+            workers.stop()
         if upkeep is not None:
             upkeep.stop()
         if retriever is not None:
             retriever.close()
+
+
+def answer_processes(store: Store, telegram_polling: bool) -> AnswerProcesses | None:
+    """The answer processes ANSWER_PROCESSES asks for (not started), or None: answer here."""
+    from retrieval.config import IndexSettings
+
+    count = store.settings.answer_processes
+    if count == 0:
+        return None
+    if count > 1 and not IndexSettings().chroma_url:
+        raise ValueError(
+            "ANSWER_PROCESSES above 1 needs CHROMA_URL: the embedded note index belongs to "
+            "one process"
+        )
+    return AnswerProcesses(count, telegram_polling=telegram_polling)
 
 
 def service_secrets(store: Store) -> list[str]:

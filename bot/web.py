@@ -106,6 +106,7 @@ def build_app(
     timer: ReminderTimer | None = None,
     index_count: Callable[[], int] | None = None,
     cache_state: Callable[[], str] | None = None,
+    answers_alive: Callable[[], int] | None = None,
 ) -> Starlette:
     """The web app; its lifespan starts adapters, drains the inbox and starts the timer."""
 
@@ -125,6 +126,10 @@ def build_app(
             "digests_undeliverable": undeliverable,
         }
         healthy = database and all(channels.values()) and index != "unreachable"
+        if answers_alive is not None:  # ANSWER_PROCESSES: acknowledged messages need one
+            alive = answers_alive()
+            body["answer_processes"] = alive
+            healthy = healthy and alive > 0
         return JSONResponse(body, status_code=200 if healthy else 503)
 
     metrics.watch(store)
@@ -136,16 +141,18 @@ def build_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         for adapter in adapters:
             await adapter.start()
-        drained = await inbox.drain()
-        if drained:
-            log.info("processed %s messages left from before the restart", drained)
+        if inbox.answer_here:  # else the answer processes take what is left and retry
+            drained = await inbox.drain()
+            if drained:
+                log.info("processed %s messages left from before the restart", drained)
         if timer is not None:
             timer.start()
-        retry = asyncio.create_task(_drain_forever(inbox))
+        retry = asyncio.create_task(_drain_forever(inbox)) if inbox.answer_here else None
         try:
             yield
         finally:
-            retry.cancel()
+            if retry is not None:
+                retry.cancel()
             if timer is not None:
                 timer.stop()
             for adapter in adapters:

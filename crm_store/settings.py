@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     # A message claimed by a process that died is taken again after this lease (bot/inbox.py).
     inbox_lease_seconds: int = Field(default=120, ge=5, le=3600, alias="INBOX_LEASE_SECONDS")
+    # 0: `serve` answers in its own process. N: it only acknowledges, and N processes of their
+    # own answer (bot/answer_worker.py); above 1 needs CHROMA_URL (the embedded index is one
+    # process's).
+    answer_processes: int = Field(default=0, ge=0, le=16, alias="ANSWER_PROCESSES")
     # Reminders (scheduler/)
     digest_time: str = Field(default="08:30", alias="REMINDER_DIGEST_TIME")
     birthday_leads: str = Field(default="3,0", alias="REMINDER_BIRTHDAY_LEADS")

@@ -1,0 +1,170 @@
+"""Answering in processes of their own, so the web process only acknowledges.
+
+With ANSWER_PROCESSES=N (N >= 1) `bankbot serve` stores each callback and acknowledges it,
+and N answer processes (`python -m bot.answer_worker`, started and restarted by serve) claim
+the stored messages and answer them. Why: on 2 cores the answers' CPU work (the query
+embedding, Chroma, SQL, the LLM client) held the interpreter lock that the acknowledging loop
+needs, and ack p99 was 15.7x its floor (bench/bench_serve.py). A process has a lock of its own.
+
+An answer process looks at the inbox every POLL_SECONDS (one indexed query) and answers what
+is pending, through the inbox's own claims: two processes never answer one message, and a
+message claimed by a process that died is taken again after INBOX_LEASE_SECONDS. It holds the
+note index (the embedded one, or its share of a Chroma server) and keeps it current, and it
+sends replies through the platforms' clients as serve would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+
+from bot.inbox import Inbox
+from crm_store.store import Store
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.1  # a new message waits this long at most before an answer process sees it
+RESTART_AFTER_SECONDS = 2.0  # serve restarts an answer process that exited, this often at most
+
+
+class AnswerLoop:
+    """Looks at the inbox on a short timer and answers every unfinished message once."""
+
+    def __init__(self, inbox: Inbox, poll: float = POLL_SECONDS) -> None:
+        self.inbox = inbox
+        self.poll = poll
+        self._inflight: set[int] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set; then wait for the answers in flight."""
+        while not stop.is_set():
+            try:
+                self._take(await asyncio.to_thread(self.inbox.unfinished, datetime.now(UTC)))
+            except Exception:  # the database is away: look again shortly
+                log.exception("could not read the inbox; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.poll)
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=60)
+
+    def _take(self, ids: list[int]) -> None:
+        for inbox_id in ids:
+            if inbox_id in self._inflight:
+                continue  # ours already, not yet claimed or still being answered
+            self._inflight.add(inbox_id)
+            task: asyncio.Task[object] = asyncio.create_task(self.inbox.process(inbox_id))
+            self._tasks.add(task)
+            task.add_done_callback(functools.partial(self._done, inbox_id=inbox_id))
+
+    def _done(self, task: asyncio.Task[object], *, inbox_id: int) -> None:
+        self._tasks.discard(task)
+        self._inflight.discard(inbox_id)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("answering inbox message %s failed: %s", inbox_id, task.exception())
+
+
+def main() -> None:
+    """One answer process: the settings from the environment, until SIGTERM."""
+    from bot import logs
+    from bot.cli_common import store_from_env
+    from bot.serve import service_secrets
+
+    logs.configure()
+    polling = "--telegram-polling" in sys.argv[1:]
+    store = store_from_env()
+    logs.register_secrets(service_secrets(store))
+    try:
+        asyncio.run(_serve_answers(store, polling))
+    finally:
+        store.close()
+
+
+async def _serve_answers(store: Store, polling: bool) -> None:
+    from bot.dispatch import Dispatcher
+    from bot.index_upkeep import IndexUpkeep, requests_folder
+    from bot.serve import open_retriever, platform_adapters, voice_notes, warm_up
+
+    adapters = platform_adapters(store, telegram_polling=polling)  # clients only: no routes
+    channels = {a.name: a.channel for a in adapters}
+    retriever = open_retriever(store)
+    upkeep = None
+    if retriever is not None:
+        warm_up(retriever)
+        upkeep = IndexUpkeep(store, retriever.index, requests=requests_folder(store))
+        upkeep.start()
+    dispatcher = Dispatcher(store, retriever=retriever, voice=voice_notes(adapters))
+    inbox = Inbox(store, dispatcher, channels)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    for adapter in adapters:
+        await adapter.start()
+    log.info("answer process ready")
+    try:
+        await AnswerLoop(inbox).run(stop)
+    finally:
+        for adapter in adapters:
+            await adapter.stop()
+        await asyncio.to_thread(inbox.close)
+        if upkeep is not None:
+            upkeep.stop()
+        if retriever is not None:
+            retriever.close()
+
+
+class AnswerProcesses:
+    """Serve's side: start N answer processes, restart any that exits, stop them at the end."""
+
+    def __init__(self, count: int, *, telegram_polling: bool = False) -> None:
+        self.argv = [sys.executable, "-m", "bot.answer_worker"]
+        if telegram_polling:
+            self.argv.append("--telegram-polling")
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.count = count
+        self._stop = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="answer-processes", daemon=True)
+
+    def start(self) -> None:
+        """Start them, and a thread that restarts any that exits."""
+        self.processes = [subprocess.Popen(self.argv) for _ in range(self.count)]
+        self._watcher.start()
+
+    def alive(self) -> int:
+        """How many are running (for /healthz)."""
+        return sum(1 for p in self.processes if p.poll() is None)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(RESTART_AFTER_SECONDS):
+            for n, process in enumerate(self.processes):
+                if process.poll() is not None and not self._stop.is_set():
+                    log.error(
+                        "answer process %s exited (%s): starting it again", n, process.returncode
+                    )
+                    self.processes[n] = subprocess.Popen(self.argv)
+
+    def stop(self, timeout: float = 70.0) -> None:
+        """SIGTERM each; it finishes its answers in flight (up to a minute), then goes."""
+        self._stop.set()
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + timeout
+        for process in self.processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+if __name__ == "__main__":
+    main()
