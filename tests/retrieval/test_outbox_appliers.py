@@ -41,9 +41,7 @@ def _no_classifier(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_threads_applying_at_once_write_each_note_once(store: Store) -> None:
     ids = record_notes(store)
     index: Any = CountingIndex()
-    threads = [
-        threading.Thread(target=sync.process_outbox, args=(store, index)) for _ in range(6)
-    ]
+    threads = [threading.Thread(target=sync.process_outbox, args=(store, index)) for _ in range(6)]
     for t in threads:
         t.start()
     for t in threads:
