@@ -169,13 +169,18 @@ def _start_server(path: Path) -> None:
         make_run_dir(path.parent)
         if not _safe_dir(path.parent):
             return
-        subprocess.Popen(
-            [sys.executable, "-m", "bot.cli_server", str(path)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # not killed with this terminal's process group
-            close_fds=True,
-        )
+        # Its errors (a failed start-up) go to a log beside the socket, private like it.
+        log = os.open(path.with_suffix(".log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            subprocess.Popen(
+                [sys.executable, "-m", "bot.cli_server", str(path)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,  # not killed with this terminal's process group
+                close_fds=True,
+            )
+        finally:
+            os.close(log)
     except OSError as exc:
         _trace(f"could not start the command server: {exc}")

@@ -39,11 +39,14 @@ def bankbot(
 
 
 def wait_for(path: Path) -> None:
-    for _ in range(600):
+    """Until the server listens; its start-up imports take seconds, more on a busy machine."""
+    for _ in range(1800):
         if path.exists():
             return
         time.sleep(0.1)
-    raise AssertionError(f"{path} never appeared")
+    log = path.with_suffix(".log")
+    why = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
+    raise AssertionError(f"{path} never appeared; the server's log:\n{why}")
 
 
 @pytest.fixture
