@@ -416,6 +416,8 @@ def serve_child(spec: ServerSpec, conn: Connection) -> None:
     finally:
         for answerer in answerers:
             answerer.terminate()
+        for answerer in answerers:  # each closes the index (its lock) before the next server
+            answerer.join(90)
         if retriever is not None:
             retriever.close()
 
@@ -469,7 +471,8 @@ def running_server(spec: ServerSpec) -> Iterator[str]:
     """The app in a child process until the block ends; yields its base URL."""
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
-    process = context.Process(target=serve_child, args=(spec, child), daemon=True)
+    # Not a daemon: with --answer-processes it starts children of its own (stopped below).
+    process = context.Process(target=serve_child, args=(spec, child), daemon=False)
     process.start()
     try:
         if not parent.poll(120):
