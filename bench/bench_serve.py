@@ -78,6 +78,7 @@ import signal
 import socket
 import statistics
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -439,6 +440,12 @@ def start_answer_processes(spec: ServerSpec) -> list[multiprocessing.process.Bas
     return [process for process, _ in started]
 
 
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(0)
+
+
 def answer_child(spec: ServerSpec, conn: Connection) -> None:
     """An answer process: the real dispatcher and retriever, the inbox's claims, replies to the
     fake WeCom API; polls the inbox as `bot.answer_worker.AnswerLoop` does."""
@@ -455,8 +462,11 @@ def answer_child(spec: ServerSpec, conn: Connection) -> None:
 
     async def answer() -> None:
         # The bench stops a server without waiting for its pending answers: so does this
-        # process (the index's lock goes with it), unlike `bankbot serve`'s graceful stop.
+        # process (the index's lock goes with it), unlike `bankbot serve`'s graceful stop;
+        # and it goes with its server even when that one was killed.
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, os._exit, 0)
+        parent = os.getppid()
+        threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
         conn.send("ready")
         await AnswerLoop(inbox).run(asyncio.Event())
 
