@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -110,9 +111,11 @@ async def _serve_answers(store: Store, polling: bool) -> None:
     for adapter in adapters:
         await adapter.start()
     log.info("answer process ready")
+    orphaned = asyncio.create_task(_stop_when_orphaned(stop))
     try:
         await AnswerLoop(inbox).run(stop)
     finally:
+        orphaned.cancel()
         for adapter in adapters:
             await adapter.stop()
         await asyncio.to_thread(inbox.close)
@@ -120,6 +123,17 @@ async def _serve_answers(store: Store, polling: bool) -> None:
             upkeep.stop()
         if retriever is not None:
             retriever.close()
+
+
+async def _stop_when_orphaned(stop: asyncio.Event) -> None:
+    """Stop when serve is gone (killed: it could not stop us), so that no answer process
+    outlives it holding the note index."""
+    parent = os.getppid()
+    while not stop.is_set():
+        if os.getppid() != parent:
+            log.warning("serve is gone: the answer process stops")
+            stop.set()
+        await asyncio.sleep(1.0)
 
 
 class AnswerProcesses:
