@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 # long commands go straight to bot.cli and should not pay for sockets or subprocesses.
 if TYPE_CHECKING:
     import socket
+    from collections.abc import Iterator
 
 # Commands worth a warm start: short, run by people and scripts many times a day. `serve`,
 # `scheduler` and `chat` are long-lived or interactive and always run in their own process.
@@ -86,6 +87,22 @@ def make_run_dir(folder: Path) -> None:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
+@contextlib.contextmanager
+def unix_address(path: Path) -> Iterator[str]:
+    """An address for `path` that fits a Unix socket's 107 bytes however deep its folder.
+
+    A long folder (a deep BANKBOT_RUN_DIR or home) is reached through an open descriptor
+    of it, /proc/self/fd/N/NAME, which Linux resolves like the folder itself."""
+    if len(os.fsencode(path)) < 100:
+        yield str(path)
+        return
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{folder}/{path.name}"
+    finally:
+        os.close(folder)
+
+
 def _safe_dir(folder: Path) -> bool:
     """Only a folder this user owns and nobody else may enter: another user's server (or a
     planted socket) would otherwise receive our environment, data key included."""
@@ -108,7 +125,8 @@ def _run_in_server(path: Path, argv: list[str]) -> int | None:
 
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        client.connect(str(path))
+        with unix_address(path) as address:
+            client.connect(address)
         _send_request(client, argv)
         pid = _read_int(client)
     except OSError:

@@ -30,7 +30,7 @@ import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bot.cli_client import HEADER, STALE, make_run_dir
+from bot.cli_client import HEADER, STALE, make_run_dir, unix_address
 
 IDLE_SECONDS = 900  # a quarter of an hour without a command: the server goes
 TICK_SECONDS = 5.0  # how often it checks its socket and idleness
@@ -108,7 +108,8 @@ class CommandServer:
         spare = self.path.with_name(f".{self.path.name}.{os.getpid()}")
         spare.unlink(missing_ok=True)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(str(spare))
+        with unix_address(spare) as address:
+            listener.bind(address)
         os.chmod(spare, 0o600)
         listener.listen(64)
         os.replace(spare, self.path)

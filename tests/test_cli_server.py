@@ -136,13 +136,36 @@ def test_garbage_on_the_socket_is_dropped_and_the_server_goes_on(tmp_path: Path)
     running.start()
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-            client.connect(str(path))
+            with cli_client.unix_address(path) as address:
+                client.connect(address)
             client.sendall(b"GET / HTTP/1.0\r\n\r\n")  # no descriptors, no request
             assert client.recv(4) == b""
         assert path.exists() and running.is_alive()
     finally:
         server.stop()
         running.join(timeout=30)
+
+
+def test_a_run_folder_deeper_than_a_socket_address_still_serves(tmp_path: Path) -> None:
+    deep = tmp_path.joinpath(*["a-folder-with-a-long-name"] * 5) / "run"
+    path = deep / "cli-test.sock"
+    assert len(str(path)) > 108  # more than sun_path holds
+    server = cli_server.CommandServer(path)
+    running = threading.Thread(target=server.serve)
+    running.start()
+    try:
+        import socket
+
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            with cli_client.unix_address(path) as address:
+                client.connect(address)
+            client.sendall(b"not a request")
+            assert client.recv(4) == b""
+        assert path.exists() and running.is_alive()
+    finally:
+        server.stop()
+        running.join(timeout=30)
+    assert not path.exists()
 
 
 def test_preloading_starts_no_thread_and_no_note_index() -> None:
