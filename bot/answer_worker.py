@@ -83,6 +83,8 @@ def main() -> None:
     polling = "--telegram-polling" in sys.argv[1:]
     store = store_from_env()
     logs.register_secrets(service_secrets(store))
+    # Answers may wait; acknowledgements may not: under contention the kernel runs serve first.
+    os.nice(store.settings.answer_process_nice)
     try:
         asyncio.run(_serve_answers(store, polling))
     finally:

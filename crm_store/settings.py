@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # own answer (bot/answer_worker.py); above 1 needs CHROMA_URL (the embedded index is one
     # process's).
     answer_processes: int = Field(default=0, ge=0, le=16, alias="ANSWER_PROCESSES")
+    # How much lower the answer processes' CPU priority is than serve's (nice increment): on a
+    # busy machine the kernel then runs the acknowledging process first.
+    answer_process_nice: int = Field(default=10, ge=0, le=19, alias="ANSWER_PROCESS_NICE")
     # Reminders (scheduler/)
     digest_time: str = Field(default="08:30", alias="REMINDER_DIGEST_TIME")
     birthday_leads: str = Field(default="3,0", alias="REMINDER_BIRTHDAY_LEADS")

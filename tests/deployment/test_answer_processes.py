@@ -99,6 +99,12 @@ def answer_pid(serve: Process) -> int | None:
     return pids[0] if pids else None
 
 
+def nice_of(pid: int) -> int:
+    """A process's nice value, from /proc (field 19 of stat; the name may hold spaces)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])
+
+
 def health(serve: Process) -> dict[str, object]:
     return dict(httpx.get(serve.url + "/healthz", timeout=5).json())
 
@@ -117,6 +123,8 @@ def test_answers_come_from_a_process_of_their_own(
     worker = answer_pid(serve)
     assert worker is not None
     assert holder_pid(chroma_folder(settings)) in (None, worker)  # never the web process
+    assert serve.popen is not None
+    assert nice_of(worker) == nice_of(serve.popen.pid) + 10  # ANSWER_PROCESS_NICE's default
 
     os.kill(worker, signal.SIGKILL)
     deadline = time.monotonic() + 30
