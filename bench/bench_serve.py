@@ -4,6 +4,7 @@ end-to-end messages per second with an instant LLM.
     python -m bench.bench_serve [--callbacks 500] [--clients 50] [--answer-seconds 5]
                                 [--url URL] [--keep] [--llm-concurrency 64] [--llm-timeout S]
                                 [--reply-timeout S] [--no-gc-freeze] [--cold] [--stand-in]
+                                [--answer-processes N] [--answer-nice N]
 
 Set-up. A fresh store (a SQLite file in a temp BANKBOT_HOME by default, migrated with
 `init_store`; with a PostgreSQL `--url` such as
@@ -177,6 +178,7 @@ class ServerSpec:
     gc_freeze: bool = True
     stand_in_seconds: float | None = None  # the stand-in's wait instead of real answers
     answer_processes: int = 0  # ANSWER_PROCESSES: answers in processes of their own
+    answer_nice: int = 10  # ANSWER_PROCESS_NICE: their CPU priority below the server's
 
 
 class Probes:
@@ -453,6 +455,7 @@ def answer_child(spec: ServerSpec, conn: Connection) -> None:
 
     logging.basicConfig(level=logging.WARNING)
     store = open_store(bench_settings(spec.home, spec.url, spec.key, spec.fake_url))
+    os.nice(spec.answer_nice)  # as bot.answer_worker does (ANSWER_PROCESS_NICE)
     adapter = WeComAdapter.from_settings(store)
     retriever = open_bench_retriever(store, spec)
     warm_up(retriever).join()
@@ -1067,9 +1070,15 @@ def run(args: argparse.Namespace) -> None:
                 not args.no_gc_freeze,
                 args.answer_seconds if stand_in else None,
                 args.answer_processes,
+                args.answer_nice,
             )
             threads = answer_thread_count(store.db.engine)  # as the server's inbox sizes it
             warmed = "none (--cold)" if args.cold else f"{len(SENDERS) * len(QUESTIONS)} answered"
+            if args.answer_processes:
+                print(
+                    f"answer processes:    {args.answer_processes}, at nice +{args.answer_nice} "
+                    "(ANSWER_PROCESS_NICE)"
+                )
             print(
                 f"server:              {threads} answer threads, LLM_MAX_CONCURRENCY "
                 f"{args.llm_concurrency}, gc.freeze: {not args.no_gc_freeze}, "
@@ -1188,6 +1197,12 @@ def main() -> None:
         type=int,
         default=0,
         help="ANSWER_PROCESSES: the server only acknowledges; N processes answer",
+    )
+    parser.add_argument(
+        "--answer-nice",
+        type=int,
+        default=10,
+        help="ANSWER_PROCESS_NICE: the answer processes' nice increment (0: serve's priority)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
