@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
+from pathlib import Path
 
-from crm_store.db import WriterQueue
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from crm_store.db import Database, WriterQueue, make_engine
 
 
 def test_an_urgent_writer_goes_before_ordinary_writers_already_waiting() -> None:
@@ -50,3 +56,55 @@ def test_a_thread_holding_the_turn_may_take_it_again() -> None:
     thread.start()
     thread.join(5)
     assert done.is_set()  # released fully after the nested holds
+
+
+def _other_process_holds_the_lock(path: Path, seconds: float, holding: threading.Event) -> None:
+    """Another process's writer, as far as SQLite can tell: its own connection to the file."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES (1)")
+    holding.set()
+    time.sleep(seconds)
+    other.execute("COMMIT")
+    other.close()
+
+
+def _database(path: Path, busy_timeout_ms: int) -> Database:
+    database = Database(make_engine(f"sqlite:///{path}", busy_timeout_ms=busy_timeout_ms))
+    with database.write() as session:
+        session.execute(text("CREATE TABLE t (n INTEGER)"))
+    return database
+
+
+def test_an_urgent_writer_waits_for_another_connections_lock_then_writes(tmp_path: Path) -> None:
+    database = _database(tmp_path / "db.sqlite", busy_timeout_ms=10_000)
+    holding = threading.Event()
+    other = threading.Thread(
+        target=_other_process_holds_the_lock, args=(tmp_path / "db.sqlite", 0.3, holding)
+    )
+    other.start()
+    holding.wait(5)
+    with database.write(urgent=True) as session:
+        session.execute(text("INSERT INTO t VALUES (2)"))
+    other.join(5)
+    with database.read() as session:
+        assert sorted(session.scalars(text("SELECT n FROM t"))) == [1, 2]
+        # the connection's own busy timeout is back for its next, ordinary, use
+        assert session.scalar(text("PRAGMA busy_timeout")) == 10_000
+    database.dispose()
+
+
+def test_an_urgent_writer_gives_up_after_the_busy_timeout(tmp_path: Path) -> None:
+    database = _database(tmp_path / "db.sqlite", busy_timeout_ms=200)
+    holding = threading.Event()
+    other = threading.Thread(
+        target=_other_process_holds_the_lock, args=(tmp_path / "db.sqlite", 1.5, holding)
+    )
+    other.start()
+    holding.wait(5)
+    with pytest.raises(OperationalError, match="locked"), database.write(urgent=True) as session:
+        session.execute(text("INSERT INTO t VALUES (2)"))
+    other.join(5)
+    with database.read() as session:
+        assert list(session.scalars(text("SELECT n FROM t"))) == [1]
+    database.dispose()
