@@ -10,12 +10,13 @@ from retrieval.complaint_model import (
     Point,
     choose,
     cue_features,
-    cue_unseen,
     data_hash,
     fit,
+    judged_notes,
+    left_out_scores,
     margin,
-    notes_count,
-    operating_points,
+    note_parts,
+    part_points,
     train,
     training_data,
 )
@@ -40,18 +41,25 @@ def test_shipped_weights_are_reproducible(e5: E5Embeddings) -> None:
     assert model.threshold == float(stored["threshold"])
 
 
-def test_shipped_threshold_is_the_one_cross_validation_picks(e5: E5Embeddings) -> None:
-    """The selection is deterministic: the same folds, the same figures, the same threshold."""
+def test_shipped_threshold_is_the_one_leaving_one_part_out_picks(e5: E5Embeddings) -> None:
+    """The selection is deterministic: the same parts, the same figures, the same threshold."""
     texts, labels = training_data()
     vectors = e5.passages(texts)
-    first = operating_points(texts, labels, vectors, notes_count(), cue_unseen())
-    second = operating_points(texts, labels, vectors, notes_count(), cue_unseen())
-    assert [(p.threshold, p.precision.tolist(), p.recall.tolist()) for p in first] == [
-        (p.threshold, p.precision.tolist(), p.recall.tolist()) for p in second
-    ]
-    chosen = choose(first)
-    assert margin(chosen) > 0  # clears both targets in cross-validation
+    first = left_out_scores(texts, labels, vectors, note_parts())
+    second = left_out_scores(texts, labels, vectors, note_parts())
+    assert np.array_equal(first, second)
+    chosen = choose(part_points(first, labels, judged_notes()))
+    assert margin(chosen) > 0  # clears both targets on the parts left out
     assert chosen.threshold == float(np.load(complaint_model.WEIGHTS)["threshold"])
+
+
+def test_leaving_one_part_out_never_trains_on_the_part_it_scores(e5: E5Embeddings) -> None:
+    """Two parts with opposite labels for the same kind of note: each is scored by a model
+    trained on the other only, so each reads its own notes the other way round."""
+    texts = ["客户说要把钱全部转到别的银行。", "客户很满意，续存了一年。"] * 2
+    labels = [True, False, False, True]
+    scores = left_out_scores(texts, labels, e5.passages(texts), ["a", "a", "b", "b"])
+    assert scores[0] < 0.5 < scores[1] and scores[2] > 0.5 > scores[3]
 
 
 def _point(threshold: float, precision: float, recall: float) -> Point:
