@@ -120,6 +120,9 @@ def test_direction_of_the_money() -> None:
     assert direction("客户打算把他行的钱转到我行。") == -1
     assert direction("客户说不会转出，先放着。") == 0  # negated
     assert direction("客户咨询基金的申购费。") == 0
+    assert direction("客户的公司打算把招行的代发也迁到我行。") == -1  # the source, not the goal
+    assert direction("客户说炒股用的是自己在券商开的户。") == 0  # a holding, not a move
+    assert direction("客户把闲钱分几次转到自己在建行的卡上。") == 1
 
 
 def test_the_new_inputs_move_the_real_models_score(e5: E5Embeddings) -> None:
