@@ -65,7 +65,7 @@ HELD_OUT = Path(__file__).with_name("eval_complaints_heldout.jsonl")
 # "tuned-7" (`"split": "tuned-7"`): 96 notes written without reading the rules, first scored
 #   unseen (P 0.833, R 0.814) at threshold 0.75 by the model trained on the 356 notes before
 #   them and the bank, then added to the training data. Its errors were then read and
-#   `direction` of retrieval/complaint_target.py revised (not the cues of
+#   `direction` and `aimed` of retrieval/complaint_target.py revised (not the cues of
 #   retrieval/complaint_cues.py), so its figures since are flattered.
 # The honest figures are the held-out part's, read from HELD_OUT when it exists.
 PARTS = ("tuned", "tuned-2", "tuned-3", "tuned-4", "tuned-5", "tuned-6", "tuned-7")

@@ -1,9 +1,11 @@
 """Two inputs of rule 4's model that the cues do not give: whose trouble a note is about, and
 which way the money goes.
 
-- `elsewhere`: the note's complaint is aimed at someone or something other than us (a shop,
-  a landlord, the weather, another bank's adviser). A small grammar: a complaint word, and in
-  its clause a subject or object from OTHER_TARGETS and nothing of ours (OURS).
+- `aimed`: whom the note's complaint is aimed at. -1 (`elsewhere`): someone or something other
+  than us (a shop, a landlord, the weather, another bank's adviser); a small grammar: a
+  complaint word, and in its clause a subject or object from OTHER_TARGETS and nothing of ours
+  (OURS). +1: something of ours in the complaint's clause. 0: no complaint, or no target named
+  (a complaint about prices or business at large is no more ours than someone else's).
 - `direction`: money going out of the bank (+1: 转出, 转到他行, 挪到…, to the customer's own
   account at another bank, the payroll or the relationship signed with another bank) against
   money coming in (-1: 转入, 转到我行, 从他行…); 0 when the note says neither or both. Within a
@@ -65,6 +67,25 @@ def elsewhere(text: str) -> bool:
                 own = clauses[i - 1].group(0) + "，" + own  # "招行的经理很敷衍，客户很生气"
             judged.append(own)
     return all(_about_others(own) for own in judged)
+
+
+def aimed(text: str) -> int:
+    """Whom the note's complaint is aimed at: -1 someone or something else (`elsewhere`), +1 us
+    (something of ours in a complaint's clause or the one before it), 0 when the note complains
+    of nothing or names no target ("客户抱怨补课费太贵" says nothing of us)."""
+    starts = [h.start for h in hits(text) if h.kind is Kind.COMPLAINT]
+    starts += [m.start() for m in GRUMBLE.finditer(text) if not negated(text, m.start())]
+    if not starts:
+        return 0
+    if elsewhere(text):
+        return -1
+    clauses = list(CLAUSE.finditer(text))
+    for i, clause in enumerate(clauses):
+        if any(clause.start() <= s < clause.end() for s in starts):
+            before = clauses[i - 1].group(0) if i else ""
+            if OURS.search(before + "，" + clause.group(0)):
+                return 1
+    return 0
 
 
 # Money or business going out: taken out, or put with another bank, a platform, the customer's

@@ -20,7 +20,7 @@ from retrieval.complaint_model import (
     train,
     training_data,
 )
-from retrieval.complaint_target import direction, elsewhere
+from retrieval.complaint_target import aimed, direction, elsewhere
 from retrieval.complaints import ComplaintDetector
 from retrieval.embeddings import E5Embeddings
 
@@ -112,6 +112,13 @@ def test_elsewhere_is_a_complaint_aimed_at_someone_or_something_else() -> None:
     assert not elsewhere("客户问了定投的扣款日。")  # no complaint at all
 
 
+def test_aimed_says_whom_the_complaint_is_about() -> None:
+    assert aimed("客户抱怨我行手机银行又升级失败。") == 1
+    assert aimed("客户说工行的理财经理很敷衍，对那边挺不满意。") == -1
+    assert aimed("客户抱怨最近菜价涨得厉害。") == 0  # no target of ours or anyone's named
+    assert aimed("客户问了定投的扣款日。") == 0  # no complaint
+
+
 def test_direction_of_the_money() -> None:
     assert direction("客户下周把存款转到平安银行。") == 1
     assert direction("客户把理财赎回后挪到自己在中信银行的账户。") == 1
@@ -126,10 +133,11 @@ def test_direction_of_the_money() -> None:
 
 
 def test_the_new_inputs_move_the_real_models_score(e5: E5Embeddings) -> None:
-    """The same note scores lower when its complaint is aimed elsewhere or its money comes
-    in, and higher when the money goes out: the shipped weights of both inputs point so."""
+    """The same note scores higher when its complaint is aimed at us and lower when aimed
+    elsewhere, higher when its money goes out and lower when it comes in: the shipped weights
+    of both inputs point so."""
     model = ComplaintDetector(e5).model()
     features = cue_features("")
     assert len(model.weights) == 384 + len(features)
-    about_others, flow = model.weights[-2], model.weights[-1]
-    assert about_others < 0 and flow > 0
+    target, flow = model.weights[-2], model.weights[-1]
+    assert target > 0 and flow > 0
