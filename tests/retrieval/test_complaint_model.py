@@ -10,16 +10,17 @@ from retrieval.complaint_model import (
     Point,
     choose,
     cue_features,
-    cue_unseen,
     data_hash,
     fit,
+    judged_notes,
+    left_out_scores,
     margin,
-    notes_count,
-    operating_points,
+    note_parts,
+    part_points,
     train,
     training_data,
 )
-from retrieval.complaint_target import direction, elsewhere
+from retrieval.complaint_target import aimed, direction, elsewhere
 from retrieval.complaints import ComplaintDetector
 from retrieval.embeddings import E5Embeddings
 
@@ -40,18 +41,25 @@ def test_shipped_weights_are_reproducible(e5: E5Embeddings) -> None:
     assert model.threshold == float(stored["threshold"])
 
 
-def test_shipped_threshold_is_the_one_cross_validation_picks(e5: E5Embeddings) -> None:
-    """The selection is deterministic: the same folds, the same figures, the same threshold."""
+def test_shipped_threshold_is_the_one_leaving_one_part_out_picks(e5: E5Embeddings) -> None:
+    """The selection is deterministic: the same parts, the same figures, the same threshold."""
     texts, labels = training_data()
     vectors = e5.passages(texts)
-    first = operating_points(texts, labels, vectors, notes_count(), cue_unseen())
-    second = operating_points(texts, labels, vectors, notes_count(), cue_unseen())
-    assert [(p.threshold, p.precision.tolist(), p.recall.tolist()) for p in first] == [
-        (p.threshold, p.precision.tolist(), p.recall.tolist()) for p in second
-    ]
-    chosen = choose(first)
-    assert margin(chosen) > 0  # clears both targets in cross-validation
+    first = left_out_scores(texts, labels, vectors, note_parts())
+    second = left_out_scores(texts, labels, vectors, note_parts())
+    assert np.array_equal(first, second)
+    chosen = choose(part_points(first, labels, judged_notes()))
+    assert margin(chosen) > 0  # clears both targets on the parts left out
     assert chosen.threshold == float(np.load(complaint_model.WEIGHTS)["threshold"])
+
+
+def test_leaving_one_part_out_never_trains_on_the_part_it_scores(e5: E5Embeddings) -> None:
+    """Two parts with opposite labels for the same kind of note: each is scored by a model
+    trained on the other only, so each reads its own notes the other way round."""
+    texts = ["客户说要把钱全部转到别的银行。", "客户很满意，续存了一年。"] * 2
+    labels = [True, False, False, True]
+    scores = left_out_scores(texts, labels, e5.passages(texts), ["a", "a", "b", "b"])
+    assert scores[0] < 0.5 < scores[1] and scores[2] > 0.5 > scores[3]
 
 
 def _point(threshold: float, precision: float, recall: float) -> Point:
@@ -104,6 +112,13 @@ def test_elsewhere_is_a_complaint_aimed_at_someone_or_something_else() -> None:
     assert not elsewhere("客户问了定投的扣款日。")  # no complaint at all
 
 
+def test_aimed_says_whom_the_complaint_is_about() -> None:
+    assert aimed("客户抱怨我行手机银行又升级失败。") == 1
+    assert aimed("客户说工行的理财经理很敷衍，对那边挺不满意。") == -1
+    assert aimed("客户抱怨最近菜价涨得厉害。") == 0  # no target of ours or anyone's named
+    assert aimed("客户问了定投的扣款日。") == 0  # no complaint
+
+
 def test_direction_of_the_money() -> None:
     assert direction("客户下周把存款转到平安银行。") == 1
     assert direction("客户把理财赎回后挪到自己在中信银行的账户。") == 1
@@ -112,13 +127,17 @@ def test_direction_of_the_money() -> None:
     assert direction("客户打算把他行的钱转到我行。") == -1
     assert direction("客户说不会转出，先放着。") == 0  # negated
     assert direction("客户咨询基金的申购费。") == 0
+    assert direction("客户的公司打算把招行的代发也迁到我行。") == -1  # the source, not the goal
+    assert direction("客户说炒股用的是自己在券商开的户。") == 0  # a holding, not a move
+    assert direction("客户把闲钱分几次转到自己在建行的卡上。") == 1
 
 
 def test_the_new_inputs_move_the_real_models_score(e5: E5Embeddings) -> None:
-    """The same note scores lower when its complaint is aimed elsewhere or its money comes
-    in, and higher when the money goes out: the shipped weights of both inputs point so."""
+    """The same note scores higher when its complaint is aimed at us and lower when aimed
+    elsewhere, higher when its money goes out and lower when it comes in: the shipped weights
+    of both inputs point so."""
     model = ComplaintDetector(e5).model()
     features = cue_features("")
     assert len(model.weights) == 384 + len(features)
-    about_others, flow = model.weights[-2], model.weights[-1]
-    assert about_others < 0 and flow > 0
+    target, flow = model.weights[-2], model.weights[-1]
+    assert target > 0 and flow > 0
