@@ -113,14 +113,25 @@ def maturities_between(
 
 
 def due_followups(
-    session: Session, *, actor: Actor | None, today: date, limit: int = 20, offset: int = 0
+    session: Session,
+    *,
+    actor: Actor | None,
+    today: date,
+    limit: int = 20,
+    offset: int = 0,
+    due_by: date | None = None,
 ) -> tuple[list[FollowUpLine], int]:
-    """Follow-ups due today or overdue for visible customers: (oldest first, total count)."""
+    """Follow-ups due by `due_by` (default today) or overdue, for the customers visible today:
+    (oldest first, total count)."""
     # One query: the window count gives the total without a second pass over the scope.
     query = (
         select(*FOLLOWUP_LINE_COLUMNS, func.count().over())
         .join(Customer, Customer.id == FollowUp.customer_id)
-        .where(FollowUp.status != "done", FollowUp.due_on <= today, customer_scope(actor, today))
+        .where(
+            FollowUp.status != "done",
+            FollowUp.due_on <= (due_by or today),
+            customer_scope(actor, today),
+        )
         .order_by(FollowUp.due_on, FollowUp.id)
         .offset(offset)
         .limit(limit)

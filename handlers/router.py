@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from crm_store import conversation
 from crm_store.customers import name_candidates
 from handlers import intents as i
@@ -91,7 +93,10 @@ async def route(ctx: Context, intent: i.Intent, *, vector: object | None = None)
         case i.UNDO:
             return await undo_last_note(ctx)
         case i.TODAY:
-            return await today_agenda(ctx)
+            on = date.fromisoformat(a["on"]) if a.get("on") else None
+            if on is not None and on < ctx.today and a.get("weekday") == "bare":
+                on += timedelta(days=7)  # a weekday already past this week: next week's
+            return await today_agenda(ctx, on)
         case i.DONE:
             return await mark_item_done(ctx, int(a["n"]))
         case i.SNOOZE:

@@ -27,13 +27,13 @@ LIST_FOLLOWUPS = 10
 ITEMS_KEPT_FOR = timedelta(days=2)
 
 
-def _remember(ctx: Context, items: list[dict[str, Any]], shown_followups: int) -> None:
+def _remember(ctx: Context, items: list[dict[str, Any]], shown_followups: int, day: date) -> None:
     conversation.remember(
         ctx.session,
         channel=ctx.channel,
         staff_id=ctx.actor.staff_id,
         kind=conversation.ITEMS,
-        payload={"items": items, "followups_shown": shown_followups},
+        payload={"items": items, "followups_shown": shown_followups, "day": day.isoformat()},
         expires_at=ctx.now + ITEMS_KEPT_FOR,
     )
 
@@ -48,23 +48,28 @@ def _occurrence(kind: str, entity: str, customer_id: str, on: date) -> dict[str,
     }
 
 
-async def today_agenda(ctx: Context) -> Reply:
-    """The day's list, numbered so '完成 2' and '推迟 2 3天' can refer to its items."""
-    end = ctx.today + timedelta(days=AHEAD_DAYS)
+async def today_agenda(ctx: Context, on: date | None = None) -> Reply:
+    """The day's list, numbered so '完成 2' and '推迟 2 3天' can refer to its items; `on` a
+    later day ('明天有哪些待办') lists what is due by then, and what comes in the week after."""
+    day = on if on is not None and on > ctx.today else ctx.today
+    end = day + timedelta(days=AHEAD_DAYS)
     followups, total = due_followups(
-        ctx.session, actor=ctx.actor, today=ctx.today, limit=LIST_FOLLOWUPS
+        ctx.session, actor=ctx.actor, today=ctx.today, limit=LIST_FOLLOWUPS, due_by=day
     )
-    birthdays = birthdays_between(ctx.session, actor=ctx.actor, start=ctx.today, end=end)
-    maturities = maturities_between(ctx.session, actor=ctx.actor, start=ctx.today, end=end)
+    birthdays = birthdays_between(ctx.session, actor=ctx.actor, start=day, end=end)
+    maturities = maturities_between(ctx.session, actor=ctx.actor, start=day, end=end)
     shown = [f.customer_id for f in followups]
     shown += [b.customer_id for b in birthdays] + [m.customer_id for m in maturities]
     ids = list(dict.fromkeys(shown))
     count = len(followups) + len(birthdays) + len(maturities)
-    event = Event("agenda_shown", {"customer_ids": ids, "items": count})
+    event = Event("agenda_shown", {"customer_ids": ids, "items": count, "day": day.isoformat()})
+    when = day_text(day, ctx.today, ctx.lang)
     if not count:
-        return Reply(t("today_nothing", ctx.lang), (event,))
+        nothing = t("day_nothing", ctx.lang, day=when) if day > ctx.today else None
+        return Reply(nothing or t("today_nothing", ctx.lang), (event,))
     items: list[dict[str, Any]] = [{"kind": "followup", "id": f.id} for f in followups]
-    lines = [t("today_title", ctx.lang, today=ctx.today.isoformat())]
+    title = t("day_title", ctx.lang, day=when) if day > ctx.today else None
+    lines = [title or t("today_title", ctx.lang, today=ctx.today.isoformat())]
     if followups:
         overdue = sum(1 for f in followups if f.due_on < ctx.today)
         head = t("today_followups", ctx.lang, total=total)
@@ -84,7 +89,7 @@ async def today_agenda(ctx: Context) -> Reply:
                 _occurrence("maturity", m.holding_id or "", m.customer_id, m.maturity_date)
             )
             lines.append(numbered_maturity(ctx, len(items), m))
-    _remember(ctx, items, len(followups))
+    _remember(ctx, items, len(followups), day)
     # '更多' now continues this list, not an older one.
     conversation.forget(
         ctx.session, channel=ctx.channel, staff_id=ctx.actor.staff_id, kind=conversation.PAGE
@@ -127,8 +132,14 @@ async def more_of_today(ctx: Context) -> Reply | None:
     if state is None or "followups_shown" not in state:
         return None
     offset = int(state["followups_shown"])
+    day = date.fromisoformat(state.get("day") or ctx.today.isoformat())
     followups, total = due_followups(
-        ctx.session, actor=ctx.actor, today=ctx.today, limit=LIST_FOLLOWUPS, offset=offset
+        ctx.session,
+        actor=ctx.actor,
+        today=ctx.today,
+        limit=LIST_FOLLOWUPS,
+        offset=offset,
+        due_by=max(day, ctx.today),
     )
     if not followups:
         return None
@@ -140,7 +151,7 @@ async def more_of_today(ctx: Context) -> Reply | None:
     shown = offset + len(followups)
     if total > shown:
         lines.append(t("today_more_hint", ctx.lang, more=total - shown))
-    _remember(ctx, items, shown)
+    _remember(ctx, items, shown, day)
     event = Event(
         "agenda_shown",
         {

@@ -139,6 +139,19 @@ def test_today_lists_and_acts_on_items(world: Store, bot: Assistant) -> None:
     assert "逾期" not in bot.say("rm1", "/today").text
 
 
+def test_a_later_days_list_holds_what_falls_due_by_then(world: Store, bot: Assistant) -> None:
+    bot.say("rm1", "/note 张伟 讨论续存，周二回访")  # due Tuesday 12-01
+    today = bot.say("rm1", "今天要做什么")
+    assert today.event("agenda_shown")["day"] == "2026-11-28"
+    assert "张伟" not in today.text.split("【近")[0]  # not among today's follow-ups
+    tuesday = bot.say("rm1", "周二的安排")
+    assert tuesday.event("agenda_shown")["day"] == "2026-12-01"
+    assert tuesday.text.startswith("12月1日（周二）的待办")
+    assert "张伟" in tuesday.text.split("【近")[0]
+    done = bot.say("rm1", "完成 1")  # the day's list is the one its numbers refer to
+    assert done.event("followup_done")["customer_id"] == "c1"
+
+
 def test_lists(bot: Assistant) -> None:
     vip = bot.say("rm1", "我的VIP客户")
     assert vip.event("list_shown")["customer_ids"] == ["c1", "c8"]

@@ -142,7 +142,7 @@ def _by_rules(text: str, slots: Slots) -> Reading | None:
         if who or lx.PAST_MARK.search(text):
             return Reading(i.Intent(i.NOTE, {"content": text, **who}))
     if not named and lx.TODAY_CUE.search(lowered) and not _has_filters(rest, slots):
-        return Reading(i.Intent(i.TODAY))
+        return Reading(_agenda(slots))
     if not named and slots.unknown_name:
         return Reading(_unknown_customer(slots))
     latin = _LATIN_LOOKUP.match(text)
@@ -167,6 +167,21 @@ def _tells_contact(rest: str, slots: Slots, asks: bool) -> bool:
     if asks and lx.NOTE_TOPIC.search(rest):
         return False
     return bool(lx.CONTACT_VERB.search(rest)) or (follow and not asks)
+
+
+_BARE_WEEKDAY = re.compile(r"(?:周|星期|礼拜)[一二三四五六日天]")
+
+
+def _agenda(slots: Slots) -> i.Intent:
+    """Today's list, or a later day's when one day is named ("明天有哪些待办", "周四的安排";
+    the handler ignores a past one)."""
+    day = slots.period
+    if day is None or day.start != day.end:
+        return i.Intent(i.TODAY)
+    args = {"on": day.start.isoformat()}
+    if _BARE_WEEKDAY.fullmatch(day.words):  # "周二的安排" on a Saturday: next Tuesday's
+        args["weekday"] = "bare"
+    return i.Intent(i.TODAY, args)
 
 
 def _has_filters(rest: str, slots: Slots) -> bool:
@@ -340,7 +355,9 @@ def _as_intent(name: str, text: str, slots: Slots) -> i.Intent | None:
             return i.Intent(i.LOOKUP, args) if args else None
         case i.QUESTION:
             return i.Intent(i.QUESTION, {"text": text})
-        case i.TODAY | i.HELP:
+        case i.TODAY:
+            return _agenda(slots)
+        case i.HELP:
             return i.Intent(name)
     return None
 

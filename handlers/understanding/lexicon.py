@@ -147,8 +147,11 @@ MY_CUSTOMERS = re.compile(
 TODAY_CUE = re.compile(
     r"今天要做什么|今天做什么|今天干什么|今天干啥|今日待办|待办|今天有什么|今天有啥|今天的安排|"
     r"今天安排|今日安排|今天的任务|今日任务|今天忙什么|日程|今天有哪些事|今天.{0,4}要办|要办的事|"
+    r"的安排|有什么安排|有啥安排|要干嘛|干嘛|要做啥|要做什么|要做的事|"
     r"what.?s on today|my day|\btoday\b|/today"
 )
+# Words that start with a surname but are times, never names ("周四的安排", "时候").
+NOT_A_NAME = re.compile(r"周[一二三四五六日天末几]|星期|时候|时间|月底|月初|年底|年初")
 FOLLOWUP_LIST = re.compile(r"待跟进|要跟进|需要跟进|该跟进|逾期|没跟进|未跟进|follow.?ups?")
 BIRTHDAY_WORD = re.compile(r"生日|birthday")
 MATURITY_WORD = re.compile(r"到期|matur")

@@ -244,7 +244,7 @@ def name_like(text: str) -> str | None:
         if start and before[-1] not in lx.NAME_BEFORE and not before.endswith(lx.WORDS_BEFORE_NAME):
             continue
         head = 2 if text[start : start + 2] in lx.COMPOUND_SURNAMES else 1
-        if head == 1 and text[start] not in lx.SURNAMES:
+        if (head == 1 and text[start] not in lx.SURNAMES) or lx.NOT_A_NAME.match(text, start):
             continue
         for end in range(min(len(text), start + head + 2), start + head, -1):
             word = text[start:end]
