@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from crm_store.retention import Reason, Warning
+from crm_store.text_cut import shorten
 from handlers.texts import day_text, has_text, t
 
 SEPARATOR = {"zh": "；", "en": "; "}
@@ -60,7 +61,7 @@ def reason_text(r: Reason, w: Warning, today: date, lang: str = "zh") -> str:
         return t("retention_silence", lang, segment=segment, quiet=_quiet(w, today, lang),
                  cadence=cadence)  # fmt: skip
     if r.rule == "complaint":
-        matched = r.matched if len(r.matched) <= 12 else r.matched[:12] + "…"
+        matched = shorten(r.matched, 13)  # at a clause end, never inside a number or a name
         return t("retention_complaint", lang, when=_short_day(r.on, lang), matched=matched)
     return t("retention_matured", lang, product=product, amount=short_money(r.figure, lang),
              when=_short_day(r.on, lang))  # fmt: skip
