@@ -130,4 +130,28 @@ EXAMPLES: tuple[tuple[str, bool], ...] = (
     ("客户说以后的闲钱都存到自己在别的银行开的账户里。", True),
     ("客户公司的代发工资改由农业银行办理，合同已经签了。", True),
     ("客户说单位和他行签了代发协议，以后工资不走我们这了。", True),
+    # The way RMs type notes into bankbot right after a call ("刚和张伟通话，……下周二回访"):
+    # no labelled note had this shape, and the model flagged plain call notes of it (a user
+    # check found "刚和赵敏通话，后天回电" flagged). Routine ones, and complaints in the same shape
+    # so that the shape itself carries no weight either way.
+    ("刚和王建国通话，后天回电。", False),
+    ("刚和李秀兰通话，她想了解大额存单，下周二回访。", False),
+    ("刚和陈先生通了电话，约了周五来网点面谈。", False),
+    ("刚和刘女士通话，她老伴也在，说下个月再来看看理财。", False),
+    ("刚和赵总电话沟通，他在出差，回来后再约。", False),
+    ("刚和孙阿姨通话，问候了身体，她说一切都好。", False),
+    ("刚和周先生微信聊了几句，他问国债什么时候发行，已告知。", False),
+    ("刚跟吴姐通完电话，她儿子下月结婚，想存一笔定期，周三回访。", False),
+    ("刚和郑老师通话，他同事黄磊也想开户，约了明天一起来。", False),
+    ("刚和马经理电话确认，代发名单下周一报过来。", False),
+    ("刚和林女士通话，提醒她存单下月到期，她说到时候来续。", False),
+    ("刚和何先生通话没打通，明天再打。", False),
+    ("刚和张阿姨通话，她想了解养老理财，周四上门。", False),
+    ("刚和客户通话，确认了地址，银行卡下周寄到。", False),
+    ("刚和王建国通话，他嫌理财收益太低，说到期要转到招行。", True),
+    ("刚和李秀兰通话，她对上次柜台排长队很不满，说要投诉。", True),
+    ("刚和陈先生通了电话，他说别的银行利率高，存单到期就取走。", True),
+    ("刚和刘女士通话，她想把账户销了，说以后不在我们这办了。", True),
+    ("刚和赵总电话沟通，他公司账户准备换到工行，下周去谈。", True),
+    ("刚跟吴姐通完电话，她说基金亏太多，对我们推荐很失望。", True),
 )
