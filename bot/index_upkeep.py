@@ -9,6 +9,7 @@ every DRAIN_EVERY_SECONDS, and at start-up rebuilds an index that is empty while
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -125,35 +126,111 @@ class IndexUpkeep:
 
 class OwnedUpkeep:
     """For a process that opens the index itself (`bankbot scheduler`): open it and keep it
-    current, or, when another process holds the embedded index, leave the work to that one."""
+    current, or, when another process holds the embedded index, leave the work to that one.
 
-    def __init__(self, store: Store) -> None:
+    The embedded index belongs to one process, and `serve` needs it to answer questions, so
+    this one gives it up when a `serve` asks for it (`want_index`) and takes it back only when
+    nobody holds it: a scheduler started a moment before `serve` no longer leaves serve
+    without questions."""
+
+    def __init__(self, store: Store, *, every: float = DRAIN_EVERY_SECONDS) -> None:
         self.store = store
+        self.every = every
         self.upkeep: IndexUpkeep | None = None
+        self.folder = requests_folder(store)  # None on a Chroma server: nobody to give way to
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._last_try = time.monotonic()
 
     def __enter__(self) -> OwnedUpkeep:
+        self._take(log_busy=True)
+        if self.folder is not None:
+            self._watcher = threading.Thread(target=self._watch, name="index-owner", daemon=True)
+            self._watcher.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=60)
+        self._give_up()
+
+    def _take(self, *, log_busy: bool = False) -> None:
         from retrieval.config import chroma_folder
         from retrieval.connect import open_index
         from retrieval.errors import IndexBusy, RetrievalError
         from retrieval.lock import holder_pid
 
+        self._last_try = time.monotonic()
         try:
             index = open_index(self.store.settings, db=self.store.db)
         except IndexBusy:
-            pid = holder_pid(chroma_folder(self.store.settings))
-            log.info("the note index is held by process %s, which keeps it current", pid)
-            return self
+            if log_busy:
+                pid = holder_pid(chroma_folder(self.store.settings))
+                log.info("the note index is held by process %s, which keeps it current", pid)
+            return
         except RetrievalError as exc:
             log.warning("the note index is not kept current here: %s", exc)
-            return self
-        self.upkeep = IndexUpkeep(self.store, index, requests=requests_folder(self.store))
+            return
+        self.upkeep = IndexUpkeep(self.store, index, requests=self.folder, every=self.every)
         self.upkeep.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
+    def _give_up(self) -> None:
         if self.upkeep is not None:
             self.upkeep.stop()
             self.upkeep.index.close()
+            self.upkeep = None
+
+    def _watch(self) -> None:
+        assert self.folder is not None
+        while not self._stop.wait(self.every):
+            wanted = wanted_by(self.folder)
+            if self.upkeep is not None and wanted is not None:
+                self._give_up()
+                log.info("gave the note index to process %s (bankbot serve)", wanted)
+            elif (
+                self.upkeep is None
+                and wanted is None
+                and time.monotonic() - self._last_try > RETAKE_EVERY_SECONDS
+            ):
+                self._take()  # serve has gone: keep the index current again
+
+
+# `serve` waiting for the embedded index writes its pid here; a scheduler holding the index
+# sees it within DRAIN_EVERY_SECONDS and lets go.
+WANTED_NAME = ".bankbot.wanted"
+RETAKE_EVERY_SECONDS = 30.0  # how often a scheduler that gave the index away looks again
+
+
+def want_index(folder: Path) -> None:
+    """Say that this process waits for the embedded index in `folder`."""
+    (folder / WANTED_NAME).write_text(f"{os.getpid()}\n")
+
+
+def withdraw_want(folder: Path) -> None:
+    """This process no longer waits (it has the index, or gave up)."""
+    if wanted_by(folder, include_self=True) == os.getpid():
+        (folder / WANTED_NAME).unlink(missing_ok=True)
+
+
+def wanted_by(folder: Path, *, include_self: bool = False) -> int | None:
+    """The live process waiting for the index in `folder`, if any (not this one by default)."""
+    try:
+        text = (folder / WANTED_NAME).read_text().strip()
+    except OSError:
+        return None
+    if not text.isdigit():
+        return None
+    pid = int(text)
+    if pid == os.getpid() and not include_self:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None  # it died waiting: nobody wants it now
+    except PermissionError:
+        pass
+    return pid
 
 
 def requests_folder(store: Store) -> Path | None:

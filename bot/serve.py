@@ -17,7 +17,7 @@ from bot import logs
 from bot.answer_worker import AnswerProcesses
 from bot.dispatch import Dispatcher
 from bot.inbox import Inbox
-from bot.index_upkeep import IndexUpkeep, requests_folder
+from bot.index_upkeep import IndexUpkeep, requests_folder, want_index, withdraw_want
 from bot.voice.hear import AudioSource, VoiceNotes
 from bot.web import PlatformAdapter, build_app
 from bot.wiring import build_formatter, build_retriever, build_router, delivery_channels
@@ -173,9 +173,49 @@ def warm_up(retriever: Retriever) -> threading.Thread:
 
 
 def open_retriever(store: Store) -> Retriever | None:
-    """The note index and LLM for questions; without them the rest of the service runs."""
+    """The note index and LLM for questions; without them the rest of the service runs.
+
+    When another process holds the embedded index (a `bankbot scheduler` started first, an
+    import applying its notes), ask for it and wait up to INDEX_WAIT_SECONDS: a scheduler
+    gives it up within seconds, a command finishes."""
+    from retrieval.errors import IndexBusy
+
     try:
         return build_retriever(store)
+    except IndexBusy as exc:
+        return _wait_for_index(store, exc)
     except RetrievalError as exc:
         log.error("questions over notes are off: %s", exc)
         return None
+
+
+INDEX_WAIT_SECONDS = 60.0
+
+
+def _wait_for_index(store: Store, busy: RetrievalError) -> Retriever | None:
+    from retrieval.config import chroma_folder
+    from retrieval.errors import IndexBusy
+    from retrieval.lock import holder_pid
+
+    folder = chroma_folder(store.settings)
+    log.warning(
+        "the note index is held by process %s; asked for it, waiting up to %.0f s",
+        holder_pid(folder),
+        INDEX_WAIT_SECONDS,
+    )
+    want_index(folder)
+    deadline = time.monotonic() + INDEX_WAIT_SECONDS
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            try:
+                return build_retriever(store)
+            except IndexBusy as exc:
+                busy = exc
+            except RetrievalError as exc:
+                busy = exc
+                break
+    finally:
+        withdraw_want(folder)
+    log.error("questions over notes are off: %s", busy)
+    return None

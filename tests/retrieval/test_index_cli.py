@@ -186,3 +186,44 @@ def test_a_question_on_a_home_with_notes_but_no_index_builds_it(
     assert "张伟" in asked.stdout  # c1's fund note answers it
     looked_up = runner.invoke(app, ["ask", "--as", "rm1", "查一下张伟"], env=env_for(settings))
     assert looked_up.exit_code == 0 and "built" not in looked_up.output
+
+
+# What `bankbot serve` does at start-up for questions: open the retriever, waiting when busy.
+SERVE_OPENS = """
+from bot.serve import open_retriever
+from crm_store.settings import Settings
+from crm_store.store import open_store
+store = open_store(Settings(_env_file=None))
+retriever = open_retriever(store)
+print("questions on" if retriever is not None else "questions off", flush=True)
+if retriever is not None:
+    retriever.close()
+store.close()
+"""
+
+
+def test_a_scheduler_started_first_gives_the_index_to_serve_and_takes_it_back(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = env_for(settings)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("bot.index_upkeep.RETAKE_EVERY_SECONDS", 0.5)
+    with OwnedUpkeep(store, every=0.2) as owned:
+        assert owned.upkeep is not None  # the scheduler holds the embedded index
+        serve = subprocess.run(
+            [sys.executable, "-c", SERVE_OPENS],
+            env={**os.environ, **env},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert serve.stdout.strip() == "questions on", serve.stderr[-2000:]
+        assert "asked for it" in serve.stderr
+        # serve has exited: the scheduler keeps the index current again
+        wait_for(lambda: owned.upkeep is not None, "the scheduler took the index back")
+        record_notes(store)
+        upkeep = owned.upkeep
+        assert upkeep is not None
+        wait_for(lambda: upkeep.index.count() == len(NOTES), "the scheduler applied the queue")
