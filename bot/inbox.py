@@ -120,17 +120,18 @@ class Inbox:
             for n, message in enumerate(messages)
             if first[(message.channel, message.msg_id)] == n
         ]
-        # Urgent: the callbacks wait for this commit; the answers' writes can wait for it.
-        with self.store.db.write(urgent=True) as session:
+        # Urgent: the callbacks wait for this commit; the answers' writes can wait for it. One
+        # statement (MAX_BATCH rows are one INSERT), so it needs no transaction of its own.
+        with self.store.db.one_statement(urgent=True) as conn:
             # One cached statement run over the rows (SQLAlchemy's insertmanyvalues): a
             # multi-row VALUES of a new length each time was compiled afresh, about a third
             # of the acknowledgements' transaction.
-            statement = insert_for(session, InboxMessage.__table__)
+            statement = insert_for(conn, InboxMessage.__table__)
             statement = statement.on_conflict_do_nothing(index_elements=["channel", "msg_key"])
             statement = statement.returning(
                 InboxMessage.channel, InboxMessage.msg_key, InboxMessage.id
             )
-            stored = {(c, k): int(i) for c, k, i in session.connection().execute(statement, values)}
+            stored = {(c, k): int(i) for c, k, i in conn.execute(statement, values)}
         return [
             stored.get(key) if first[key] == n else None
             for n, key in enumerate((m.channel, m.msg_id) for m in messages)

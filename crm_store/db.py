@@ -151,6 +151,7 @@ class Database:
         self._writer = sessionmaker(writer, expire_on_commit=False)
         urgent = writer.execution_options(**{URGENT: True}) if self.is_sqlite else writer
         self._urgent_writer = sessionmaker(urgent, expire_on_commit=False)
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._local_writers = WriterQueue() if self.is_sqlite else None
 
     @contextmanager
@@ -179,6 +180,19 @@ class Database:
             session.begin(),
         ):
             yield from self._writing(session)
+
+    @contextmanager
+    def one_statement(self, *, urgent: bool = False) -> Iterator[Connection]:
+        """A connection for one statement that commits as it ends. PostgreSQL runs it in
+        autocommit, atomic and durable on its own, in one round trip instead of BEGIN, the
+        statement and COMMIT (on 2 busy cores each round trip waits for the server process to
+        be scheduled). SQLite runs it in a write transaction as `write` does."""
+        if self._local_writers is not None:
+            with self.write(urgent=urgent) as session:
+                yield session.connection()
+            return
+        with self._autocommit.connect() as conn:
+            yield conn
 
     @staticmethod
     def _writing(session: Session) -> Iterator[Session]:

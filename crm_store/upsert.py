@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 
-def insert_for(session: Session, table: Any) -> Any:
+def insert_for(session: Session | Connection, table: Any) -> Any:
     """`INSERT` for `table` with `on_conflict_do_nothing/update` on SQLite and PostgreSQL."""
     # Imported here: the PostgreSQL dialect package loads every driver's module (~50 ms),
     # which a CLI start on the embedded default never needs.
-    if session.get_bind().dialect.name == "postgresql":
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    if bind.dialect.name == "postgresql":
         from sqlalchemy.dialects import postgresql
 
         return postgresql.insert(table)
