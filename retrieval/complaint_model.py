@@ -178,16 +178,7 @@ def cross_validated(
     """The probability of each of the first `notes` texts by a model that never saw it
     (FOLDS folds fixed by `seed`); the rest (bank examples in no eval file) are always trained
     on, never scored."""
-    cues = cue_matrix(texts)
-    y = np.asarray(labels, dtype=np.float64)
-    scores = np.zeros(notes)
-    for fold in folds(notes, seed):
-        keep = np.ones(len(texts), dtype=bool)
-        keep[fold] = False
-        model = _train(cues[keep], vectors[keep], y[keep])
-        logits = _rows(cues[fold], vectors[fold], model.mean) @ model.weights + model.bias
-        scores[fold] = 1.0 / (1.0 + np.exp(-logits))
-    return scores
+    return _scored_apart(texts, labels, vectors, notes, folds(notes, seed))
 
 
 def note_parts(notes: Path = NOTES) -> list[str]:
@@ -207,13 +198,23 @@ def left_out_scores(
     """The probability of each of the first len(parts) texts by a model trained on every other
     author part and the bank examples, never on its own part: what a new author's notes get.
     Random folds mix each author's notes into training and read several points too high."""
-    notes = len(parts)
+    owner = np.asarray(parts)
+    groups = [np.flatnonzero(owner == part) for part in dict.fromkeys(parts)]
+    return _scored_apart(texts, labels, vectors, len(parts), groups)
+
+
+def _scored_apart(
+    texts: Sequence[str],
+    labels: Sequence[bool],
+    vectors: NDArray[np.float32],
+    notes: int,
+    groups: Sequence[NDArray[np.int64]],
+) -> NDArray[np.float64]:
+    """Each group of the first `notes` texts scored by a model trained on everything else."""
     cues = cue_matrix(texts)
     y = np.asarray(labels, dtype=np.float64)
     scores = np.zeros(notes)
-    owner = np.asarray(parts)
-    for part in dict.fromkeys(parts):
-        held = np.flatnonzero(owner == part)
+    for held in groups:
         keep = np.ones(len(texts), dtype=bool)
         keep[held] = False
         model = _train(cues[keep], vectors[keep], y[keep])

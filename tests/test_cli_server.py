@@ -127,10 +127,10 @@ def test_a_server_whose_code_changed_steps_aside(
     assert not running.is_alive() and not path.exists()
 
 
-def test_garbage_on_the_socket_is_dropped_and_the_server_goes_on(tmp_path: Path) -> None:
+def _garbage_is_dropped(path: Path, garbage: bytes) -> None:
+    """A server on `path` drops a client that sends `garbage` and goes on serving."""
     import socket
 
-    path = tmp_path / "run" / "cli-test.sock"
     server = cli_server.CommandServer(path)
     running = threading.Thread(target=server.serve)
     running.start()
@@ -138,34 +138,25 @@ def test_garbage_on_the_socket_is_dropped_and_the_server_goes_on(tmp_path: Path)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
             with cli_client.unix_address(path) as address:
                 client.connect(address)
-            client.sendall(b"GET / HTTP/1.0\r\n\r\n")  # no descriptors, no request
-            assert client.recv(4) == b""
-        assert path.exists() and running.is_alive()
-    finally:
-        server.stop()
-        running.join(timeout=30)
-
-
-def test_a_run_folder_deeper_than_a_socket_address_still_serves(tmp_path: Path) -> None:
-    deep = tmp_path.joinpath(*["a-folder-with-a-long-name"] * 5) / "run"
-    path = deep / "cli-test.sock"
-    assert len(str(path)) > 108  # more than sun_path holds
-    server = cli_server.CommandServer(path)
-    running = threading.Thread(target=server.serve)
-    running.start()
-    try:
-        import socket
-
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
-            with cli_client.unix_address(path) as address:
-                client.connect(address)
-            client.sendall(b"not a request")
+            client.sendall(garbage)
             assert client.recv(4) == b""
         assert path.exists() and running.is_alive()
     finally:
         server.stop()
         running.join(timeout=30)
     assert not path.exists()
+
+
+def test_garbage_on_the_socket_is_dropped_and_the_server_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "run" / "cli-test.sock"
+    _garbage_is_dropped(path, b"GET / HTTP/1.0\r\n\r\n")  # no descriptors, no request
+
+
+def test_a_run_folder_deeper_than_a_socket_address_still_serves(tmp_path: Path) -> None:
+    deep = tmp_path.joinpath(*["a-folder-with-a-long-name"] * 5) / "run"
+    path = deep / "cli-test.sock"
+    assert len(str(path)) > 108  # more than sun_path holds
+    _garbage_is_dropped(path, b"not a request")
 
 
 def test_preloading_starts_no_thread_and_no_note_index() -> None:

@@ -76,17 +76,22 @@ def _database(path: Path, busy_timeout_ms: int) -> Database:
     return database
 
 
-def test_an_urgent_writer_waits_for_another_connections_lock_then_writes(tmp_path: Path) -> None:
-    database = _database(tmp_path / "db.sqlite", busy_timeout_ms=10_000)
+def _urgent_write_while_locked(path: Path, database: Database, seconds: float) -> None:
+    """An urgent write while another connection holds the write lock for `seconds`."""
     holding = threading.Event()
-    other = threading.Thread(
-        target=_other_process_holds_the_lock, args=(tmp_path / "db.sqlite", 0.3, holding)
-    )
+    other = threading.Thread(target=_other_process_holds_the_lock, args=(path, seconds, holding))
     other.start()
     holding.wait(5)
-    with database.write(urgent=True) as session:
-        session.execute(text("INSERT INTO t VALUES (2)"))
-    other.join(5)
+    try:
+        with database.write(urgent=True) as session:
+            session.execute(text("INSERT INTO t VALUES (2)"))
+    finally:
+        other.join(5)
+
+
+def test_an_urgent_writer_waits_for_another_connections_lock_then_writes(tmp_path: Path) -> None:
+    database = _database(tmp_path / "db.sqlite", busy_timeout_ms=10_000)
+    _urgent_write_while_locked(tmp_path / "db.sqlite", database, 0.3)
     with database.read() as session:
         assert sorted(session.scalars(text("SELECT n FROM t"))) == [1, 2]
         # the connection's own busy timeout is back for its next, ordinary, use
@@ -96,15 +101,8 @@ def test_an_urgent_writer_waits_for_another_connections_lock_then_writes(tmp_pat
 
 def test_an_urgent_writer_gives_up_after_the_busy_timeout(tmp_path: Path) -> None:
     database = _database(tmp_path / "db.sqlite", busy_timeout_ms=200)
-    holding = threading.Event()
-    other = threading.Thread(
-        target=_other_process_holds_the_lock, args=(tmp_path / "db.sqlite", 1.5, holding)
-    )
-    other.start()
-    holding.wait(5)
-    with pytest.raises(OperationalError, match="locked"), database.write(urgent=True) as session:
-        session.execute(text("INSERT INTO t VALUES (2)"))
-    other.join(5)
+    with pytest.raises(OperationalError, match="locked"):
+        _urgent_write_while_locked(tmp_path / "db.sqlite", database, 1.5)
     with database.read() as session:
         assert list(session.scalars(text("SELECT n FROM t"))) == [1]
     database.dispose()
