@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from crm_store.cards import FOLLOWUP_LINE_COLUMNS, FollowUpLine
 from crm_store.customers import CustomerSummary, _summaries, _summary_query
-from crm_store.models import Customer, FollowUp, Holding
+from crm_store.models import Customer, FollowUp, Holding, Staff
 from crm_store.permissions import Actor, customer_scope
 from crm_store.pinyin import name_pinyin
 from crm_store.sql_lists import one_of
@@ -48,6 +48,14 @@ def visible_tags(session: Session, *, actor: Actor | None, today: date) -> set[s
     return found
 
 
+def visible_owners(session: Session, *, actor: Actor | None, today: date) -> list[tuple[str, str]]:
+    """(staff id, name) of everyone who owns a customer the actor may see: the names a
+    manager may filter by ("李娜名下的VIP")."""
+    owners = select(Customer.owner_staff_id).where(customer_scope(actor, today))
+    query = select(Staff.id, Staff.name).where(Staff.id.in_(owners)).order_by(Staff.id)
+    return [(str(i), str(n)) for i, n in session.execute(query)]
+
+
 def filtered_customers(
     session: Session,
     *,
@@ -57,12 +65,15 @@ def filtered_customers(
     tag: str | None = None,
     aum_at_least: Decimal | None = None,
     aum_below: Decimal | None = None,
+    owner: str | None = None,
     offset: int = 0,
     limit: int = 20,
 ) -> Page:
     """Visible customers matching every filter given, largest AUM first, one page of them."""
     query = _summary_query(actor, today)
     conditions = []
+    if owner is not None:  # "" matches nobody: a name that owns nothing in the scope
+        conditions.append(Customer.owner_staff_id == owner)
     if segment:
         conditions.append(Customer.segment == segment)
     if tag:

@@ -202,11 +202,14 @@ def _customers(ctx: Context, args: dict[str, str], offset: int) -> Reply:
         tag=args.get("tag"),
         aum_at_least=at_least,
         aum_below=below,
+        owner=args.get("owner", "") if args.get("owner_name") else None,
         offset=offset,
         limit=PAGE,
     )
     filters: dict[str, Any] = {"kind": "customers"}
-    for key in ("segment", "tag", "aum_at_least", "aum_below"):
+    if args.get("owner_name"):
+        filters["owner"] = args.get("owner", "")
+    for key in ("owner_name", "segment", "tag", "aum_at_least", "aum_below"):
         if args.get(key):
             filters[key] = args[key]
     filters["count_only"] = bool(args.get("count_only"))
@@ -251,7 +254,10 @@ def _filter_words(ctx: Context, filters: dict[str, Any]) -> str:
             parts.append(t(f"filter_{key}", ctx.lang, amount=amount))
     if filters.get("from") and filters.get("to"):
         parts.append(f"{filters['from']}~{filters['to']}")
-    return t("filter_join", ctx.lang).join(parts) if parts else t("filter_all", ctx.lang)
+    words = t("filter_join", ctx.lang).join(parts) if parts else ""
+    if filters.get("owner_name"):  # a prefix: "李娜名下的VIP"
+        return t("filter_owner", ctx.lang, name=filters["owner_name"]) + words
+    return words or t("filter_all", ctx.lang)
 
 
 async def vip_customers(ctx: Context) -> Reply:

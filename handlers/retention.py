@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import and_
+
 from crm_store import conversation
 from crm_store.customers import find_by_name
 from crm_store.models import Customer, Reminder
@@ -40,16 +42,24 @@ def _remember(ctx: Context, shown: list[Warning]) -> None:
     )
 
 
-async def list_at_risk(ctx: Context) -> Reply:
-    """Every visible customer with a churn warning, largest amount at risk first."""
+async def list_at_risk(ctx: Context, owner: tuple[str, str] | None = None) -> Reply:
+    """Every visible customer with a churn warning, largest amount at risk first; `owner`
+    (staff id, name): only that staff member's ("李娜名下哪些客户有流失风险")."""
     scope = customer_scope(ctx.actor, ctx.today)
+    if owner is not None:
+        scope = and_(scope, Customer.owner_staff_id == owner[0])
     found = warnings(ctx.session, ctx.config, ctx.today, scope)
     shown = found[:LIST_LIMIT]
-    event = Event("list_shown", {"customer_ids": [w.customer_id for w in shown],
-                                 "filter": RETENTION_FILTER})  # fmt: skip
+    payload = {"customer_ids": [w.customer_id for w in shown], "filter": RETENTION_FILTER}
+    if owner is not None:
+        payload["owner"] = owner[0]
+    event = Event("list_shown", payload)
     if not shown:
         return Reply(t("retention_none", ctx.lang), (event,))
-    lines = [t("retention_list_head", ctx.lang, total=len(found))]
+    head = t("retention_list_head", ctx.lang, total=len(found))
+    if owner is not None:
+        head = t("retention_list_head_owner", ctx.lang, total=len(found), name=owner[1])
+    lines = [head]
     lines += [f"{i}. " + warning_line(w, ctx.today, ctx.lang) for i, w in enumerate(shown, 1)]
     if len(found) > len(shown):
         lines.append(t("retention_list_more", ctx.lang, more=len(found) - len(shown)))

@@ -117,7 +117,8 @@ async def route(ctx: Context, intent: i.Intent, *, vector: object | None = None)
             forget(ctx)
             return Reply(t("cancelled", ctx.lang))
         case i.RETENTION_LIST:
-            return await list_at_risk(ctx)
+            owner = (a.get("owner", ""), a["owner_name"]) if a.get("owner_name") else None
+            return await list_at_risk(ctx, owner)
         case i.RETENTION_WHY:
             return await why_at_risk(ctx, a["name"])
         case i.RETENTION_FOLLOW:

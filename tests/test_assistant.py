@@ -152,6 +152,22 @@ def test_a_later_days_list_holds_what_falls_due_by_then(world: Store, bot: Assis
     assert done.event("followup_done")["customer_id"] == "c1"
 
 
+def test_a_manager_lists_one_staff_members_customers(bot: Assistant) -> None:
+    vips = bot.say("lead1", "李娜名下有哪些VIP")  # lead1 sees T1: rm1 李娜, rm2 周杰
+    shown = vips.event("list_shown")
+    assert shown["customer_ids"] == ["c1"] and shown["filter"]["owner"] == "rm1"
+    assert vips.text.startswith("您可查看的李娜名下的VIP客户（共1位）")
+    counted = bot.say("lead1", "周杰负责的客户有多少")
+    assert counted.event("list_shown")["total"] == 2  # c3, c8
+    at_risk = bot.say("lead1", "李娜名下哪些客户有流失风险")
+    assert at_risk.event("list_shown")["owner"] == "rm1"
+    # Someone owning nothing in the asker's scope matches nothing, never the whole team.
+    for name in ("赵强", "赵无极"):  # another branch's RM, and nobody
+        outside = bot.say("lead1", f"{name}名下有哪些VIP")
+        assert outside.event("list_shown")["customer_ids"] == []
+        assert outside.text == f"没有符合条件的客户（{name}名下的VIP）。"
+
+
 def test_lists(bot: Assistant) -> None:
     vip = bot.say("rm1", "我的VIP客户")
     assert vip.event("list_shown")["customer_ids"] == ["c1", "c8"]

@@ -128,7 +128,7 @@ def _by_rules(text: str, slots: Slots) -> Reading | None:
         if slots.name:
             return Reading(i.Intent(i.RETENTION_WHY, {"name": slots.name}))
         if not named:
-            return Reading(i.Intent(i.RETENTION_LIST))
+            return Reading(i.Intent(i.RETENTION_LIST, _owner_args(slots)))
     if not named and len(text) <= 12 and _UNDO_WORDS.search(lowered):
         return Reading(i.Intent(i.UNDO))
     if not named and lx.HELP_CUE.search(lowered):
@@ -170,6 +170,11 @@ def _tells_contact(rest: str, slots: Slots, asks: bool) -> bool:
 
 
 _BARE_WEEKDAY = re.compile(r"(?:周|星期|礼拜)[一二三四五六日天]")
+
+
+def _owner_args(slots: Slots) -> dict[str, str]:
+    """A manager's filter by the staff member named ("李娜名下")."""
+    return {"owner": slots.owner[0], "owner_name": slots.owner[1]} if slots.owner else {}
 
 
 def _agenda(slots: Slots) -> i.Intent:
@@ -255,6 +260,8 @@ def _list_intent(text: str, rest: str, slots: Slots) -> i.Intent | None:
         filters["segment"] = slots.segments[0]
     if slots.tag and not one:
         filters["tag"] = slots.tag
+    if slots.owner and not one:
+        filters.update(_owner_args(slots))
     counting = bool(lx.COUNT_CUE.search(lowered))
     if (
         filters

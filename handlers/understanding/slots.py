@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 
-from crm_store.customer_filters import find_by_pinyin, visible_tags
+from crm_store.customer_filters import find_by_pinyin, visible_owners, visible_tags
 from crm_store.customers import CustomerSummary, find_by_phone_tail, find_in_text
 from crm_store.pinyin import name_pinyin
 from handlers.context import Context
@@ -134,6 +134,7 @@ class Slots:
     segments: list[str] = field(default_factory=list)
     tag: str | None = None  # a tag of a visible customer, named in a list request
     unknown_name: str | None = None  # a name no visible customer has ("侯俊峰电话多少")
+    owner: tuple[str, str] | None = None  # (staff id, name): "李娜名下的VIP", for managers
     told_apart: bool = False  # namesakes told apart by a phone tail or a segment
 
     @property
@@ -184,6 +185,7 @@ def find_slots(ctx: Context, text: str, now: datetime) -> Slots:
     namesakes = len(customers) > 1
     if tail and len(customers) > 1:  # "王芳 尾号3366": the tail tells namesakes apart
         customers = [c for c in customers if (c.phone_masked or "").endswith(tail.group(1))]
+    owner = _owner_in(ctx, rest) if not customers and lx.OWNER_CUE.search(rest) else None
     segments = lx.words_in(rest, lx.SEGMENTS)
     if segments and len(customers) > 1:  # "王芳那个VIP客户": so does the segment
         customers = [c for c in customers if c.segment in segments] or customers
@@ -199,8 +201,25 @@ def find_slots(ctx: Context, text: str, now: datetime) -> Slots:
         segments=segments,
         told_apart=namesakes and len(customers) == 1,
         tag=tag,
-        unknown_name=None if customers or tag else (name_like(text) or _latin_name(text)),
+        unknown_name=None if customers or tag or owner else (name_like(text) or _latin_name(text)),
+        owner=owner,
     )
+
+
+def _owner_in(ctx: Context, text: str) -> tuple[str, str] | None:
+    """The staff member whose customers the text asks about ("李娜名下"), among those who own
+    a customer the asker may see; None when nobody's or several people's names are there."""
+    owners = visible_owners(ctx.session, actor=ctx.actor, today=ctx.today)
+    named = [o for o in owners if o[1] in text]
+    longest = max((len(o[1]) for o in named), default=0)
+    named = [o for o in named if len(o[1]) == longest]
+    if len({o[0] for o in named}) == 1:
+        return named[0]
+    # A name owning nothing the asker may see ("赵强名下的VIP" from another branch's RM) is
+    # a filter that matches nothing, whether or not such a person exists: never all of them.
+    cue = lx.OWNER_CUE.search(text)
+    word = name_like(text[: cue.start()]) if cue and not named else None
+    return ("", word) if word else None
 
 
 @cache
