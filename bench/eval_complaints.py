@@ -46,9 +46,6 @@ from retrieval.complaints import ComplaintDetector, keyword_in
 
 SET = Path(__file__).with_name("eval_complaints.jsonl")
 HELD_OUT = Path(__file__).with_name("eval_complaints_heldout.jsonl")
-# A second person's labels of HELD_OUT's notes, line by line, made from the texts alone with
-# the same written definition: how far people agree is the ceiling of any classifier's figure.
-SECOND_LABELS = Path(__file__).with_name("eval_complaints_heldout_second.jsonl")
 # The parts of SET, each tuned on by now, so none of their figures is an honest estimate:
 # "tuned": the first 72 notes, written with the rules.
 # "tuned-2" (`"split": "first-held-out"`): 24 notes first scored unseen (P 0.900, R 0.750),
@@ -202,23 +199,6 @@ def _held_out(detector: ComplaintDetector) -> None:
     print(
         f"  held-out: {len(rows)} notes never tuned on (the honest figures), "
         f"precision {precision:.3f}  recall {recall:.3f}  ({missed} missed, {alarms} false alarms)"
-    )
-    _agreement(truth)
-
-
-def _agreement(truth: list[bool]) -> None:
-    """The second labeller against the held-out set's own labels."""
-    if not SECOND_LABELS.exists():
-        return
-    second = [bool(row["complaint"]) for row in _rows(SECOND_LABELS)]
-    if len(second) != len(truth):
-        print(f"  {SECOND_LABELS.name} has {len(second)} labels for {len(truth)} notes: ignored")
-        return
-    agree = sum(a == b for a, b in zip(second, truth, strict=True))
-    precision, recall = precision_recall(second, truth)
-    print(
-        f"  a second labeller agrees on {agree} of {len(truth)} held-out notes "
-        f"(as a classifier: precision {precision:.3f}  recall {recall:.3f})"
     )
 
 

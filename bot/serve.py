@@ -210,11 +210,10 @@ def _wait_for_index(store: Store, busy: RetrievalError) -> Retriever | None:
             time.sleep(0.5)
             try:
                 return build_retriever(store)
-            except IndexBusy as exc:
-                busy = exc
             except RetrievalError as exc:
                 busy = exc
-                break
+                if not isinstance(exc, IndexBusy):
+                    break
     finally:
         withdraw_want(folder)
     log.error("questions over notes are off: %s", busy)

@@ -202,14 +202,14 @@ def _customers(ctx: Context, args: dict[str, str], offset: int) -> Reply:
         tag=args.get("tag"),
         aum_at_least=at_least,
         aum_below=below,
-        owner=args.get("owner", "") if args.get("owner_name") else None,
+        owner=args.get("owner"),
         offset=offset,
         limit=PAGE,
     )
     filters: dict[str, Any] = {"kind": "customers"}
-    if args.get("owner_name"):
-        filters["owner"] = args.get("owner", "")
-    for key in ("owner_name", "segment", "tag", "aum_at_least", "aum_below"):
+    if "owner" in args:  # "" too: a name that owns no customer in the asker's scope
+        filters |= {"owner": args["owner"], "owner_name": args["owner_name"]}
+    for key in ("segment", "tag", "aum_at_least", "aum_below"):
         if args.get(key):
             filters[key] = args[key]
     filters["count_only"] = bool(args.get("count_only"))

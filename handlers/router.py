@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from crm_store import conversation
 from crm_store.customers import name_candidates
@@ -94,9 +94,7 @@ async def route(ctx: Context, intent: i.Intent, *, vector: object | None = None)
             return await undo_last_note(ctx)
         case i.TODAY:
             on = date.fromisoformat(a["on"]) if a.get("on") else None
-            if on is not None and on < ctx.today and a.get("weekday") == "bare":
-                on += timedelta(days=7)  # a weekday already past this week: next week's
-            return await today_agenda(ctx, on)
+            return await today_agenda(ctx, on, bare_weekday=a.get("weekday") == "bare")
         case i.DONE:
             return await mark_item_done(ctx, int(a["n"]))
         case i.SNOOZE:
@@ -117,7 +115,7 @@ async def route(ctx: Context, intent: i.Intent, *, vector: object | None = None)
             forget(ctx)
             return Reply(t("cancelled", ctx.lang))
         case i.RETENTION_LIST:
-            owner = (a.get("owner", ""), a["owner_name"]) if a.get("owner_name") else None
+            owner = (a["owner"], a["owner_name"]) if "owner" in a else None
             return await list_at_risk(ctx, owner)
         case i.RETENTION_WHY:
             return await why_at_risk(ctx, a["name"])

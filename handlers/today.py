@@ -48,9 +48,15 @@ def _occurrence(kind: str, entity: str, customer_id: str, on: date) -> dict[str,
     }
 
 
-async def today_agenda(ctx: Context, on: date | None = None) -> Reply:
+async def today_agenda(
+    ctx: Context, on: date | None = None, *, bare_weekday: bool = False
+) -> Reply:
     """The day's list, numbered so '完成 2' and '推迟 2 3天' can refer to its items; `on` a
-    later day ('明天有哪些待办') lists what is due by then, and what comes in the week after."""
+    later day ('明天有哪些待办') lists what is due by then, and what comes in the week after.
+    A past day is today; a bare weekday already past this week ('周二的安排' on a Saturday)
+    is next week's."""
+    if on is not None and on < ctx.today and bare_weekday:
+        on += timedelta(days=7)
     day = on if on is not None and on > ctx.today else ctx.today
     end = day + timedelta(days=AHEAD_DAYS)
     followups, total = due_followups(

@@ -179,7 +179,7 @@ def _owner_args(slots: Slots) -> dict[str, str]:
 
 def _agenda(slots: Slots) -> i.Intent:
     """Today's list, or a later day's when one day is named ("明天有哪些待办", "周四的安排";
-    the handler ignores a past one)."""
+    the handler decides what a past day means)."""
     day = slots.period
     if day is None or day.start != day.end:
         return i.Intent(i.TODAY)
