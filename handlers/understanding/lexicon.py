@@ -150,8 +150,8 @@ TODAY_CUE = re.compile(
     r"的安排|有什么安排|有啥安排|要干嘛|干嘛|要做啥|要做什么|要做的事|"
     r"what.?s on today|my day|\btoday\b|/today"
 )
-# A staff member's customers: "李娜名下的VIP", "王磊负责的客户" (a manager's filter).
-OWNER_CUE = re.compile(r"名下|负责的|管的|手上的|手里的")
+# A staff member's customers: "李娜名下的VIP", "王磊负责的客户", "李娜手里哪些客户…".
+OWNER_CUE = re.compile(r"名下|负责|管的|手上|手里")
 # Words that start with a surname but are times, never names ("周四的安排", "时候").
 NOT_A_NAME = re.compile(r"周[一二三四五六日天末几]|星期|时候|时间|月底|月初|年底|年初")
 FOLLOWUP_LIST = re.compile(r"待跟进|要跟进|需要跟进|该跟进|逾期|没跟进|未跟进|follow.?ups?")
