@@ -68,9 +68,11 @@ async def list_at_risk(ctx: Context, owner: tuple[str, str] | None = None) -> Re
     return Reply("\n".join(lines), (event,))
 
 
-async def why_at_risk(ctx: Context, name: str) -> Reply:
-    """'张伟为什么有风险' -> the reasons of the one visible 张伟 (or a choice, or not found)."""
+async def why_at_risk(ctx: Context, name: str, customer_id: str | None = None) -> Reply:
+    """'张伟为什么有风险' -> the reasons of the one visible 张伟 (or a choice, or not found);
+    `customer_id`: the one of the namesakes the message told apart ("王芳VIP为什么有风险")."""
     matches = find_by_name(ctx.session, actor=ctx.actor, today=ctx.today, name=name)
+    matches = [m for m in matches if m.id == customer_id] or matches
     if not matches:
         return Reply(t("not_found", ctx.lang), (Event("not_found"),))
     if len(matches) > 1:

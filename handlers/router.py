@@ -118,7 +118,7 @@ async def route(ctx: Context, intent: i.Intent, *, vector: object | None = None)
             owner = (a["owner"], a["owner_name"]) if "owner" in a else None
             return await list_at_risk(ctx, owner)
         case i.RETENTION_WHY:
-            return await why_at_risk(ctx, a["name"])
+            return await why_at_risk(ctx, a["name"], a.get("customer_id"))
         case i.RETENTION_FOLLOW:
             return await follow_up_warning(ctx, int(a["n"]))
         case i.TEAM_REPORT:

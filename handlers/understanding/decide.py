@@ -110,7 +110,8 @@ def _customer_args(slots: Slots) -> dict[str, str]:
     return {}
 
 
-_CHURN = re.compile(r"流失|要走|会走|churn|at risk")
+# "为什么有风险" asks about a churn warning; "风险等级" alone is the risk-level field.
+_CHURN = re.compile(r"流失|要走|会走|为什么有风险|为啥有风险|churn|at risk")
 _UNDO_WORDS = re.compile(r"撤销|撤回|撤掉|撤了|删掉刚才|undo")
 _LATIN_LOOKUP = re.compile(r"(?i)^(?:look\s*up|lookup|show(?: me)?|find)\s+([a-z][a-z ]{1,40})$")
 
@@ -125,8 +126,8 @@ def _by_rules(text: str, slots: Slots) -> Reading | None:
         return Reading(i.Intent(i.REMIND, {"text": text, **_customer_args(slots)}))
     named = bool(slots.customers)
     if _CHURN.search(lowered):  # "团队里哪些客户有流失风险", "张伟会不会流失"
-        if slots.name:
-            return Reading(i.Intent(i.RETENTION_WHY, {"name": slots.name}))
+        if slots.name:  # namesakes a segment or phone tail told apart stay told apart
+            return Reading(i.Intent(i.RETENTION_WHY, _customer_args(slots)))
         if not named:
             return Reading(i.Intent(i.RETENTION_LIST, _owner_args(slots)))
     if not named and len(text) <= 12 and _UNDO_WORDS.search(lowered):

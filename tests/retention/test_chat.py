@@ -45,6 +45,10 @@ def test_why_is_a_customer_at_risk(bot: Assistant) -> None:
     assert "提到“转走”，之后未跟进" in chosen.text and "建议：" in chosen.text
     hidden = bot.say("rm9", "张伟为什么有风险")
     assert hidden.types() == ["not_found"]
+    told_apart = bot.say("rm1", "王芳那个普通客户为什么有风险")  # the segment picks c4
+    assert told_apart.event("customer_shown")["customer_id"] == "c4"
+    assert "提到“转走”" in told_apart.text
+    assert "风险等级" not in bot.say("rm1", "王芳普通客户为啥有风险").text  # not the field
 
 
 def test_follow_up_on_a_warning_quiets_it(bot: Assistant, store: Store) -> None:
