@@ -72,9 +72,23 @@ HELD_OUT = Path(__file__).with_name("eval_complaints_heldout.jsonl")
 #   notes before them and the bank, then once more (P 0.818, R 0.900) after the bank examples
 #   of plain call notes (made without reading its errors); a second labeller, from the texts
 #   alone, agreed with its labels on 110 of 110. Then added to the training data.
+# "tuned-9" (`"split": "tuned-9"`): 110 notes written without reading the rules (round 7; its
+#   writer was asked for about a third plain everyday notes), first scored unseen (P 0.902,
+#   R 0.841) at threshold 0.75 by the model trained on the 562 notes before them and the bank,
+#   its errors never read, then added to the training data.
 # The honest figures are the held-out part's, read from HELD_OUT when it exists (there is
 # none between rounds: the next unseen set is written to it).
-PARTS = ("tuned", "tuned-2", "tuned-3", "tuned-4", "tuned-5", "tuned-6", "tuned-7", "tuned-8")
+PARTS = (
+    "tuned",
+    "tuned-2",
+    "tuned-3",
+    "tuned-4",
+    "tuned-5",
+    "tuned-6",
+    "tuned-7",
+    "tuned-8",
+    "tuned-9",
+)
 TABLE = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # the thresholds of the printed table
 
 

@@ -83,9 +83,9 @@ TARGET_RECALL = 0.8
 # description of the errors of tuned-4 to tuned-6 (their left-out precision, about 0.95, is
 # flattered by it), and its `direction` and `aimed` were written or revised after
 # reading the errors of tuned-7. tuned-8 (round 6) was scored unseen by every input before it
-# joined the training data. No part is unseen by every input any more: the next held-out set
-# is the honest test.
-JUDGED_SPLITS = ("tuned-4", "tuned-5", "tuned-6", "tuned-7", "tuned-8")
+# joined the training data, and so did tuned-9 (round 7), whose errors were never read. No part
+# is unseen by every input any more: the next held-out set is the honest test.
+JUDGED_SPLITS = ("tuned-4", "tuned-5", "tuned-6", "tuned-7", "tuned-8", "tuned-9")
 THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
 
 
