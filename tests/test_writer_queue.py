@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from crm_store.db import Database, WriterQueue, make_engine
+from crm_store.db import Database, WriterBusy, WriterQueue, make_engine
 
 
 def test_an_urgent_writer_goes_before_ordinary_writers_already_waiting() -> None:
@@ -103,6 +103,52 @@ def test_an_urgent_writer_gives_up_after_the_busy_timeout(tmp_path: Path) -> Non
     database = _database(tmp_path / "db.sqlite", busy_timeout_ms=200)
     with pytest.raises(OperationalError, match="locked"):
         _urgent_write_while_locked(tmp_path / "db.sqlite", database, 1.5)
+    with database.read() as session:
+        assert list(session.scalars(text("SELECT n FROM t"))) == [1]
+    database.dispose()
+
+
+def test_a_write_at_once_refuses_at_once_while_another_connection_holds_the_lock(
+    tmp_path: Path,
+) -> None:
+    database = _database(tmp_path / "db.sqlite", busy_timeout_ms=10_000)
+    holding = threading.Event()
+    args = (tmp_path / "db.sqlite", 0.5, holding)
+    other = threading.Thread(target=_other_process_holds_the_lock, args=args)
+    other.start()
+    holding.wait(5)
+    started = time.monotonic()
+    with pytest.raises(WriterBusy), database.one_statement_at_once() as conn:
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+    assert time.monotonic() - started < 0.2  # no busy handler, no polling
+    other.join(5)
+    with database.one_statement_at_once() as conn:  # free now: it writes
+        conn.execute(text("INSERT INTO t VALUES (3)"))
+    with database.read() as session:
+        assert sorted(session.scalars(text("SELECT n FROM t"))) == [1, 3]
+        assert session.scalar(text("PRAGMA busy_timeout")) == 10_000
+    database.dispose()
+
+
+def test_a_write_at_once_refuses_while_a_writer_of_this_process_has_its_turn(
+    tmp_path: Path,
+) -> None:
+    database = _database(tmp_path / "db.sqlite", busy_timeout_ms=10_000)
+    holding, release = threading.Event(), threading.Event()
+
+    def answer_writes() -> None:
+        with database.write() as session:
+            session.execute(text("INSERT INTO t VALUES (1)"))
+            holding.set()
+            release.wait(5)
+
+    other = threading.Thread(target=answer_writes)
+    other.start()
+    holding.wait(5)
+    with pytest.raises(WriterBusy), database.one_statement_at_once() as conn:
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+    release.set()
+    other.join(5)
     with database.read() as session:
         assert list(session.scalars(text("SELECT n FROM t"))) == [1]
     database.dispose()

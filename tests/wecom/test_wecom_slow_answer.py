@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +25,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.dispatch import Dispatcher
@@ -301,3 +304,56 @@ def test_one_insert_transaction_stores_many_and_drops_repeats(store: Store) -> N
     assert inbox.accept(message("a")) is None
     with store.db.read() as session:
         assert session.scalar(select(func.count()).select_from(InboxMessage)) == 4
+
+
+def _hold_write_lock(store: Store, seconds: float, holding: threading.Event) -> None:
+    """Another process's writer, as SQLite sees it: the file's write lock on a connection of
+    its own. PostgreSQL: a transaction holding a share lock on the inbox's rows, which an
+    insert never waits for."""
+    url = make_url(store.settings.db_url)
+    if url.get_backend_name() == "sqlite":
+        other = sqlite3.connect(str(url.database), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        holding.set()
+        time.sleep(seconds)
+        other.execute("ROLLBACK")
+        other.close()
+        return
+    engine = make_engine(store.settings.db_url)
+    with engine.connect() as conn:
+        conn.execute(select(InboxMessage.id).with_for_update(read=True))
+        holding.set()
+        time.sleep(seconds)
+        conn.rollback()
+    engine.dispose()
+
+
+def test_callbacks_are_stored_on_the_loop_or_in_the_thread_when_another_writer_holds_the_lock(
+    store: Store,
+) -> None:
+    """The inbox stores a batch on the event loop when SQLite's lock is free or freed within
+    LOOP_LOCK_WAIT, else in its thread (which waits for the lock); either way every message
+    gets one row, its time read back as written, and a repeat is a duplicate."""
+    inbox = Inbox(store, Dispatcher(store, clock=lambda: NOW), {}, answer_here=False)
+
+    def message(msg_id: str) -> IncomingMessage:
+        return IncomingMessage("wecom", "wangfang", "wangfang", "private", msg_id, "你好", NOW)
+
+    async def take(keys: list[str]) -> list[bool]:
+        return list(await asyncio.gather(*(inbox.intake(message(key)) for key in keys)))
+
+    assert asyncio.run(take(["a", "b", "a"])) == [True, True, False]
+    holding = threading.Event()
+    other = threading.Thread(target=_hold_write_lock, args=(store, 0.3, holding))
+    other.start()
+    holding.wait(5)
+    started = time.monotonic()
+    assert asyncio.run(take(["c", "b", "d"])) == [True, False, True]
+    other.join(5)
+    if store.db.is_sqlite:
+        assert time.monotonic() - started > 0.2  # it waited for the lock
+    with store.db.read() as session:
+        rows = session.execute(select(InboxMessage.msg_key, InboxMessage.received_at)).all()
+    assert sorted(key for key, _ in rows) == ["a", "b", "c", "d"]
+    assert {at for _, at in rows} == {NOW}
+    inbox.close()
