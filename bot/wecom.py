@@ -23,7 +23,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
-from wechatpy.enterprise import parse_message
 
 from bot import metrics
 from bot.inbox import Inbox
@@ -31,6 +30,7 @@ from bot.token_cache import AccessTokens, DatabaseTokenStore, RedisTokenStore, T
 from bot.wecom_client import CHANNEL, WeComApi, WeComChannel
 from bot.wecom_crypto import CallbackCrypto, CallbackRefused, WeComConfigError
 from bot.wecom_voice import WeComVoiceSource
+from bot.wecom_xml import parse_callback_message
 from crm_store.settings import Settings
 from crm_store.store import Store
 from handlers.contracts import Channel, IncomingMessage, Reply, VoiceNote
@@ -241,7 +241,7 @@ async def _read_body(request: Request) -> bytes:
 def _parse(xml: str) -> Any:
     """The decrypted inner XML as a wechatpy message (signed by WeCom, so rarely malformed)."""
     try:
-        message = parse_message(xml)
+        message = parse_callback_message(xml)
     except Exception:
         raise CallbackRefused("malformed message") from None
     if message is None or not getattr(message, "source", None):
