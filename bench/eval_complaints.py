@@ -76,6 +76,11 @@ HELD_OUT = Path(__file__).with_name("eval_complaints_heldout.jsonl")
 #   writer was asked for about a third plain everyday notes), first scored unseen (P 0.902,
 #   R 0.841) at threshold 0.75 by the model trained on the 562 notes before them and the bank,
 #   its errors never read, then added to the training data.
+# "tuned-10" (`"split": "tuned-10"`): 110 notes written without reading the rules (round 8:
+#   about 45 complaints, 35 look-alikes, 30 plain), first scored unseen (P 0.864, R 0.844) at
+#   threshold 0.75 by the model trained on the 672 notes before them and the bank, its errors
+#   never read, then added to the training data. The character n-gram inputs were then
+#   chosen leaving one of tuned-8, tuned-9 and tuned-10 out at a time.
 # The honest figures are the held-out part's, read from HELD_OUT when it exists (there is
 # none between rounds: the next unseen set is written to it).
 PARTS = (
@@ -88,6 +93,7 @@ PARTS = (
     "tuned-7",
     "tuned-8",
     "tuned-9",
+    "tuned-10",
 )
 TABLE = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # the thresholds of the printed table
 

@@ -1,4 +1,5 @@
-"""Rule 4's learned part: logistic regression over a note's e5 vector and five cue features.
+"""Rule 4's learned part: logistic regression over a note's e5 vector, five cue features and
+its character n-grams.
 
 Hand-written cues generalised poorly to notes nobody had tuned them on (precision 0.82,
 recall 0.79 on 69 unseen notes): the ways to say "I am leaving" are open-ended, and so are the
@@ -32,6 +33,13 @@ then found plain call notes in bankbot's own shape ("刚和赵敏通话，后天
 labelled note had that shape. Bank examples of it, routine and complaining, brought those
 scores down (0.79 -> 0.37) and the left-out pool to 0.912 and 0.827 at 0.75; the held-out
 set, scored once more after that change (made without reading its errors), 0.818 and 0.900.
+Sets 7 and 8, written next, scored 0.902/0.841 and 0.864/0.844 unseen; leaving one of the three
+parts no input was revised from (tuned-8 to tuned-10) out at a time, no threshold cleared both
+targets (0.875/0.806 at 0.8, 0.893/0.777 at 0.85): raising it bought little precision, so
+the errors were confident ones. Character 2- and 3-grams as a third kind of input (the
+phrase that makes a look-alike, "转到我行", is short, and the vector blurs it into the
+topic) moved those parts to 0.913/0.827 at 0.8, and the judged pool at the chosen 0.75 to
+0.928/0.851; set 9, written next and scored once, 0.911/0.911.
 STRETCH and PENALTY were compared leaving one part out (20 times 0.5, 1, 2,
 3, 5; 10, 15, 30 times 1): every pair landed within about one percentage point of margin, so
 they stay.
@@ -46,6 +54,7 @@ import hashlib
 import json
 import logging
 import sys
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +80,14 @@ STRETCH = 20.0
 PENALTY = 1.0  # L2 on the weights (not the bias): about 400 notes for 389 weights
 NEWTON_STEPS = 12  # the loss is convex and smooth: the steps stop changing it well before 12
 THRESHOLD = 0.5  # the decision threshold before one is chosen (models trained for scoring)
+# Character 2- and 3-grams, present or not, as inputs beside the vector and the cues: the
+# vector blurs a note into its topic, and a look-alike ("转到我行", "别家的理财到期转过来")
+# sits next to complaints on the same topic; the phrases that tell them apart are short.
+# Leaving one author out, pooled over tuned-8 to tuned-10 (the parts no input was revised
+# from) at 0.8: precision 0.875 -> 0.913, recall 0.806 -> 0.827 (1024 buckets: 0.907, 0.842;
+# stretched 1.5 or 2 times: within a point).
+GRAM_SIZES = (2, 3)
+GRAM_BUCKETS = 2048
 # Random-fold cross-validation, printed by bench/eval_complaints.py for comparison only:
 # 10 folds fixed by each seed.
 SEEDS = (0, 1, 2, 3, 4)
@@ -83,9 +100,10 @@ TARGET_RECALL = 0.8
 # description of the errors of tuned-4 to tuned-6 (their left-out precision, about 0.95, is
 # flattered by it), and its `direction` and `aimed` were written or revised after
 # reading the errors of tuned-7. tuned-8 (round 6) was scored unseen by every input before it
-# joined the training data, and so did tuned-9 (round 7), whose errors were never read. No part
-# is unseen by every input any more: the next held-out set is the honest test.
-JUDGED_SPLITS = ("tuned-4", "tuned-5", "tuned-6", "tuned-7", "tuned-8", "tuned-9")
+# joined the training data, and so did tuned-9 (round 7) and tuned-10 (round 8), whose errors
+# were never read; the character n-grams were chosen leaving one of them out at a time. No
+# part is unseen by every input any more: the next held-out set is the honest test.
+JUDGED_SPLITS = ("tuned-4", "tuned-5", "tuned-6", "tuned-7", "tuned-8", "tuned-9", "tuned-10")
 THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
 
 
@@ -120,15 +138,27 @@ class Model:
 
 
 def cue_matrix(texts: Sequence[str]) -> NDArray[np.float64]:
-    """The cue features of each text, one row per text."""
+    """The cue features of each text, then its character n-grams, one row per text."""
     rows = [cue_features(text) for text in texts]
-    return np.array(rows, dtype=np.float64).reshape(-1, len(cue_features("")))
+    cues = np.array(rows, dtype=np.float64).reshape(-1, len(cue_features("")))
+    return np.hstack([cues, gram_matrix(texts)])
+
+
+def gram_matrix(texts: Sequence[str]) -> NDArray[np.float64]:
+    """Which character n-grams (GRAM_SIZES) each text has, hashed into GRAM_BUCKETS columns
+    (crc32: the same bucket in every process, unlike Python's salted hash)."""
+    grams = np.zeros((len(texts), GRAM_BUCKETS))
+    for row, text in enumerate(texts):
+        for size in GRAM_SIZES:
+            for start in range(len(text) - size + 1):
+                grams[row, zlib.crc32(text[start : start + size].encode()) % GRAM_BUCKETS] = 1.0
+    return grams
 
 
 def features(
     texts: Sequence[str], vectors: NDArray[np.float32], mean: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """One row per note: the stretched, centred vector, then the cue features."""
+    """One row per note: the stretched, centred vector, the cue features, the n-grams."""
     return _rows(cue_matrix(texts), vectors, mean)
 
 
@@ -307,6 +337,7 @@ def data_hash(texts: Sequence[str], labels: Sequence[bool]) -> str:
     labels and parts, and what the cues say of them (editing a cue makes them stale)."""
     targets = (TARGET_PRECISION, TARGET_RECALL)
     settings = [E5_NAME, STRETCH, PENALTY, NEWTON_STEPS, targets, THRESHOLDS, JUDGED_SPLITS]
+    settings += [GRAM_SIZES, GRAM_BUCKETS]
     settings.append(note_parts())  # which notes leave-one-part-out holds out together
     cues = [cue_features(text) for text in texts]
     payload = json.dumps([settings, list(texts), list(labels), cues], ensure_ascii=False)

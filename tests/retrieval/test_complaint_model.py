@@ -3,15 +3,22 @@ model reads notes it was not trained on. Sentences are written for these tests."
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 from retrieval import complaint_model
 from retrieval.complaint_model import (
+    GRAM_BUCKETS,
     Point,
     choose,
     cue_features,
     data_hash,
     fit,
+    gram_matrix,
     judged_notes,
     left_out_scores,
     margin,
@@ -29,7 +36,7 @@ def test_shipped_weights_match_the_training_data() -> None:
     """Editing the notes, the bank or a cue changes the hash: run --build after it."""
     stored = np.load(complaint_model.WEIGHTS)
     assert str(stored["hash"]) == data_hash(*training_data()), "run --build after editing"
-    assert stored["weights"].shape == (384 + len(cue_features("")),)
+    assert stored["weights"].shape == (384 + len(cue_features("")) + GRAM_BUCKETS,)
 
 
 def test_shipped_weights_are_reproducible(e5: E5Embeddings) -> None:
@@ -87,11 +94,9 @@ def test_training_is_deterministic_and_separates_its_data(e5: E5Embeddings) -> N
 
 
 def test_unseen_leaving_and_staying_notes(e5: E5Embeddings) -> None:
-    """Leaving is flagged; a risky word in a calm note is not. Leaving said with no cue word
-    at all ranks above the calm note but, at the shipped threshold, may fall short of it:
-    the threshold trades such notes for precision (the module docstring has the figures).
-    Since tuned-8 joined the training data, "定期到期没续，说先放别家看看" scores about 0.5,
-    below the threshold: it is such a quiet note."""
+    """Leaving is flagged, also when said with no cue word at all; a risky word in a calm note
+    is not. (With tuned-8 in the training data and before the character n-grams, the quiet
+    "定期到期没续，说先放别家看看" scored about 0.5, below the threshold; it scores 0.87 now.)"""
     detector = ComplaintDetector(e5)
     leaving = "客户说下个月把存款都挪到招行去，那边利息高。"
     quiet_leaving = [
@@ -100,8 +105,7 @@ def test_unseen_leaving_and_staying_notes(e5: E5Embeddings) -> None:
     ]
     staying = "客户问销户和挂失有什么区别，听完说只是了解一下。"
     flagged = detector.classify([leaving, *quiet_leaving, staying])
-    assert flagged[0].complaint and not flagged[3].complaint
-    assert flagged[1].score > flagged[3].score and flagged[2].score > flagged[3].score
+    assert [signal.complaint for signal in flagged] == [True, True, True, False]
     assert flagged[0].matched and detector.model().threshold <= flagged[0].score <= 1.0
 
 
@@ -139,7 +143,23 @@ def test_the_new_inputs_move_the_real_models_score(e5: E5Embeddings) -> None:
     elsewhere, higher when its money goes out and lower when it comes in: the shipped weights
     of both inputs point so."""
     model = ComplaintDetector(e5).model()
-    features = cue_features("")
-    assert len(model.weights) == 384 + len(features)
-    target, flow = model.weights[-2], model.weights[-1]
+    cues = len(cue_features(""))
+    assert len(model.weights) == 384 + cues + GRAM_BUCKETS
+    target, flow = model.weights[384 + cues - 2], model.weights[384 + cues - 1]
     assert target > 0 and flow > 0
+
+
+def test_a_notes_character_grams_land_in_the_same_columns_in_every_process() -> None:
+    """The shipped weights are read by other processes: the n-gram columns must not depend on
+    Python's per-process string hash."""
+    text = "客户说别家利率高，想把存款转走"
+    here = np.flatnonzero(gram_matrix([text])[0]).tolist()
+    code = (
+        "from retrieval.complaint_model import gram_matrix; import numpy as np; "
+        f"print(np.flatnonzero(gram_matrix([{text!r}])[0]).tolist())"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == here
+    assert len(here) >= len(text) - 1  # 2- and 3-grams of 14 characters, a few collisions at most
