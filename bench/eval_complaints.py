@@ -207,18 +207,30 @@ def _tuned(detector: ComplaintDetector) -> None:
 
 
 def _held_out(detector: ComplaintDetector) -> None:
-    """The honest figures: notes never tuned on. Counts only, no texts."""
+    """The honest figures: notes never tuned on, per set (its "set" number) and together.
+    Counts only, no texts."""
     if not HELD_OUT.exists():
         return
     rows = _rows(HELD_OUT)
     truth = [bool(row["complaint"]) for row in rows]
     predicted = [s.complaint for s in detector.classify([str(row["text"]) for row in rows])]
+    sets = [str(row.get("set", "")) for row in rows]
+    for name in dict.fromkeys(sets):
+        keep = [i for i, s in enumerate(sets) if s == name]
+        _held_out_line(f"set {name}" if name else "", [predicted[i] for i in keep],
+                       [truth[i] for i in keep])  # fmt: skip
+    if len(set(sets)) > 1:
+        _held_out_line("all sets", predicted, truth)
+
+
+def _held_out_line(name: str, predicted: list[bool], truth: list[bool]) -> None:
     precision, recall = precision_recall(predicted, truth)
     missed = sum(t and not p for p, t in zip(predicted, truth, strict=True))
     alarms = sum(p and not t for p, t in zip(predicted, truth, strict=True))
     print(
-        f"  held-out: {len(rows)} notes never tuned on (the honest figures), "
-        f"precision {precision:.3f}  recall {recall:.3f}  ({missed} missed, {alarms} false alarms)"
+        f"  held-out{' ' + name if name else ''}: {len(truth)} notes never tuned on (the honest "
+        f"figures), precision {precision:.3f}  recall {recall:.3f}  ({missed} missed, "
+        f"{alarms} false alarms)"
     )
 
 
