@@ -29,7 +29,11 @@ def ask_to_choose(ctx: Context, matches: list[CustomerSummary], action: dict[str
     )
     if action.get("near_miss"):
         lines = [
-            t("near_miss", ctx.lang, name=matches[0].name),
+            t(
+                "near_miss_note" if action["action"] == "note" else "near_miss",
+                ctx.lang,
+                name=matches[0].name,
+            ),
             summary_line(1, matches[0], ctx.lang),
         ]
     else:

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from crm_store import conversation
+from crm_store.customer_filters import near_misses
 from crm_store.customers import CustomerSummary, find_by_name, find_in_text
 from crm_store.followups import last_note_at, undo_followup
 from crm_store.models import Customer
@@ -16,6 +17,7 @@ from handlers.context import Context
 from handlers.contracts import Event, Reply
 from handlers.dates import find_followup_date, parse_date_expression
 from handlers.texts import day_text, t
+from handlers.understanding.slots import contact_name, name_like
 
 UNDO_FOR = timedelta(minutes=10)
 
@@ -33,10 +35,6 @@ async def note_from_text(
     if ctx.actor.role == "compliance":
         return Reply(t("read_only", ctx.lang), (Event("refused", {"reason": "read_only"}),))
     matches = _who(ctx, content, name)
-    if not matches:
-        if name:
-            return Reply(t("not_found", ctx.lang), (Event("not_found"),))
-        return Reply(t("who_is_it", ctx.lang), (Event("not_found"),))
     on = _followup_on(content, followup, ctx.now)
     action = {
         "action": "note",
@@ -44,9 +42,25 @@ async def note_from_text(
         "followup": on.isoformat() if on else None,
         "msg_id": ctx.message.msg_id,
     }
+    if not matches:
+        return _nobody_named(ctx, content, name, action)
     if len(matches) > 1:
         return ask_to_choose(ctx, matches, action)
     return save_note(ctx, matches[0].id, action)
+
+
+def _nobody_named(ctx: Context, content: str, name: str | None, action: dict[str, Any]) -> Reply:
+    """No visible customer in the note. A name typed where a name stands ("刚和赵敏通话")
+    that is a near miss of one ("赵涛") is asked about, nothing saved until confirmed; a name
+    with no near miss is "not found" (never echoed: it may be someone the asker may not
+    see); no name at all asks for one."""
+    typed = name or name_like(content) or contact_name(content)
+    if typed is None:
+        return Reply(t("who_is_it", ctx.lang), (Event("not_found"),))
+    close = near_misses(ctx.session, actor=ctx.actor, today=ctx.today, name=typed)
+    if close:
+        return ask_to_choose(ctx, close[:1], {**action, "near_miss": True})
+    return Reply(t("not_found", ctx.lang), (Event("not_found"),))
 
 
 def _followup_on(content: str, expression: str | None, now: datetime) -> date | None:

@@ -66,6 +66,9 @@ ZH: dict[str, str] = {
     "intent_other": "其他操作（{what}）",
     "unsure": "我不太确定您的意思，可以换个说法试试。",
     "near_miss": "没有找到这个名字。您是要找{name}吗？回复“1”确认，或回复“取消”。",
+    "near_miss_note": (
+        "没有找到这个名字，记录还没有保存。是记给{name}的吗？回复“1”确认，或回复“取消”。"
+    ),
     "near_miss_many": "没有找到这个名字。您是要找以下哪位？请回复序号，或回复“取消”。",
     "question_no_match": "没有找到与这个问题相关的沟通记录。",
     "question_customers": "共有{count}位客户的记录与问题相关。",
@@ -135,6 +138,8 @@ EN: dict[str, str] = {
     "intent_snooze": "snooze an item",
     "intent_other": "something else ({what})",
     "unsure": "I am not sure what you mean; could you say it another way?",
+    "near_miss_note": "No customer of that name; the note is not saved yet. Is it for {name}? "
+    "Reply '1' to confirm, or 'cancel'.",
     "near_miss": "No customer of that name. Did you mean {name}? "
     "Reply '1' to confirm, or 'cancel'.",
     "near_miss_many": "No customer of that name. Did you mean one of these? Reply with a "

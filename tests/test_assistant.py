@@ -266,3 +266,22 @@ def test_strangers_get_one_short_answer_then_silence(bot: Assistant) -> None:
     replies = [bot.send(platform_message("wecom", "spy", "查一下张伟", NOW)) for _ in range(5)]
     assert [bool(r.text) for r in replies] == [True, True, True, False, False]
     assert all(r.types() == ["refused"] for r in replies)
+
+
+def test_a_note_naming_nobody_visible_asks_about_a_near_miss_or_says_not_found(
+    world: Store, bot: Assistant
+) -> None:
+    """ "刚和张玮通话" (a typo of 张伟) asks whether the note is for 张伟 and saves nothing until
+    confirmed; a name the RM may not see (李雷, rm9's) is "not found", never echoed and with no
+    near miss outside the RM's scope; a note naming nobody asks for a name."""
+    asked = bot.say("rm1", "刚和张玮通话，明天回电")
+    assert asked.event("clarification_requested") == {"candidates": ["c1"]}
+    assert "是记给张伟的吗" in asked.text and count(world, Interaction) == 0
+    note = bot.say("rm1", "1").event("note_recorded")
+    assert note["customer_id"] == "c1" and note["next_followup_on"] == "2026-11-29"
+    hidden = bot.say("rm1", "刚和李雷通话，明天回电")
+    assert hidden.text == t("not_found", "zh") and "李雷" not in hidden.text
+    assert hidden.event("not_found") == {}
+    nameless = bot.say("rm1", "记录：今天天气不错，聊了聊")
+    assert nameless.text == t("who_is_it", "zh")
+    assert count(world, Interaction) == 1

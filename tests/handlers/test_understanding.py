@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from crm_store.models import FollowUp, Interaction
 from crm_store.store import Store
 from handlers.texts import t
+from handlers.understanding.slots import contact_name
 from tests.assistant import Assistant
 from tests.world import NOW, build_world
 
@@ -208,3 +209,18 @@ def test_english_reminder_reads_its_day(bot: Assistant) -> None:
 def test_a_segment_tells_namesakes_apart(bot: Assistant) -> None:
     shown = bot.say("rm1", "王芳那个潜在客户的电话").event("customer_shown")
     assert shown == {"customer_id": "c5", "field": "phone"}
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("记录：刚和赵敏通话，后天回电", "赵敏"),
+        ("张伟今天来电说想转定期", "张伟"),
+        ("和欧阳明通话，聊了基金", "欧阳明"),
+        ("帮我记一下，李阿姨上午来网点", "李阿姨"),
+        ("今天天气不错，聊了聊", None),
+        ("刚和客户通话", None),
+    ],
+)
+def test_the_name_before_a_contact_verb(text: str, name: str | None) -> None:
+    assert contact_name(text) == name
