@@ -25,6 +25,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from bot.answer_loops import AnswerLoops, answer_thread_count
 from bot.dispatch import Dispatcher
 from bot.door import admit
+from bot.intake_mark import IntakeMark
 from crm_store.db import URGENT_POLL_SECONDS, WriterBusy
 from crm_store.models import InboxMessage
 from crm_store.redaction import clean_text
@@ -97,6 +98,8 @@ class Inbox:
         self._waiting: list[tuple[IncomingMessage, asyncio.Future[int | None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._last_intake = 0.0  # time.monotonic() of the latest callback taken in
+        # Across processes: serve marks intake, its answer processes read the mark.
+        self._mark = IntakeMark(store.settings.home)
 
     def accept(self, message: IncomingMessage) -> int | None:
         """Store the message; its inbox id, or None when it was already received."""
@@ -189,7 +192,8 @@ class Inbox:
         """Let a burst of callbacks be acknowledged first."""
         deadline = time.monotonic() + ACK_FIRST_MAX_WAIT
         while time.monotonic() < deadline:
-            quiet_for = time.monotonic() - self._last_intake
+            here = time.monotonic() - self._last_intake
+            quiet_for = min(here, time.time() - self._mark.last())
             if quiet_for >= ACK_QUIET:
                 return
             await asyncio.sleep(ACK_QUIET - quiet_for)
@@ -261,6 +265,8 @@ class Inbox:
     async def intake(self, message: IncomingMessage) -> bool:
         """Accept durably, then process in the background; False for a duplicate delivery."""
         self._last_intake = time.monotonic()
+        if not self.answer_here:
+            self._mark.touch()  # for the answer processes
         inbox_id = await self._store(message)
         if inbox_id is None:
             return False
