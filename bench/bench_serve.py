@@ -107,6 +107,8 @@ from bot.answer_loops import answer_thread_count
 from bot.dispatch import Dispatcher
 from bot.identity import resolve_actor
 from bot.inbox import LEASE, Inbox
+from bot.intake_mark import IntakeMark
+from bot.quiet_gc import QuietCollector
 from bot.serve import warm_up
 from bot.web import build_app
 from bot.wecom import CALLBACK_PATH, WeComAdapter
@@ -393,9 +395,11 @@ def serve_child(spec: ServerSpec, conn: Connection) -> None:
     count = retriever.index.count if retriever is not None else None
     app = build_app(store, inbox, [adapter], index_count=count)
     if spec.gc_freeze:
-        # As `bankbot serve` does: later collections skip the ~300k start-up objects.
+        # As `bankbot serve` does: later collections skip the ~300k start-up objects, and full
+        # collections wait for a quiet intake (bot/quiet_gc.py).
         gc.collect()
         gc.freeze()
+        QuietCollector(IntakeMark(Path(spec.home))).start()
     if retriever is not None and warming is not None:
         # Before the clock starts: the vector cache, and the e5 model (~2 s to load, which
         # production's first question pays).

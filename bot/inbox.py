@@ -265,8 +265,7 @@ class Inbox:
     async def intake(self, message: IncomingMessage) -> bool:
         """Accept durably, then process in the background; False for a duplicate delivery."""
         self._last_intake = time.monotonic()
-        if not self.answer_here:
-            self._mark.touch()  # for the answer processes
+        self._mark.touch()  # for the answer processes and the quiet collector
         inbox_id = await self._store(message)
         if inbox_id is None:
             return False

@@ -5,7 +5,8 @@ a burst is stored and acknowledged before answers take the cores. Answer process
 (ANSWER_PROCESSES) could not see the burst and claimed at once, and on 2 cores their work
 pushed the acknowledgements' p99 to 5-14x the floor with instant answers. serve touches this
 file as callbacks arrive (at most every MARK_EVERY seconds); an answer process reads its mtime
-(one stat) before it starts an answer. A missing or unreadable file means quiet.
+(one stat) before it starts an answer; so does the quiet collector (bot/quiet_gc.py). A
+missing or unreadable file means quiet.
 """
 
 from __future__ import annotations

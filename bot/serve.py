@@ -18,6 +18,8 @@ from bot.answer_worker import AnswerProcesses
 from bot.dispatch import Dispatcher
 from bot.inbox import Inbox
 from bot.index_upkeep import IndexUpkeep, requests_folder, want_index, withdraw_want
+from bot.intake_mark import IntakeMark
+from bot.quiet_gc import QuietCollector
 from bot.voice.hear import AudioSource, VoiceNotes
 from bot.web import PlatformAdapter, build_app
 from bot.wiring import build_formatter, build_retriever, build_router, delivery_channels
@@ -114,11 +116,14 @@ def serve(store: Store, *, host: str, port: int, telegram_polling: bool = False)
     # (150-190 ms) to scan them while callbacks wait for their acknowledgement.
     gc.collect()
     gc.freeze()
+    collector = QuietCollector(IntakeMark(store.settings.home))
+    collector.start()
     try:
         if workers is not None:
             workers.start()
         uvicorn.run(app, host=host, port=port, proxy_headers=True, log_config=log_config)
     finally:
+        collector.stop()
         if workers is not None:
             workers.stop()
         if upkeep is not None:
