@@ -292,8 +292,10 @@ def contact_name(text: str) -> str | None:
             head = 2 if word[:2] in lx.COMPOUND_SURNAMES else 1
             if (head == 1 and word[0] not in lx.SURNAMES) or lx.NOT_A_NAME.match(text, start):
                 continue
-            if start == 0 or text[start - 1] in lx.NAME_BEFORE or lx.PAST_MARK.search(
-                text[max(0, start - 2) : start]
+            if (
+                start == 0
+                or text[start - 1] in lx.NAME_BEFORE
+                or lx.PAST_MARK.search(text[max(0, start - 2) : start])
             ):
                 return word
     return None
