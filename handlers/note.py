@@ -17,7 +17,7 @@ from handlers.context import Context
 from handlers.contracts import Event, Reply
 from handlers.dates import find_followup_date, parse_date_expression
 from handlers.texts import day_text, t
-from handlers.understanding.slots import contact_name, name_like
+from handlers.understanding.slots import name_like
 
 UNDO_FOR = timedelta(minutes=10)
 
@@ -54,7 +54,7 @@ def _nobody_named(ctx: Context, content: str, name: str | None, action: dict[str
     that is a near miss of one ("赵涛") is asked about, nothing saved until confirmed; a name
     with no near miss is "not found" (never echoed: it may be someone the asker may not
     see); no name at all asks for one."""
-    typed = name or name_like(content) or contact_name(content)
+    typed = name or name_like(content)
     if typed is None:
         return Reply(t("who_is_it", ctx.lang), (Event("not_found"),))
     close = near_misses(ctx.session, actor=ctx.actor, today=ctx.today, name=typed)

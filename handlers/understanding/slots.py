@@ -276,31 +276,6 @@ def name_like(text: str) -> str | None:
     return None
 
 
-def contact_name(text: str) -> str | None:
-    """The word right before a contact verb that starts with a common surname, as typed:
-    "刚和赵敏通话" -> "赵敏", "欧阳明今天来电" -> "欧阳明". For a note naming nobody visible,
-    so that the reply can say the name was not found instead of asking for one."""
-    for verb in lx.CONTACT_VERB.finditer(text):
-        before = text[: verb.start()]
-        past = re.search(f"(?:{lx.PAST_MARK.pattern})$", before)
-        end = past.start() if past else len(before)
-        for size in (2, 3, 4):
-            start = end - size
-            word = text[start:end]
-            if start < 0 or not all("\u4e00" <= ch <= "\u9fff" for ch in word):
-                break
-            head = 2 if word[:2] in lx.COMPOUND_SURNAMES else 1
-            if (head == 1 and word[0] not in lx.SURNAMES) or lx.NOT_A_NAME.match(text, start):
-                continue
-            if (
-                start == 0
-                or text[start - 1] in lx.NAME_BEFORE
-                or lx.PAST_MARK.search(text[max(0, start - 2) : start])
-            ):
-                return word
-    return None
-
-
 def _tag_in(ctx: Context, text: str) -> str | None:
     """The longest tag of a visible customer that the text names ("高净值客户有哪些")."""
     lowered = text.lower()

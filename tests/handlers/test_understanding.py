@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from crm_store.models import FollowUp, Interaction
 from crm_store.store import Store
 from handlers.texts import t
-from handlers.understanding.slots import contact_name
+from handlers.understanding.slots import name_like
 from tests.assistant import Assistant
 from tests.world import NOW, build_world
 
@@ -222,5 +222,7 @@ def test_a_segment_tells_namesakes_apart(bot: Assistant) -> None:
         ("刚和客户通话", None),
     ],
 )
-def test_the_name_before_a_contact_verb(text: str, name: str | None) -> None:
-    assert contact_name(text) == name
+def test_a_notes_name_before_its_contact_verb_is_read_as_a_name(
+    text: str, name: str | None
+) -> None:
+    assert name_like(text) == name
