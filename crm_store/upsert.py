@@ -11,12 +11,11 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
 
-def insert_for(session: Session | Connection, table: Any) -> Any:
+def insert_for(session: Session, table: Any) -> Any:
     """`INSERT` for `table` with `on_conflict_do_nothing/update` on SQLite and PostgreSQL."""
     # Imported here: the PostgreSQL dialect package loads every driver's module (~50 ms),
     # which a CLI start on the embedded default never needs.
-    bind = session if isinstance(session, Connection) else session.get_bind()
-    if bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects import postgresql
 
         return postgresql.insert(table)
