@@ -129,6 +129,8 @@ def build_app(
         if answers_alive is not None:  # ANSWER_PROCESSES: acknowledged messages need one
             alive = answers_alive()
             body["answer_processes"] = alive
+            if index_count is None:  # not "not configured": the answer processes hold it
+                body["index"] = body["vector_cache"] = "in the answer processes"
             healthy = healthy and alive > 0
         return JSONResponse(body, status_code=200 if healthy else 503)
 

@@ -128,7 +128,8 @@ def test_answers_come_from_a_process_of_their_own(
     served: tuple[Store, FakeWeCom, Process], settings: Settings
 ) -> None:
     store, wecom, serve = served
-    assert health(serve)["answer_processes"] == 1
+    state = health(serve)
+    assert state["answer_processes"] == 1 and state["index"] == "in the answer processes"
     first = notes(0, 6)
     post(serve, first)
     wait_for_replies(wecom, [f"编号A{n:04d}" for n in range(6)])
