@@ -135,12 +135,17 @@ class Dispatcher:
         if reading is not None and reading.intent.name == intents.QUESTION:
             # A question may wait seconds for an LLM: answer it under a read session (on SQLite
             # readers block no writer), then guard and audit in a short write transaction.
+            # The guard reads too: only the bookkeeping and the audit row hold the write lock,
+            # which on SQLite the acknowledgements of new callbacks wait for.
             with self.store.db.read() as session:
                 actor, intent, reply = await self._answer(session, message, now, reading)
+                guarded = self._guard(session, message, now, actor, reply)
             with self.store.db.write() as session:
                 if reading.settles_choice:
                     self._forget_choice(session, message, now, actor)
-                return self._guard_and_audit(session, message, now, actor, intent, reply)
+                self._keep_more(session, message, now, actor, reply)
+                self._audit(session, message, now, actor, intent, guarded)
+                return guarded
         with self.store.db.write() as session:
             actor, intent, reply = await self._answer(session, message, now, reading)
             return self._guard_and_audit(session, message, now, actor, intent, reply)
@@ -195,8 +200,30 @@ class Dispatcher:
         reply: Reply,
     ) -> GuardedReply:
         self._keep_more(session, message, now, actor, reply)
+        guarded = self._guard(session, message, now, actor, reply)
+        self._audit(session, message, now, actor, intent, guarded)
+        return guarded
+
+    def _guard(
+        self,
+        session: Session,
+        message: IncomingMessage,
+        now: datetime,
+        actor: Actor | None,
+        reply: Reply,
+    ) -> GuardedReply:
         hosts = self.retriever.allowed_link_hosts if self.retriever else frozenset()
-        guarded = guard_reply(session, actor, now.date(), reply, hosts, asked=message.text)
+        return guard_reply(session, actor, now.date(), reply, hosts, asked=message.text)
+
+    @staticmethod
+    def _audit(
+        session: Session,
+        message: IncomingMessage,
+        now: datetime,
+        actor: Actor | None,
+        intent: str,
+        guarded: GuardedReply,
+    ) -> None:
         audit_message(
             session,
             message,
@@ -208,7 +235,6 @@ class Dispatcher:
             text_masked=mask_text(message.text),
             detail=" ".join(filter(None, (_detail(guarded), voice_detail(message)))),
         )
-        return guarded
 
     def _forget_choice(
         self, session: Session, message: IncomingMessage, now: datetime, actor: Actor | None

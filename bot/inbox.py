@@ -37,6 +37,17 @@ from handlers.guard import GuardedReply
 log = logging.getLogger(__name__)
 
 INBOX: Table = InboxMessage.__table__  # type: ignore[assignment]
+# What a claim reads back to answer the message.
+_CLAIMED = (
+    "channel",
+    "sender_id",
+    "chat_id",
+    "chat_type",
+    "msg_key",
+    "text",
+    "received_at",
+    "voice",
+)
 
 LEASE = timedelta(minutes=2)  # the default of INBOX_LEASE_SECONDS
 MAX_ATTEMPTS = 3
@@ -150,35 +161,33 @@ class Inbox:
         ]
 
     def _claim(self, inbox_id: int, now: datetime) -> IncomingMessage | None:
-        with self.store.db.write() as session:
-            row = session.get(InboxMessage, inbox_id)
-            if row is None:
-                return None
-            claimable = or_(
-                InboxMessage.status == "pending",
-                and_(
-                    InboxMessage.status == "processing",
-                    InboxMessage.processed_at < now - self.lease,
-                ),
-            )
-            taken = session.execute(
-                update(InboxMessage)
-                .where(InboxMessage.id == inbox_id, claimable)
-                .values(status="processing", processed_at=now, attempts=row.attempts + 1)
-                .execution_options(synchronize_session=False)
-            )
-            if taken.rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            return IncomingMessage(
-                channel=row.channel,
-                sender_id=row.sender_id,
-                chat_id=row.chat_id,
-                chat_type=row.chat_type,  # type: ignore[arg-type]
-                msg_id=row.msg_key,
-                text=row.text,
-                received_at=row.received_at,
-                voice=voice_from_json(row.voice),
-            )
+        """Take the message if it is pending or its lease ran out: one UPDATE ... RETURNING,
+        so the write lock (on SQLite shared with the acknowledgements) is held for that
+        statement alone."""
+        claimable = or_(
+            INBOX.c.status == "pending",
+            and_(INBOX.c.status == "processing", INBOX.c.processed_at < now - self.lease),
+        )
+        claim = (
+            update(INBOX)
+            .where(INBOX.c.id == inbox_id, claimable)
+            .values(status="processing", processed_at=now, attempts=INBOX.c.attempts + 1)
+            .returning(*(INBOX.c[name] for name in _CLAIMED))
+        )
+        with self.store.db.one_statement() as conn:
+            row = conn.execute(claim).mappings().first()
+        if row is None:
+            return None  # done, taken by another worker, or gone
+        return IncomingMessage(
+            channel=row["channel"],
+            sender_id=row["sender_id"],
+            chat_id=row["chat_id"],
+            chat_type=row["chat_type"],
+            msg_id=row["msg_key"],
+            text=row["text"],
+            received_at=row["received_at"],
+            voice=voice_from_json(row["voice"]),
+        )
 
     async def _claim_and_answer(self, inbox_id: int) -> tuple[IncomingMessage, GuardedReply] | None:
         """Claim the message and answer it in one go, on an answering thread's loop: its lease
@@ -215,10 +224,10 @@ class Inbox:
             return await self._answering.run(work)
 
     def _finish(self, inbox_id: int, status: str) -> None:
-        with self.store.db.write() as session:
-            session.execute(
-                update(InboxMessage)
-                .where(InboxMessage.id == inbox_id)
+        with self.store.db.one_statement() as conn:
+            conn.execute(
+                update(INBOX)
+                .where(INBOX.c.id == inbox_id)
                 .values(status=status, processed_at=datetime.now(UTC))
             )
 

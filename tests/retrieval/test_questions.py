@@ -284,6 +284,30 @@ def test_a_slow_llm_blocks_no_writer(
     assert waits and waits[0] < 5.0  # it did not wait for the question's transaction to end
 
 
+def test_a_question_holds_the_write_lock_only_for_its_audit(
+    store: Store, index: NoteIndex, notes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reply guard reads under the answer's read session; on SQLite the write lock, which
+    the acknowledgements of new callbacks wait for, is held for the bookkeeping alone."""
+    import bot.dispatch as dispatch
+    from crm_store.db import in_write_transaction
+
+    real = dispatch.guard_reply
+    writing: list[bool] = []
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        writing.append(in_write_transaction())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dispatch, "guard_reply", watched)
+    said = assistant(store, index).say("rm1", "谁对基金感兴趣？")
+    assert said.types() == ["question_answered"] and writing == [False]
+    assert last_audit(store).intent == "question"
+    assert "李雷" not in said.text  # still guarded: rm1 does not see him
+    Assistant(store, NOW).say("rm1", "/note 张伟 客户来电咨询理财")  # other intents: unchanged
+    assert writing == [False, True]
+
+
 def test_open_question_offers_more_and_more_goes_on(
     store: Store, index: NoteIndex, notes: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
