@@ -4,7 +4,7 @@ end-to-end messages per second with an instant LLM.
     python -m bench.bench_serve [--callbacks 500] [--clients 50] [--answer-seconds 5]
                                 [--url URL] [--keep] [--llm-concurrency 64] [--llm-timeout S]
                                 [--reply-timeout S] [--no-gc-freeze] [--cold] [--stand-in]
-                                [--answer-processes N] [--answer-nice N]
+                                [--answer-processes N] [--answer-nice N] [--paced]
 
 Set-up. A fresh store (a SQLite file in a temp BANKBOT_HOME by default, migrated with
 `init_store`; with a PostgreSQL `--url` such as
@@ -59,6 +59,19 @@ skips this to show them.
    by the fake WeCom API. Last, the slow phase's reply p99 against its target: 1.5 x (answer
    seconds + the instant phase's reply p99).
 
+`--paced`: each client is one RM's phone (its own WeCom user, bound to the four staff in turn)
+and sends its next callback once the reply to its last one reached the fake WeCom API, as an
+RM asks the next question after reading the answer. At most `--clients` questions are then
+out at once, so with 50 clients and 64 LLM slots no question queues for the LLM: the reply
+target asks whether replies take the LLM's time and little more. Without it every client
+sends its next callback as soon as the last was acknowledged, a burst in which 334 questions
+for the LLM arrive within a second, and through 64 slots of `--answer-seconds` the last of
+them cannot start before 5 rounds have passed. Paced, reply latency counts every reply (a
+user's n-th reply answers their n-th callback), and acknowledgements overlap the answering
+(in a burst they come first: answers wait for a quiet intake). So the bare route is also
+timed meanwhile, from one more client every 10 ms: what the machine's sharing (the answers,
+the fakes, the load) costs a lone request, beside the acks' server-side waits.
+
 `--stand-in`: the former stand-in instead of real answers (no retriever; the dispatcher
 sleeps `--answer-seconds` before handling), to see what real answering costs the acks.
 Prints figures only (no assertions on timings).
@@ -68,6 +81,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import gc
 import logging
@@ -119,7 +133,8 @@ from crm_store.models import ChannelIdentity, InboxMessage
 from crm_store.permissions import visible_customer_ids
 from crm_store.settings import Settings
 from crm_store.store import Store, init_store, open_store
-from handlers.contracts import Channel, IncomingMessage, Reply
+from handlers.contracts import Channel, IncomingMessage
+from handlers.guard import GuardedReply
 from retrieval.connect import open_index
 from retrieval.llm import LlmSettings, make_chat_model
 from retrieval.llm_gate import LlmGate
@@ -151,6 +166,11 @@ STATS_PATH = "/bench/stats"
 TARGET_P99_MS = 50.0
 # WeCom UserID -> staff id (tests/world.py); callbacks go round-robin over these senders.
 SENDERS = (("wangfang", "rm1"), ("zhoujie", "rm2"), ("chenjing", "rm3"), ("sunli", "lead1"))
+# `--paced`: one WeCom user per client (one RM's phone each), bound to the same staff in turn.
+SENDER_IDS = tuple(userid for userid, _ in SENDERS)
+PACED_USERS = tuple((f"bench{n:02d}", SENDERS[n % len(SENDERS)][1]) for n in range(64))
+PACE_POLL_SECONDS = 0.002  # how often a paced client looks for its reply at the fake
+PING_EVERY_MS = 10  # paced: the bare route timed meanwhile, this often
 # Texts the rules read as questions for the notes (handlers/intents.py): round-robin too, and
 # 3 questions over 4 senders make every pair.
 QUESTIONS = ("张伟上次聊了什么？", "谁对基金感兴趣？", "哪些客户抱怨过手机银行？")
@@ -238,7 +258,7 @@ class SlowDispatcher(Dispatcher):
         super().__init__(store)
         self.answer_seconds = answer_seconds
 
-    async def handle(self, message: IncomingMessage) -> Reply:
+    async def handle(self, message: IncomingMessage) -> GuardedReply:
         """Wait, then answer for real."""
         if self.answer_seconds > 0:
             await asyncio.sleep(self.answer_seconds)
@@ -566,7 +586,7 @@ def bind_senders(store: Store) -> None:
     """The bench's WeCom users, bound to staff of the test world."""
     now = datetime.now(UTC)
     with store.db.write() as session:
-        for userid, staff_id in SENDERS:
+        for userid, staff_id in SENDERS + PACED_USERS:
             session.add(
                 ChannelIdentity(
                     channel="wecom", external_id=userid, staff_id=staff_id, bound_at=now
@@ -636,6 +656,7 @@ class Call:
     body: bytes = b""
     stamped: float = 0.0
     tag: str = ""  # the question's number, which its reply carries
+    sender: str = ""  # the WeCom user the callback is from (whom its reply goes to)
 
     def fresh(self) -> tuple[dict[str, str], bytes]:
         """Query and body; a callback stamped over 4 minutes ago is encrypted again (the app
@@ -653,6 +674,7 @@ class Sample:
     ended: float
     status: int
     tag: str = ""
+    sender: str = ""
 
     @property
     def ms(self) -> float:
@@ -660,17 +682,20 @@ class Sample:
         return (self.ended - self.started) * 1000
 
 
-def callbacks(count: int, first_id: int) -> tuple[list[Call], list[str]]:
-    """`count` encrypted text callbacks with distinct MsgIds; (calls, msg ids)."""
+def callbacks(
+    count: int, first_id: int, senders: Sequence[str] = SENDER_IDS
+) -> tuple[list[Call], list[str]]:
+    """`count` encrypted text callbacks with distinct MsgIds, round-robin over `senders`;
+    (calls, msg ids)."""
     calls, ids = [], []
     for n in range(count):
         msg_id = str(first_id + n)
-        sender = SENDERS[n % len(SENDERS)][0]
+        sender = senders[n % len(senders)]
         tag = str(first_id % 1_000_000 + n)
         text = f"第{tag}问：{QUESTIONS[n % len(QUESTIONS)]}"
         xml = text_xml(sender, text, msg_id, int(time.time()))
         params, body = envelope(xml)  # here, so the clients do not encrypt while timed
-        calls.append(Call("POST", CALLBACK_PATH, xml, params, body, time.time(), tag))
+        calls.append(Call("POST", CALLBACK_PATH, xml, params, body, time.time(), tag, sender))
         ids.append(msg_id)
     return calls, ids
 
@@ -694,14 +719,26 @@ class RawClient:
         self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
 
     async def request(self, method: str, path: str, params: dict[str, str], body: bytes) -> int:
-        """Send one request and read its whole response; the status code."""
-        assert self._reader is not None and self._writer is not None
+        """Send one request and read its whole response; the status code. A connection the
+        server closed while idle (uvicorn's keep-alive timeout, 5 s: `--paced` clients wait
+        that long for replies) is opened again and the request sent once more."""
         target = f"{path}?{urlencode(params)}" if params else path
         head = (
             f"{method} {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             f"Content-Type: text/xml\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        self._writer.write(head.encode() + body)
+        ).encode()
+        try:
+            return await self._exchange(head + body)
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
+                raise  # the server answered in part: not an idle close
+            await self.aclose()
+            await self.connect()
+            return await self._exchange(head + body)
+
+    async def _exchange(self, request: bytes) -> int:
+        assert self._reader is not None and self._writer is not None
+        self._writer.write(request)
         header = await self._reader.readuntil(b"\r\n\r\n")
         lines = header.decode("latin-1").split("\r\n")
         length = 0
@@ -717,24 +754,48 @@ class RawClient:
         """Close the connection."""
         if self._writer is not None:
             self._writer.close()
-            await self._writer.wait_closed()
+            with contextlib.suppress(ConnectionError):
+                await self._writer.wait_closed()
 
 
-async def _client_loop(client: RawClient, calls: list[Call]) -> list[Sample]:
+@dataclass(frozen=True)
+class Pacer:
+    """`--paced`: a client sends its next callback once the reply to its last one reached the
+    fake WeCom API, as an RM asks the next question after reading the answer."""
+
+    fake: TimedFake
+    timeout: float
+
+    async def reply_after(self, user: str, seen: int) -> None:
+        """Until `user` has more than `seen` replies, or the timeout."""
+        deadline = time.monotonic() + self.timeout
+        while len(self.fake.to_user[user]) <= seen and time.monotonic() < deadline:
+            await asyncio.sleep(PACE_POLL_SECONDS)
+
+
+async def _client_loop(
+    client: RawClient, calls: list[Call], pacer: Pacer | None = None
+) -> list[Sample]:
     samples = []
     for call in calls:
         params, body = call.fresh()
+        seen = len(pacer.fake.to_user[call.sender]) if pacer else 0
         started = time.perf_counter()
         status = await client.request(call.method, call.path, params, body)
-        samples.append(Sample(started, time.perf_counter(), status, call.tag))
+        samples.append(Sample(started, time.perf_counter(), status, call.tag, call.sender))
+        if pacer is not None and status == 200:
+            await pacer.reply_after(call.sender, seen)
     return samples
 
 
-async def fire(clients: list[RawClient], calls: list[Call]) -> list[Sample]:
-    """Every call, spread round-robin over the clients; each client sends one after another."""
+async def fire(
+    clients: list[RawClient], calls: list[Call], pacer: Pacer | None = None
+) -> list[Sample]:
+    """Every call, spread round-robin over the clients; each client sends one after another
+    (with a `pacer`, each after the reply to the one before)."""
     shares = [calls[k :: len(clients)] for k in range(len(clients))]
     results = await asyncio.gather(
-        *(_client_loop(c, s) for c, s in zip(clients, shares, strict=True))
+        *(_client_loop(c, s, pacer) for c, s in zip(clients, shares, strict=True))
     )
     return [s for share in results for s in share]
 
@@ -833,6 +894,13 @@ class TimedFake(FakeWeCom):
         super().__init__()
         self.sent_at: list[float] = []
         self.reply_at: dict[str, float] = {}  # question number -> when its reply arrived
+        self.to_user: defaultdict[str, list[float]] = defaultdict(list)  # user -> arrivals
+
+    def clear_times(self) -> None:
+        """Forget the arrival times so far (a new phase)."""
+        self.sent_at.clear()
+        self.reply_at.clear()
+        self.to_user.clear()
 
     def reply_kinds(self, skip: int) -> Counter[str]:
         """The replies sent after the first `skip`, by kind: the model's answer, the fallback
@@ -853,6 +921,7 @@ class TimedFake(FakeWeCom):
         if path == "/cgi-bin/message/send":
             now = time.perf_counter()
             self.sent_at.append(now)
+            self.to_user[str(body.get("touser", "")) if body else ""].append(now)
             text = str(body.get(str(body.get("msgtype")), {}).get("content", "")) if body else ""
             for tag in MARK.findall(text):
                 self.reply_at[tag] = now
@@ -917,19 +986,27 @@ async def measure_acks(
     floor_p99: float,
     *,
     target: bool,
+    pacer: Pacer | None = None,
 ) -> list[Sample]:
     """Fire the callbacks; print client and server figures (and the verdict if `target`: the
     p99 target is set for slow answers; with instant answers the same acks share the cores
-    with the answering itself, and the figure that counts there is messages per second)."""
+    with the answering itself, and the figure that counts there is messages per second).
+    Paced, the bare route is also timed meanwhile, from one more client."""
     clients = await open_clients(url, n_clients)
+    done = asyncio.Event()
+    pinging = asyncio.create_task(ping_meanwhile(url, done)) if pacer else None
     try:
         server_stats(url)
-        samples = await fire(clients, calls)
+        samples = await fire(clients, calls, pacer)
         stats = server_stats(url)
     finally:
+        done.set()
         await close_clients(clients)
+    busy = await pinging if pinging is not None else []
     acks = [s.ms for s in samples]
     print(line(f"POST {CALLBACK_PATH} (ack)", acks))
+    if busy:
+        print(line(f"GET {PING_PATH} meanwhile (1 client, every {PING_EVERY_MS} ms)", busy))
     print_server_side(stats, CALLBACK_PATH)
     print(f"  statuses: {dict(Counter(s.status for s in samples))}")
     base50, base99 = statistics.median(baseline), p99(baseline)
@@ -949,14 +1026,49 @@ async def measure_acks(
     return samples
 
 
+async def ping_meanwhile(url: str, done: asyncio.Event) -> list[float]:
+    """The bare route from one client every PING_EVERY_MS until `done`: what the machine's
+    sharing (answers, the fakes, the load) costs any request (ms each)."""
+    client = (await open_clients(url, 1))[0]
+    timings = []
+    try:
+        while not done.is_set():
+            started = time.perf_counter()
+            await client.request("GET", PING_PATH, {}, b"")
+            timings.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(PING_EVERY_MS / 1000)
+    finally:
+        await client.aclose()
+    return timings
+
+
 def reply_latencies(fake: TimedFake, samples: list[Sample]) -> list[float]:
     """Each callback's time from being sent to its reply reaching the fake (ms), for the
     callbacks whose reply carries their mark (the model's answers)."""
     return [(fake.reply_at[s.tag] - s.started) * 1000 for s in samples if s.tag in fake.reply_at]
 
 
-def print_reply_latency(fake: TimedFake, samples: list[Sample]) -> list[float]:
+def paced_latencies(fake: TimedFake, samples: list[Sample]) -> list[float]:
+    """`--paced`: each callback's time from being sent to its reply (ms). A user's callbacks
+    go one at a time, so their n-th reply answers their n-th callback, whatever it says."""
+    latencies = []
+    by_user: defaultdict[str, list[Sample]] = defaultdict(list)
+    for sample in sorted(samples, key=lambda s: s.started):
+        by_user[sample.sender].append(sample)
+    for user, sent in by_user.items():
+        arrivals = fake.to_user.get(user, [])
+        latencies += [(at - s.started) * 1000 for s, at in zip(sent, arrivals, strict=False)]
+    return latencies
+
+
+def print_reply_latency(
+    fake: TimedFake, samples: list[Sample], *, paced: bool = False
+) -> list[float]:
     """The reply latency row; the latencies (ms)."""
+    if paced:
+        latencies = paced_latencies(fake, samples)
+        print(line("reply latency, every reply (sent -> reply)", latencies))
+        return latencies
     latencies = reply_latencies(fake, samples)
     print(line("reply latency (callback sent -> reply)", latencies))
     if len(latencies) < len(samples):
@@ -986,7 +1098,7 @@ def warm_answers(url: str, fake: TimedFake, first_id: int, timeout: float) -> in
     how many were answered."""
     count = len(SENDERS) * len(QUESTIONS)
     calls, _ = callbacks(count, first_id)
-    fake.sent_at.clear()
+    fake.clear_times()
 
     async def send() -> None:
         clients = await open_clients(url, 1)
@@ -1068,6 +1180,17 @@ def run(args: argparse.Namespace) -> None:
                 f"{len(SENDERS)} bound WeCom users; server: uvicorn in a child process"
             )
             print(f"senders (customers): {', '.join(sender_scopes(store))}")
+            senders: Sequence[str] = SENDER_IDS
+            pacer = None
+            if args.paced:
+                if args.clients > len(PACED_USERS):
+                    raise SystemExit(f"--paced takes at most {len(PACED_USERS)} clients")
+                senders = [u for u, _ in PACED_USERS[: args.clients]]
+                pacer = Pacer(fake, args.reply_timeout)
+                print(
+                    "paced:               each client is one WeCom user of those staff in turn, "
+                    "and sends its next callback once its last reply arrived"
+                )
             print(f"questions:           {' / '.join(QUESTIONS)}")
             if stand_in:
                 print("answers:             stand-in: no retriever, a sleep before the dispatcher")
@@ -1118,13 +1241,20 @@ def run(args: argparse.Namespace) -> None:
                     f"{p99(alone):.2f} ms = {floor:.2f} ms"
                 )
                 print(f"  load now:          {load_average()}")
-                calls, ids = callbacks(args.callbacks, MSG_ID_BASE)
+                calls, ids = callbacks(args.callbacks, MSG_ID_BASE, senders)
                 skip, asked = len(fake.sent()), len(stub.requests)
-                fake.sent_at.clear()
-                fake.reply_at.clear()
+                fake.clear_times()
                 stub.most_in_flight = 0
                 samples = asyncio.run(
-                    measure_acks(url, calls, args.clients, baseline, floor, target=True)
+                    measure_acks(
+                        url,
+                        calls,
+                        args.clients,
+                        baseline,
+                        floor,
+                        target=True,
+                        pacer=pacer,
+                    )
                 )
                 rows = count_rows(store, ids)
                 health, timed_out = health_while_busy(url, 10)
@@ -1138,7 +1268,7 @@ def run(args: argparse.Namespace) -> None:
                 wait_for_replies(fake, len(ids), args.reply_timeout)
                 first = min(s.started for s in samples)
                 print_replies(fake, skip, len(ids), first, len(stub.requests) - asked)
-                slow_replies = print_reply_latency(fake, samples)
+                slow_replies = print_reply_latency(fake, samples, paced=args.paced)
                 print(f"  LLM requests the stub held at once, at most: {stub.most_in_flight}")
                 if args.answer_seconds > 0:
                     print(
@@ -1158,18 +1288,25 @@ def run(args: argparse.Namespace) -> None:
             with running_server(instant) as url:
                 if not args.cold:
                     warm_answers(url, fake, WARM_ID_BASE + 100, args.reply_timeout)
-                calls, ids = callbacks(args.callbacks, MSG_ID_BASE + 10 * args.callbacks)
+                calls, ids = callbacks(args.callbacks, MSG_ID_BASE + 10 * args.callbacks, senders)
                 skip, asked = len(fake.sent()), len(stub.requests)
-                fake.sent_at.clear()
-                fake.reply_at.clear()
+                fake.clear_times()
                 samples = asyncio.run(
-                    measure_acks(url, calls, args.clients, baseline, floor, target=False)
+                    measure_acks(
+                        url,
+                        calls,
+                        args.clients,
+                        baseline,
+                        floor,
+                        target=False,
+                        pacer=pacer,
+                    )
                 )
                 wait_for_replies(fake, len(ids), args.reply_timeout)
                 first = min(s.started for s in samples)
                 print(f"  inbox rows: {dict(count_rows(store, ids))}")
                 print_replies(fake, skip, len(ids), first, len(stub.requests) - asked)
-                instant_replies = print_reply_latency(fake, samples)
+                instant_replies = print_reply_latency(fake, samples, paced=args.paced)
                 print(f"  load at end:       {load_average()}")
             print_reply_target(slow_replies, instant_replies, args.answer_seconds)
     finally:
@@ -1221,6 +1358,11 @@ def main() -> None:
         type=int,
         default=10,
         help="ANSWER_PROCESS_NICE: the answer processes' nice increment (0: serve's priority)",
+    )
+    parser.add_argument(
+        "--paced",
+        action="store_true",
+        help="each client (its own WeCom user) waits for its reply before its next callback",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
