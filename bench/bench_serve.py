@@ -61,9 +61,10 @@ skips this to show them.
 
 `--paced`: each client is one RM's phone (its own WeCom user, bound to the four staff in turn)
 and sends its next callback once the reply to its last one reached the fake WeCom API, as an
-RM asks the next question after reading the answer. At most `--clients` questions are then
-out at once, so with 50 clients and 64 LLM slots no question queues for the LLM: the reply
-target asks whether replies take the LLM's time and little more. Without it every client
+RM asks the next question after reading the answer; the clients start one after another
+over the first second. At most `--clients` questions are then out at once, so with 50
+clients and 64 LLM slots no question queues for the LLM: the reply target asks whether
+replies take the LLM's time and little more. Without it every client
 sends its next callback as soon as the last was acknowledged, a burst in which 334 questions
 for the LLM arrive within a second, and through 64 slots of `--answer-seconds` the last of
 them cannot start before 5 rounds have passed. Paced, reply latency counts every reply (a
@@ -169,8 +170,8 @@ SENDERS = (("wangfang", "rm1"), ("zhoujie", "rm2"), ("chenjing", "rm3"), ("sunli
 # `--paced`: one WeCom user per client (one RM's phone each), bound to the same staff in turn.
 SENDER_IDS = tuple(userid for userid, _ in SENDERS)
 PACED_USERS = tuple((f"bench{n:02d}", SENDERS[n % len(SENDERS)][1]) for n in range(64))
-PACE_POLL_SECONDS = 0.002  # how often a paced client looks for its reply at the fake
 PING_EVERY_MS = 10  # paced: the bare route timed meanwhile, this often
+PACED_START_SECONDS = 1.0  # paced: the clients' first callbacks spread over this
 # Texts the rules read as questions for the notes (handlers/intents.py): round-robin too, and
 # 3 questions over 4 senders make every pair.
 QUESTIONS = ("张伟上次聊了什么？", "谁对基金感兴趣？", "哪些客户抱怨过手机银行？")
@@ -758,25 +759,42 @@ class RawClient:
                 await self._writer.wait_closed()
 
 
-@dataclass(frozen=True)
 class Pacer:
     """`--paced`: a client sends its next callback once the reply to its last one reached the
-    fake WeCom API, as an RM asks the next question after reading the answer."""
+    fake WeCom API, as an RM asks the next question after reading the answer. The fake's
+    thread wakes the waiting client (polling 50 clients every few ms took a core's share
+    from the server under test)."""
 
-    fake: TimedFake
-    timeout: float
+    def __init__(self, fake: TimedFake, timeout: float) -> None:
+        self.fake, self.timeout = fake, timeout
+        self._waiting: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Event]] = {}
+        fake.on_reply = self._arrived
+
+    def _arrived(self, user: str) -> None:
+        """In the fake's thread: a reply to `user` arrived."""
+        waiting = self._waiting.get(user)
+        if waiting is not None:
+            loop, event = waiting
+            loop.call_soon_threadsafe(event.set)
 
     async def reply_after(self, user: str, seen: int) -> None:
         """Until `user` has more than `seen` replies, or the timeout."""
-        deadline = time.monotonic() + self.timeout
-        while len(self.fake.to_user[user]) <= seen and time.monotonic() < deadline:
-            await asyncio.sleep(PACE_POLL_SECONDS)
+        event = asyncio.Event()
+        self._waiting[user] = (asyncio.get_running_loop(), event)
+        try:
+            if len(self.fake.to_user[user]) <= seen:  # not already there
+                await asyncio.wait_for(event.wait(), self.timeout)
+        except TimeoutError:
+            pass
+        finally:
+            del self._waiting[user]
 
 
 async def _client_loop(
-    client: RawClient, calls: list[Call], pacer: Pacer | None = None
+    client: RawClient, calls: list[Call], pacer: Pacer | None = None, start_after: float = 0.0
 ) -> list[Sample]:
     samples = []
+    await asyncio.sleep(start_after)
     for call in calls:
         params, body = call.fresh()
         seen = len(pacer.fake.to_user[call.sender]) if pacer else 0
@@ -794,8 +812,14 @@ async def fire(
     """Every call, spread round-robin over the clients; each client sends one after another
     (with a `pacer`, each after the reply to the one before)."""
     shares = [calls[k :: len(clients)] for k in range(len(clients))]
+    # Paced clients start one after another over PACED_START_SECONDS: all at one instant is
+    # the burst the unpaced load measures.
+    step = PACED_START_SECONDS / len(clients) if pacer else 0.0
     results = await asyncio.gather(
-        *(_client_loop(c, s, pacer) for c, s in zip(clients, shares, strict=True))
+        *(
+            _client_loop(c, s, pacer, k * step)
+            for k, (c, s) in enumerate(zip(clients, shares, strict=True))
+        )
     )
     return [s for share in results for s in share]
 
@@ -895,6 +919,7 @@ class TimedFake(FakeWeCom):
         self.sent_at: list[float] = []
         self.reply_at: dict[str, float] = {}  # question number -> when its reply arrived
         self.to_user: defaultdict[str, list[float]] = defaultdict(list)  # user -> arrivals
+        self.on_reply: Callable[[str], None] | None = None  # called with the user, each reply
 
     def clear_times(self) -> None:
         """Forget the arrival times so far (a new phase)."""
@@ -921,7 +946,10 @@ class TimedFake(FakeWeCom):
         if path == "/cgi-bin/message/send":
             now = time.perf_counter()
             self.sent_at.append(now)
-            self.to_user[str(body.get("touser", "")) if body else ""].append(now)
+            user = str(body.get("touser", "")) if body else ""
+            self.to_user[user].append(now)
+            if self.on_reply is not None:
+                self.on_reply(user)
             text = str(body.get(str(body.get("msgtype")), {}).get("content", "")) if body else ""
             for tag in MARK.findall(text):
                 self.reply_at[tag] = now
