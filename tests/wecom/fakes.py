@@ -61,6 +61,7 @@ class FakeWeCom:
         self.reject_every_token = False
         self.delay = 0.0
         self._issued: set[str] = set()
+        self._delivered: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -95,11 +96,10 @@ class FakeWeCom:
                 self._issued.add(token)
                 return {**RESPONSES["gettoken_ok"], "access_token": token}
             if path == "/cgi-bin/message/send":
-                if self.script:
-                    return self.script.pop(0)
-                if self.reject_every_token or query.get("access_token") not in self._issued:
-                    return RESPONSES["token_invalid"]
-                return RESPONSES["message_send_ok"]
+                answer = self._send(query)
+                if answer.get("errcode") == 0 and body is not None:
+                    self._delivered.append(body)
+                return answer
             return {"errcode": 404, "errmsg": "no such API in the fake"}
 
     def media_answer(self, query: dict[str, str]) -> bytes | dict[str, Any]:
@@ -120,6 +120,19 @@ class FakeWeCom:
         """message/send request bodies, optionally for one recipient."""
         bodies = [r.body for r in self.calls("message/send") if r.body is not None]
         return [b for b in bodies if touser is None or b["touser"] == touser]
+
+    def delivered(self, touser: str | None = None) -> list[dict[str, Any]]:
+        """The message/send bodies the fake accepted (errcode 0): what reached a phone. A send
+        refused for its token and sent again after a refresh is here once."""
+        with self._lock:
+            return [b for b in self._delivered if touser is None or b["touser"] == touser]
+
+    def _send(self, query: dict[str, str]) -> dict[str, Any]:
+        if self.script:
+            return self.script.pop(0)
+        if self.reject_every_token or query.get("access_token") not in self._issued:
+            return RESPONSES["token_invalid"]
+        return RESPONSES["message_send_ok"]
 
 
 class MemoryTokenStore:
