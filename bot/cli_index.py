@@ -187,14 +187,15 @@ def update_index(store: Store) -> str | None:
 
 
 def needs_index(store: Store, staff_id: str, text: str, now: datetime) -> bool:
-    """Whether `ask TEXT` may search the notes: the message reads as a question, or the
-    reading is unsure and an LLM may turn it into one. Look-ups, lists and notes never
-    search, so they never load the index or its model."""
+    """Whether `ask TEXT` may search the notes: the message reads as a question (a number
+    picking one from "which did you mean?" included), or the reading is unsure and an LLM
+    may turn it into one. Look-ups, lists and notes never search, so they never load the
+    index or its model."""
     from bot.console import console_message
     from bot.identity import resolve_actor
     from handlers import intents
     from handlers.context import Context
-    from handlers.router import read
+    from handlers.router import chosen_question, read
     from retrieval.llm import LlmSettings
 
     message = console_message(staff_id, text, now)
@@ -205,7 +206,7 @@ def needs_index(store: Store, staff_id: str, text: str, now: datetime) -> bool:
         ctx = Context(
             session, actor, message, now, store.settings.bankbot_lang, None, store.settings
         )
-        reading = read(ctx)
+        reading = chosen_question(ctx, read(ctx))
     if reading.intent.name == intents.QUESTION:
         return True
     return not reading.sure and LlmSettings().configured

@@ -28,7 +28,7 @@ from crm_store.permissions import Actor, may_use_customer_chat
 from crm_store.redaction import clean_text
 from crm_store.store import Store
 from handlers import intents
-from handlers.clarify import forget
+from handlers.clarify import forget, remember_choice
 from handlers.context import Context
 from handlers.contracts import Event, IncomingMessage, Reply
 from handlers.guard import GuardedReply, fixed_reply, guard_reply
@@ -253,14 +253,19 @@ class Dispatcher:
         actor: Actor | None,
         reply: Reply,
     ) -> None:
-        """An answer read under a read session may have more to show: where '更多' goes on
-        from is written here, in the transaction that audits it."""
+        """An answer read under a read session may have more to show, or may ask which of two
+        namesakes was meant: where '更多' goes on from, or the open question, is written here,
+        in the transaction that audits it."""
         more = next((e.data["more"] for e in reply.events if e.data.get("more")), None)
-        if more is None or actor is None:
+        ask = next((e.data for e in reply.events if e.data.get("pending")), None)
+        if (more is None and ask is None) or actor is None:
             return
         settings = self.store.settings
         ctx = Context(session, actor, message, now, self.lang, self.retriever, settings)
-        remember_more(ctx, more)
+        if more is not None:
+            remember_more(ctx, more)
+        if ask is not None:
+            remember_choice(ctx, ask["candidates"], ask["pending"])
 
     async def _decide(
         self,

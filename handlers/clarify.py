@@ -18,7 +18,12 @@ PENDING_FOR = timedelta(hours=2)
 
 def ask_to_choose(ctx: Context, matches: list[CustomerSummary], action: dict[str, Any]) -> Reply:
     """Numbered choices; nothing is written until the person picks one."""
-    candidates = [m.id for m in matches]
+    remember_choice(ctx, [m.id for m in matches], action)
+    return choice_reply(ctx, matches, action)
+
+
+def remember_choice(ctx: Context, candidates: list[str], action: dict[str, Any]) -> None:
+    """Keep the open question for PENDING_FOR, in the caller's write transaction."""
     conversation.remember(
         ctx.session,
         channel=ctx.channel,
@@ -27,6 +32,14 @@ def ask_to_choose(ctx: Context, matches: list[CustomerSummary], action: dict[str
         payload={**action, "candidates": candidates},
         expires_at=ctx.now + PENDING_FOR,
     )
+
+
+def choice_reply(
+    ctx: Context, matches: list[CustomerSummary], action: dict[str, Any], *, keep: bool = False
+) -> Reply:
+    """The numbered choices. `keep`: the open question travels in the reply's event for the
+    dispatcher to remember (a question is answered under a read session)."""
+    candidates = [m.id for m in matches]
     if action.get("near_miss"):
         lines = [
             t(
@@ -41,11 +54,10 @@ def ask_to_choose(ctx: Context, matches: list[CustomerSummary], action: dict[str
         head = t(key, ctx.lang, count=len(matches))
         lines = [head, *(summary_line(i, m, ctx.lang) for i, m in enumerate(matches, 1))]
     trusted = frozenset({m.owner_name for m in matches} | {m.branch_name for m in matches})
-    return Reply(
-        "\n".join(lines),
-        (Event("clarification_requested", {"candidates": candidates}),),
-        allowed_names=trusted,
-    )
+    data: dict[str, Any] = {"candidates": candidates}
+    if keep:
+        data["pending"] = action
+    return Reply("\n".join(lines), (Event("clarification_requested", data),), allowed_names=trusted)
 
 
 def pending(ctx: Context) -> dict[str, Any] | None:

@@ -7,9 +7,15 @@ import re
 from datetime import UTC
 
 from crm_store.cards import customer_card
-from crm_store.customers import find_in_text, longest_names, name_candidates
+from crm_store.customers import (
+    find_by_name,
+    find_in_text,
+    longest_names,
+    name_candidates,
+)
 from crm_store.db import end_reads
-from crm_store.permissions import visible_customer_names
+from crm_store.permissions import can_see, visible_customer_names
+from handlers.clarify import choice_reply
 from handlers.context import Context
 from handlers.contracts import Event, Reply
 from handlers.render import card_text
@@ -36,19 +42,33 @@ _RECENT = re.compile(r"上次|上一次|最近|最新|上个月|上周|前几天
 
 
 async def answer_question(
-    ctx: Context, text: str, *, vector: object | None = None, offset: int = 0
+    ctx: Context,
+    text: str,
+    *,
+    vector: object | None = None,
+    offset: int = 0,
+    customer_id: str | None = None,
 ) -> Reply:
-    """Answer from the notes of the one customer named, or of every customer the actor sees.
+    """Answer from the notes of the one customer named, or of every customer the actor sees;
+    when the name is two visible customers', ask which one.
 
     `vector`: the message's e5 query vector from the reader, reused for the search;
     `offset`: '更多' after an open question, the matching notes from there on (listed only,
-    no model call)."""
+    no model call); `customer_id`: the customer picked after "which one?" (access checked
+    again here)."""
     retriever = ctx.retriever
     if retriever is None:
         return Reply(t("question_off", ctx.lang), (Event("question_unavailable"),))
-    visible, customer_id = _scope_and_named(ctx, text)
-    if visible is not None and not visible:
-        return Reply(t("no_customers", ctx.lang), (Event("no_customers"),))
+    visible: list[str] | None = None
+    if customer_id is None:
+        visible, named, name = _scope_and_named(ctx, text)
+        if visible is not None and not visible:
+            return Reply(t("no_customers", ctx.lang), (Event("no_customers"),))
+        if len(named) > 1:
+            return _which_one(ctx, text, name)
+        customer_id = named[0] if named else None
+    elif not can_see(ctx.session, ctx.actor, customer_id, ctx.today):
+        return Reply(t("not_found", ctx.lang), (Event("not_found"),))
     from retrieval.embeddings import E5Embeddings  # loaded with the index already
 
     same_model = isinstance(retriever.index.embeddings, E5Embeddings)
@@ -139,21 +159,28 @@ def _answers(question: str, note: NoteForPrompt) -> bool:
     return any(g in text for g in grams)
 
 
-def _scope_and_named(ctx: Context, text: str) -> tuple[list[str] | None, str | None]:
-    """The customer ids the search may cover (None: every customer, for a see-all role) and
-    the one visible customer the question names, if exactly one. One query for both: the
-    visible customers' names are matched here rather than asked of the database again."""
+def _scope_and_named(ctx: Context, text: str) -> tuple[list[str] | None, list[str], str]:
+    """The customer ids the search may cover (None: every customer, for a see-all role), and
+    the visible customers the question names with their one name: one customer, namesakes
+    to choose from, or none (no name, or two different names: an open question). One query:
+    the visible customers' names are matched here rather than asked of the database again."""
     if ctx.actor.role in SEE_ALL_ROLES:
-        named = find_in_text(ctx.session, actor=ctx.actor, today=ctx.today, text=text, limit=2)
-        return None, named[0].id if len(named) == 1 else None
+        found = find_in_text(ctx.session, actor=ctx.actor, today=ctx.today, text=text, limit=9)
+        return None, *_one_name([(m.id, m.name) for m in found])
     names = visible_customer_names(ctx.session, ctx.actor, ctx.today)
-    return sorted(names), _named(text, names)
-
-
-def _named(text: str, names: dict[str, str]) -> str | None:
-    """The id of the one customer whose name is in `text` (the longest name wins: "张伟明"
-    is not also "张伟"); None for none or for two customers of that name (no guessing)."""
     candidates = name_candidates(text)
-    found = [(cid, name) for cid, name in names.items() if name in candidates]
-    ids = [cid for cid, _ in longest_names(found, lambda pair: pair[1])]
-    return ids[0] if len(ids) == 1 else None
+    found_here = [(cid, name) for cid, name in names.items() if name in candidates]
+    return sorted(names), *_one_name(longest_names(found_here, lambda pair: pair[1]))
+
+
+def _one_name(found: list[tuple[str, str]]) -> tuple[list[str], str]:
+    """The ids of `found` and their name if they share one (the longest name won already:
+    "张伟明" is not also "张伟"), else none."""
+    names = {name for _, name in found}
+    return ([cid for cid, _ in found], names.pop()) if len(names) == 1 else ([], "")
+
+
+def _which_one(ctx: Context, text: str, name: str) -> Reply:
+    """Namesakes: ask which one; the question is answered once a number is sent."""
+    matches = find_by_name(ctx.session, actor=ctx.actor, today=ctx.today, name=name)
+    return choice_reply(ctx, matches, {"action": "question", "text": text}, keep=True)

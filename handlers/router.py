@@ -50,10 +50,16 @@ def chosen_question(ctx: Context, reading: Reading) -> Reading:
     if reading.intent.name != i.CHOOSE:
         return reading
     state = pending(ctx)
+    number = int(reading.intent.args["n"])
+    if state is not None and state.get("action") == "question":  # "which 王芳?" answered
+        candidates = state.get("candidates", [])
+        if not 1 <= number <= len(candidates):
+            return reading  # the choice's own "pick 1 to N" answer
+        args = {"text": state["text"], "customer_id": candidates[number - 1]}
+        return Reading(i.Intent(i.QUESTION, args), True, (), None, settles_choice=True)
     if state is None or state.get("action") != "intent":
         return reading
     options = state.get("options", [])
-    number = int(reading.intent.args["n"])
     if not 1 <= number <= len(options) or options[number - 1]["name"] != i.QUESTION:
         return reading
     chosen = i.Intent(i.QUESTION, dict(options[number - 1]["args"]))
@@ -108,7 +114,8 @@ async def route(ctx: Context, intent: i.Intent, *, vector: object | None = None)
         case i.MORE:
             return await next_page(ctx)
         case i.QUESTION:
-            return await answer_question(ctx, a["text"], vector=vector)
+            chosen = a.get("customer_id")
+            return await answer_question(ctx, a["text"], vector=vector, customer_id=chosen)
         case i.CHOOSE:
             return await _continue(ctx, int(a["n"]))
         case i.CANCEL:

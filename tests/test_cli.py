@@ -115,3 +115,27 @@ def test_staff_management_takes_effect_on_the_next_message(settings: Settings) -
     assert "rm2\t周杰\trm\tB2\tT1\tleft" in listing
     bad = runner.invoke(app, ["staff", "set-role", "rm1", "king"], env=env)
     assert bad.exit_code == 1 and "unknown role" in bad.stderr
+
+
+def test_a_number_answering_which_namesake_loads_the_index(settings: Settings) -> None:
+    """`ask 2` after "which 王芳?" is a question for the notes: it must open the index (a bare
+    number otherwise never does)."""
+    from bot.cli_index import needs_index
+    from bot.console import console_message
+    from bot.identity import resolve_actor
+    from handlers.clarify import remember_choice
+    from handlers.context import Context
+    from tests.world import NOW
+
+    store = open_store(settings)
+    build_world(store)
+    assert not needs_index(store, "rm1", "2", NOW)
+    message = console_message("rm1", "王芳上次聊了什么？", NOW)
+    with store.db.write() as session:
+        actor = resolve_actor(session, channel=message.channel, sender_id="rm1")
+        assert actor is not None
+        ctx = Context(session, actor, message, NOW, "zh", None, store.settings)
+        remember_choice(ctx, ["c4", "c5"], {"action": "question", "text": message.text})
+    assert needs_index(store, "rm1", "2", NOW)
+    assert not needs_index(store, "rm1", "3", NOW)  # not one of the two: "pick 1 to 2"
+    store.close()

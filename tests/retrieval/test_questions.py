@@ -127,8 +127,11 @@ def test_compliance_asks_across_every_customer(
     said = bot.say("comp", "哪些客户抱怨过手机银行？")
     assert {"c1", "c8"} <= set(answered(said)["customer_ids"])  # rm1's and rm2's customers
     assert {notes[1], notes[5]} <= set(answered(said)["notes"])
-    both = bot.say("comp", "张伟上次聊了什么？")  # two 张伟 visible: no guessing, both searched
-    assert {"c1", "c2"} <= set(answered(both)["customer_ids"])
+    both = bot.say("comp", "张伟上次聊了什么？")  # two 张伟 visible: no guessing, it asks
+    candidates = both.event("clarification_requested")["candidates"]
+    assert sorted(candidates) == ["c1", "c2"]
+    chosen = bot.say("comp", str(candidates.index("c2") + 1))
+    assert answered(chosen)["customer_ids"][0] == "c2"
 
 
 def test_reassignment_without_reindex_leaks_nothing(
@@ -306,6 +309,35 @@ def test_a_question_holds_the_write_lock_only_for_its_audit(
     assert "李雷" not in said.text  # still guarded: rm1 does not see him
     Assistant(store, NOW).say("rm1", "/note 张伟 客户来电咨询理财")  # other intents: unchanged
     assert writing == [False, True]
+
+
+def test_a_question_about_namesakes_asks_which_one_then_answers_it(
+    store: Store, index: NoteIndex, notes: list[str]
+) -> None:
+    """rm1 sees two 王芳 (c4, c5): the question asks which one instead of searching everyone's
+    notes for "王芳", and the number answers it for that customer."""
+    bot = assistant(store, index)
+    asked = bot.say("rm1", "王芳上次聊了什么？")
+    assert asked.types() == ["clarification_requested"]
+    candidates = asked.event("clarification_requested")["candidates"]
+    assert sorted(candidates) == ["c4", "c5"] and "2" in asked.text
+    said = bot.say("rm1", str(candidates.index("c5") + 1))
+    assert said.types() == ["question_answered"]
+    assert answered(said)["customer_ids"][0] == "c5" and "135****4444" in said.text
+    assert last_audit(store).intent == "question"
+    again = bot.say("rm1", "1")  # the choice was settled: a number alone means no question now
+    assert "question_answered" not in again.types()
+
+
+def test_a_namesake_reassigned_before_the_choice_is_not_answered(
+    store: Store, index: NoteIndex, notes: list[str]
+) -> None:
+    bot = assistant(store, index)
+    candidates = bot.say("rm1", "王芳最近聊过什么").event("clarification_requested")["candidates"]
+    with store.db.write() as session:
+        session.execute(update(Customer).where(Customer.id == "c5").values(owner_staff_id="rm2"))
+    said = bot.say("rm1", str(candidates.index("c5") + 1))
+    assert said.types() == ["not_found"] and "135" not in said.text
 
 
 def test_open_question_offers_more_and_more_goes_on(
