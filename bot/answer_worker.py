@@ -79,6 +79,7 @@ def main() -> None:
     from bot.cli_common import store_from_env
     from bot.serve import service_secrets
 
+    serve = serve_pid(sys.argv[1:])  # first: serve may be killed while this one starts
     logs.configure()
     polling = "--telegram-polling" in sys.argv[1:]
     store = store_from_env()
@@ -86,12 +87,20 @@ def main() -> None:
     # Answers may wait; acknowledgements may not: under contention the kernel runs serve first.
     os.nice(store.settings.answer_process_nice)
     try:
-        asyncio.run(_serve_answers(store, polling))
+        asyncio.run(_serve_answers(store, polling, serve))
     finally:
         store.close()
 
 
-async def _serve_answers(store: Store, polling: bool) -> None:
+def serve_pid(args: list[str]) -> int:
+    """The pid of the serve process that started this one: `--serve-pid N`, else the parent
+    now (a process started by hand)."""
+    if "--serve-pid" in args[:-1]:
+        return int(args[args.index("--serve-pid") + 1])
+    return os.getppid()
+
+
+async def _serve_answers(store: Store, polling: bool, serve: int) -> None:
     from bot.dispatch import Dispatcher
     from bot.index_upkeep import IndexUpkeep, requests_folder
     from bot.serve import open_retriever, platform_adapters, voice_notes, warm_up
@@ -113,7 +122,7 @@ async def _serve_answers(store: Store, polling: bool) -> None:
     for adapter in adapters:
         await adapter.start()
     log.info("answer process ready")
-    orphaned = asyncio.create_task(_stop_when_orphaned(stop))
+    orphaned = asyncio.create_task(_stop_when_orphaned(stop, serve))
     try:
         await AnswerLoop(inbox).run(stop)
     finally:
@@ -127,12 +136,13 @@ async def _serve_answers(store: Store, polling: bool) -> None:
             retriever.close()
 
 
-async def _stop_when_orphaned(stop: asyncio.Event) -> None:
+async def _stop_when_orphaned(stop: asyncio.Event, serve: int) -> None:
     """Stop when serve is gone (killed: it could not stop us), so that no answer process
-    outlives it holding the note index."""
-    parent = os.getppid()
+    outlives it holding the note index. `serve` is its pid as serve passed it: read here
+    after the start-up (the model loads for seconds), the parent would already be init when
+    serve was killed meanwhile, and the process would never stop."""
     while not stop.is_set():
-        if os.getppid() != parent:
+        if os.getppid() != serve:
             log.warning("serve is gone: the answer process stops")
             stop.set()
         await asyncio.sleep(1.0)
@@ -142,7 +152,7 @@ class AnswerProcesses:
     """Serve's side: start N answer processes, restart any that exits, stop them at the end."""
 
     def __init__(self, count: int, *, telegram_polling: bool = False) -> None:
-        self.argv = [sys.executable, "-m", "bot.answer_worker"]
+        self.argv = [sys.executable, "-m", "bot.answer_worker", "--serve-pid", str(os.getpid())]
         if telegram_polling:
             self.argv.append("--telegram-polling")
         self.processes: list[subprocess.Popen[bytes]] = []
