@@ -1378,8 +1378,9 @@ def main() -> None:
     parser.add_argument(
         "--answer-processes",
         type=int,
-        default=0,
-        help="ANSWER_PROCESSES: the server only acknowledges; N processes answer",
+        default=1,
+        help="ANSWER_PROCESSES (default 1, as the product's): the server only acknowledges and N "
+        "processes answer; 0: answers in the server's own process",
     )
     parser.add_argument(
         "--answer-nice",

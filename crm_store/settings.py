@@ -43,10 +43,12 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     # A message claimed by a process that died is taken again after this lease (bot/inbox.py).
     inbox_lease_seconds: int = Field(default=120, ge=5, le=3600, alias="INBOX_LEASE_SECONDS")
-    # 0: `serve` answers in its own process. N: it only acknowledges, and N processes of their
-    # own answer (bot/answer_worker.py); above 1 needs CHROMA_URL (the embedded index is one
-    # process's).
-    answer_processes: int = Field(default=0, ge=0, le=16, alias="ANSWER_PROCESSES")
+    # N: `serve` only acknowledges, and N processes of their own answer (bot/answer_worker.py);
+    # above 1 needs CHROMA_URL (the embedded index is one process's). 0: `serve` answers in its
+    # own process, where the answers' Python work holds the interpreter lock the acknowledging
+    # loop needs (bench/bench_serve.py --paced: ack p99 6.8-25x its floor, 1.2-6.5x with one
+    # answer process).
+    answer_processes: int = Field(default=1, ge=0, le=16, alias="ANSWER_PROCESSES")
     # How much lower the answer processes' CPU priority is than serve's (nice increment): on a
     # busy machine the kernel then runs the acknowledging process first.
     answer_process_nice: int = Field(default=10, ge=0, le=19, alias="ANSWER_PROCESS_NICE")
