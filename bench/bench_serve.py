@@ -84,6 +84,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import gc
 import logging
 import multiprocessing
@@ -1269,21 +1270,19 @@ def run(args: argparse.Namespace) -> None:
                     f"{p99(alone):.2f} ms = {floor:.2f} ms"
                 )
                 print(f"  load now:          {load_average()}")
+                # Both phases' callbacks, from the same clients against the same floor.
+                fire_acks = functools.partial(
+                    measure_acks,
+                    n_clients=args.clients,
+                    baseline=baseline,
+                    floor_p99=floor,
+                    pacer=pacer,
+                )
                 calls, ids = callbacks(args.callbacks, MSG_ID_BASE, senders)
                 skip, asked = len(fake.sent()), len(stub.requests)
                 fake.clear_times()
                 stub.most_in_flight = 0
-                samples = asyncio.run(
-                    measure_acks(
-                        url,
-                        calls,
-                        args.clients,
-                        baseline,
-                        floor,
-                        target=True,
-                        pacer=pacer,
-                    )
-                )
+                samples = asyncio.run(fire_acks(url, calls, target=True))
                 rows = count_rows(store, ids)
                 health, timed_out = health_while_busy(url, 10)
                 print(line("GET /healthz while the answers pend", health))
@@ -1319,17 +1318,7 @@ def run(args: argparse.Namespace) -> None:
                 calls, ids = callbacks(args.callbacks, MSG_ID_BASE + 10 * args.callbacks, senders)
                 skip, asked = len(fake.sent()), len(stub.requests)
                 fake.clear_times()
-                samples = asyncio.run(
-                    measure_acks(
-                        url,
-                        calls,
-                        args.clients,
-                        baseline,
-                        floor,
-                        target=False,
-                        pacer=pacer,
-                    )
-                )
+                samples = asyncio.run(fire_acks(url, calls, target=False))
                 wait_for_replies(fake, len(ids), args.reply_timeout)
                 first = min(s.started for s in samples)
                 print(f"  inbox rows: {dict(count_rows(store, ids))}")

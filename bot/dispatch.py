@@ -143,7 +143,7 @@ class Dispatcher:
             with self.store.db.write() as session:
                 if reading.settles_choice:
                     self._forget_choice(session, message, now, actor)
-                self._keep_more(session, message, now, actor, reply)
+                self._keep_state(session, message, now, actor, reply)
                 self._audit(session, message, now, actor, intent, guarded)
                 return guarded
         with self.store.db.write() as session:
@@ -199,7 +199,7 @@ class Dispatcher:
         intent: str,
         reply: Reply,
     ) -> GuardedReply:
-        self._keep_more(session, message, now, actor, reply)
+        self._keep_state(session, message, now, actor, reply)
         guarded = self._guard(session, message, now, actor, reply)
         self._audit(session, message, now, actor, intent, guarded)
         return guarded
@@ -245,7 +245,7 @@ class Dispatcher:
             settings = self.store.settings
             forget(Context(session, actor, message, now, self.lang, self.retriever, settings))
 
-    def _keep_more(
+    def _keep_state(
         self,
         session: Session,
         message: IncomingMessage,

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, or_, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from bot.answer_loops import AnswerLoops, answer_thread_count
@@ -164,13 +164,9 @@ class Inbox:
         """Take the message if it is pending or its lease ran out: one UPDATE ... RETURNING,
         so the write lock (on SQLite shared with the acknowledgements) is held for that
         statement alone."""
-        claimable = or_(
-            INBOX.c.status == "pending",
-            and_(INBOX.c.status == "processing", INBOX.c.processed_at < now - self.lease),
-        )
         claim = (
             update(INBOX)
-            .where(INBOX.c.id == inbox_id, claimable)
+            .where(INBOX.c.id == inbox_id, self._claimable(now))
             .values(status="processing", processed_at=now, attempts=INBOX.c.attempts + 1)
             .returning(*(INBOX.c[name] for name in _CLAIMED))
         )
@@ -256,20 +252,18 @@ class Inbox:
         """Messages a crash or restart left unprocessed, oldest first."""
         with self.store.db.read() as session:
             query = (
-                select(InboxMessage.id)
-                .where(
-                    or_(
-                        InboxMessage.status == "pending",
-                        and_(
-                            InboxMessage.status == "processing",
-                            InboxMessage.processed_at < now - self.lease,
-                        ),
-                    ),
-                    InboxMessage.attempts < MAX_ATTEMPTS,
-                )
-                .order_by(InboxMessage.id)
+                select(INBOX.c.id)
+                .where(self._claimable(now), INBOX.c.attempts < MAX_ATTEMPTS)
+                .order_by(INBOX.c.id)
             )
             return list(session.scalars(query))
+
+    def _claimable(self, now: datetime) -> ColumnElement[bool]:
+        """Pending, or claimed by a worker whose lease has run out (it died or restarted)."""
+        return or_(
+            INBOX.c.status == "pending",
+            and_(INBOX.c.status == "processing", INBOX.c.processed_at < now - self.lease),
+        )
 
     async def intake(self, message: IncomingMessage) -> bool:
         """Accept durably, then process in the background; False for a duplicate delivery."""

@@ -7,12 +7,7 @@ import re
 from datetime import UTC
 
 from crm_store.cards import customer_card
-from crm_store.customers import (
-    find_by_name,
-    find_in_text,
-    longest_names,
-    name_candidates,
-)
+from crm_store.customers import find_by_name, find_in_text, longest_names, name_candidates
 from crm_store.db import end_reads
 from crm_store.permissions import can_see, visible_customer_names
 from handlers.clarify import choice_reply
