@@ -25,6 +25,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from bot.answer_loops import AnswerLoops, answer_thread_count
 from bot.dispatch import Dispatcher
 from bot.door import admit
+from bot.intake_journal import IntakeJournal
 from bot.intake_mark import IntakeMark
 from crm_store.db import URGENT_POLL_SECONDS, WriterBusy
 from crm_store.models import InboxMessage
@@ -68,6 +69,7 @@ ACK_FIRST_MAX_WAIT = 1.0
 # How long a batch of callbacks waits on the event loop for SQLite's write lock (held by an
 # answer's write) before its thread takes over, waiting up to the busy timeout.
 LOOP_LOCK_WAIT = 0.1
+MOVE_RETRY_SECONDS = 1.0
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -83,10 +85,13 @@ class Inbox:
         channels: Mapping[str, Channel],
         *,
         answer_here: bool = True,
+        journal: IntakeJournal | None = None,
     ) -> None:
         """`answer_here=False`: only store and acknowledge; answer processes of their own
-        (bot/answer_worker.py) claim the stored messages."""
+        (bot/answer_worker.py) claim the stored messages. `journal`: acknowledge once the
+        message is in the journal (serve on SQLite, bot/intake_journal.py), then move it."""
         self.store = store
+        self.journal = journal
         self.answer_here = answer_here
         self.dispatcher = dispatcher
         self.channels = channels
@@ -101,6 +106,10 @@ class Inbox:
         # as tasks on a few threads' loops (bot/answer_loops.py): waiting on the LLM takes no
         # thread, so how many answers are out follows LLM_MAX_CONCURRENCY.
         self._accepting = ThreadPoolExecutor(1, thread_name_prefix="inbox-accept")
+        # The move waits for the database's write lock: never in the way of storing.
+        self._moving = ThreadPoolExecutor(1, thread_name_prefix="inbox-move")
+        self._mover: asyncio.Task[None] | None = None
+        self._move_wanted = False
         self._answering = AnswerLoops(answer_thread_count(store.db.engine))
         retriever = dispatcher.retriever
         llm_slots = retriever.gate.limit if retriever is not None and retriever.model else 0
@@ -119,29 +128,29 @@ class Inbox:
     def accept_many(
         self, messages: Sequence[IncomingMessage], *, at_once: bool = False
     ) -> list[int | None]:
-        """Store the messages in one transaction; for each its inbox id, or None when it was
-        already received (before, or earlier in `messages`)."""
+        """Store the messages in one transaction; for each its id, or None when it was already
+        received (before, or earlier in `messages`). With a journal (serve on SQLite) the
+        transaction is the journal's and the id its own: the move brings them to the inbox."""
         cap = self.store.settings.max_message_chars
         messages = [admit(m, cap) for m in messages]  # the door: nothing beyond the cap is stored
         first: dict[tuple[str, str], int] = {}
         for n, message in enumerate(messages):
             first.setdefault((message.channel, message.msg_id), n)
         values = [
-            {
-                "channel": message.channel,
-                "msg_key": message.msg_id,
-                "sender_id": message.sender_id,
-                "chat_id": message.chat_id,
-                "chat_type": message.chat_type,
-                "text": clean_text(message.text),  # as the note keeps it: no secret stored
-                "voice": voice_to_json(message.voice),
-                "received_at": message.received_at,
-                "status": "pending",
-                "attempts": 0,
-            }
+            inbox_values(message)
             for n, message in enumerate(messages)
             if first[(message.channel, message.msg_id)] == n
         ]
+        stored = self._insert(values, at_once=at_once)
+        return [
+            stored.get(key) if first[key] == n else None
+            for n, key in enumerate((m.channel, m.msg_id) for m in messages)
+        ]
+
+    def _insert(self, values: list[dict[str, Any]], *, at_once: bool) -> dict[tuple[str, str], int]:
+        """Commit the rows; the id of each added, by (channel, msg_key)."""
+        if self.journal is not None:
+            return self.journal.add(values, at_once=at_once)
         # Urgent: the callbacks wait for this commit; the answers' writes can wait for it. One
         # statement (MAX_BATCH rows are one INSERT), so it needs no transaction of its own.
         # `at_once`: now or WriterBusy (SQLite, on the event loop).
@@ -154,11 +163,7 @@ class Inbox:
                 key=("channel", "msg_key"),
                 returning=("channel", "msg_key", "id"),
             )
-        stored = {(channel, msg_key): int(inbox_id) for channel, msg_key, inbox_id in added}
-        return [
-            stored.get(key) if first[key] == n else None
-            for n, key in enumerate((m.channel, m.msg_id) for m in messages)
-        ]
+        return {(channel, msg_key): int(inbox_id) for channel, msg_key, inbox_id in added}
 
     def _claim(self, inbox_id: int, now: datetime) -> IncomingMessage | None:
         """Take the message if it is pending or its lease ran out: one UPDATE ... RETURNING,
@@ -272,12 +277,52 @@ class Inbox:
         inbox_id = await self._store(message)
         if inbox_id is None:
             return False
+        if self.journal is None:
+            self._answer_later(inbox_id)
+        return True
+
+    def _answer_later(self, inbox_id: int) -> None:
+        """Answer the stored message in the background (answer processes find it on their
+        next look instead)."""
         if not self.answer_here:
-            return True  # an answer process finds it on its next look
+            return
         task = asyncio.create_task(self.process(inbox_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return True
+
+    def _move_soon(self) -> None:
+        """Have the journal's new rows moved into the inbox by the mover task."""
+        self._move_wanted = True
+        if self._mover is None or self._mover.done():
+            self._mover = asyncio.get_running_loop().create_task(self._move_journal())
+
+    async def _move_journal(self) -> None:
+        """Move until the journal holds nothing unmoved; a failed move (the database out of
+        reach) is tried again: the messages are acknowledged and safe in the journal."""
+        assert self.journal is not None
+        while self._move_wanted:
+            # Answers wait for a quiet intake anyway; moving during a burst would only take
+            # the interpreter lock from the loop acknowledging it.
+            await self._wait_for_quiet_intake()
+            self._move_wanted = False
+            try:
+                ids = await _in_thread(self._moving, self.journal.move_into, self.store.db)
+            except Exception as exc:
+                # The type only: a database error's text can quote a row's values.
+                log.warning("moving messages into the inbox failed (%s)", type(exc).__name__)
+                self._move_wanted = True
+                await asyncio.sleep(MOVE_RETRY_SECONDS)
+                continue
+            self._move_wanted = self._move_wanted or self.journal.more
+            for inbox_id in ids:
+                self._answer_later(inbox_id)
+
+    async def recover_journal(self) -> int:
+        """At start-up: move what a crash left in the journal; how many reached the inbox."""
+        if self.journal is None:
+            return 0
+        moved = await _in_thread(self._moving, self.journal.move_all, self.store.db)
+        return len(moved)
 
     async def _store(self, message: IncomingMessage) -> int | None:
         """The message's inbox id once its transaction committed (group commit: a message
@@ -305,6 +350,8 @@ class Inbox:
                     elif not stored.done():
                         stored.set_exception(exc)
                 raise
+            if self.journal is not None:
+                self._move_soon()
             for (_, stored), result in zip(batch, ids, strict=True):
                 if stored.done() or stored.get_loop().is_closed():
                     continue  # its caller has gone; the row is stored all the same
@@ -354,7 +401,10 @@ class Inbox:
     def close(self) -> None:
         """Stop the inbox's threads once the answers in flight have finished."""
         self._accepting.shutdown(wait=True)
+        self._moving.shutdown(wait=True)
         self._answering.close()
+        if self.journal is not None:
+            self.journal.close()
 
     async def drain(self) -> int:
         """Process every unfinished message; how many were taken."""
@@ -371,6 +421,22 @@ async def _in_thread(
     context = contextvars.copy_context()
     bound = functools.partial(context.run, call, *args, **kwargs)
     return await asyncio.get_running_loop().run_in_executor(pool, bound)
+
+
+def inbox_values(message: IncomingMessage) -> dict[str, Any]:
+    """A new inbox row's values for `message`."""
+    return {
+        "channel": message.channel,
+        "msg_key": message.msg_id,
+        "sender_id": message.sender_id,
+        "chat_id": message.chat_id,
+        "chat_type": message.chat_type,
+        "text": clean_text(message.text),  # as the note keeps it: no secret stored
+        "voice": voice_to_json(message.voice),
+        "received_at": message.received_at,
+        "status": "pending",
+        "attempts": 0,
+    }
 
 
 def voice_to_json(voice: VoiceNote | None) -> str | None:

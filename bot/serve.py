@@ -18,6 +18,7 @@ from bot.answer_worker import AnswerProcesses
 from bot.dispatch import Dispatcher
 from bot.inbox import Inbox
 from bot.index_upkeep import IndexUpkeep, requests_folder, want_index, withdraw_want
+from bot.intake_journal import IntakeJournal, journal_path
 from bot.intake_mark import IntakeMark
 from bot.quiet_gc import QuietCollector
 from bot.voice.hear import AudioSource, VoiceNotes
@@ -63,7 +64,7 @@ def build_server(
     channels: dict[str, Channel] = {a.name: a.channel for a in adapters}
     voice = voice_notes(adapters)
     dispatcher = Dispatcher(store, retriever=retriever, voice=voice)
-    inbox = Inbox(store, dispatcher, channels, answer_here=answer_here)
+    inbox = Inbox(store, dispatcher, channels, answer_here=answer_here, journal=open_journal(store))
     timer = None
     if with_timer:
         router = build_router(store, delivery_channels(store, channels))
@@ -81,6 +82,14 @@ def build_server(
         cache_state=cache,
         answers_alive=answers_alive,
     )
+
+
+def open_journal(store: Store) -> IntakeJournal | None:
+    """The intake journal of a file SQLite database (bot/intake_journal.py), else None."""
+    path = journal_path(store.settings.db_url)
+    if path is None:
+        return None
+    return IntakeJournal(path, busy_timeout_ms=store.settings.sqlite_busy_timeout_ms)
 
 
 def voice_notes(adapters: list[PlatformAdapter]) -> VoiceNotes:

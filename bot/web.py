@@ -143,6 +143,9 @@ def build_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         for adapter in adapters:
             await adapter.start()
+        moved = await inbox.recover_journal()
+        if moved:
+            log.info("moved %s acknowledged messages from the intake journal", moved)
         if inbox.answer_here:  # else the answer processes take what is left and retry
             drained = await inbox.drain()
             if drained:

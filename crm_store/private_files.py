@@ -14,7 +14,16 @@ from pathlib import Path
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 # Left by older versions with the umask's modes; tightened by `bankbot init`.
-HOME_FILES = ("bankbot.db", "bankbot.db-wal", "bankbot.db-shm", "deliveries.jsonl", "data.key")
+HOME_FILES = (
+    "bankbot.db",
+    "bankbot.db-wal",
+    "bankbot.db-shm",
+    "bankbot.intake.db",  # serve's intake journal (bot/intake_journal.py), and its -wal/-shm
+    "bankbot.intake.db-wal",
+    "bankbot.intake.db-shm",
+    "deliveries.jsonl",
+    "data.key",
+)
 HOME_DIRS = ("chroma",)
 
 
