@@ -123,9 +123,10 @@ from bot.answer_loops import answer_thread_count
 from bot.dispatch import Dispatcher
 from bot.identity import resolve_actor
 from bot.inbox import LEASE, Inbox
+from bot.intake_journal import IntakeJournal
 from bot.intake_mark import IntakeMark
 from bot.quiet_gc import QuietCollector
-from bot.serve import warm_up
+from bot.serve import open_journal, warm_up
 from bot.web import build_app
 from bot.wecom import CALLBACK_PATH, WeComAdapter
 from bot.wiring import delivery_channels
@@ -204,6 +205,7 @@ class ServerSpec:
     stand_in_seconds: float | None = None  # the stand-in's wait instead of real answers
     answer_processes: int = 0  # ANSWER_PROCESSES: answers in processes of their own
     answer_nice: int = 10  # ANSWER_PROCESS_NICE: their CPU priority below the server's
+    journal: bool = True  # SQLite: acknowledge from the intake journal, as `bankbot serve`
 
 
 class Probes:
@@ -277,8 +279,9 @@ class TimedInbox(Inbox):
         channels: dict[str, Channel],
         probes: Probes,
         answer_here: bool = True,
+        journal: IntakeJournal | None = None,
     ) -> None:
-        super().__init__(store, dispatcher, channels, answer_here=answer_here)
+        super().__init__(store, dispatcher, channels, answer_here=answer_here, journal=journal)
         self.probes = probes
 
     def accept_many(
@@ -413,7 +416,10 @@ def serve_child(spec: ServerSpec, conn: Connection) -> None:
         dispatcher = Dispatcher(store, retriever=retriever)
     # As `bot.serve.build_server` wires it (no reminder timer), with the timed inbox.
     channels: dict[str, Channel] = {**delivery_channels(store), adapter.name: adapter.channel}
-    inbox = TimedInbox(store, dispatcher, channels, probes, answer_here=not answerers)
+    journal = open_journal(store) if spec.journal else None
+    inbox = TimedInbox(
+        store, dispatcher, channels, probes, answer_here=not answerers, journal=journal
+    )
     count = retriever.index.count if retriever is not None else None
     app = build_app(store, inbox, [adapter], index_count=count)
     if spec.gc_freeze:
@@ -1241,6 +1247,7 @@ def run(args: argparse.Namespace) -> None:
                 args.answer_seconds if stand_in else None,
                 args.answer_processes,
                 args.answer_nice,
+                not args.no_journal,
             )
             threads = answer_thread_count(store.db.engine)  # as the server's inbox sizes it
             warmed = "none (--cold)" if args.cold else f"{len(SENDERS) * len(QUESTIONS)} answered"
@@ -1376,6 +1383,11 @@ def main() -> None:
         type=int,
         default=10,
         help="ANSWER_PROCESS_NICE: the answer processes' nice increment (0: serve's priority)",
+    )
+    parser.add_argument(
+        "--no-journal",
+        action="store_true",
+        help="what-if (SQLite): callbacks stored straight into the inbox, no intake journal",
     )
     parser.add_argument(
         "--paced",
