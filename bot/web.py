@@ -145,7 +145,7 @@ def build_app(
             await adapter.start()
         moved = await inbox.recover_journal()
         if moved:
-            log.info("moved %s acknowledged messages from the intake journal", moved)
+            log.info("acknowledged messages moved from the intake journal: %s", moved)
         if inbox.answer_here:  # else the answer processes take what is left and retry
             drained = await inbox.drain()
             if drained:
