@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 
 from bot import logs
@@ -89,7 +90,15 @@ def open_journal(store: Store) -> IntakeJournal | None:
     path = journal_path(store.settings.db_url)
     if path is None:
         return None
-    return IntakeJournal(path, busy_timeout_ms=store.settings.sqlite_busy_timeout_ms)
+    try:
+        return IntakeJournal(path, busy_timeout_ms=store.settings.sqlite_busy_timeout_ms)
+    except (OSError, SQLAlchemyError) as exc:  # unreadable, not a database, no space
+        reason = getattr(exc, "orig", None) or exc
+        raise RuntimeError(
+            f"the intake journal {path} cannot be opened ({reason}). It holds messages "
+            "acknowledged but not yet moved into the inbox: restore it from a backup, or move "
+            "it aside to start with a new one"
+        ) from None
 
 
 def voice_notes(adapters: list[PlatformAdapter]) -> VoiceNotes:

@@ -20,6 +20,7 @@ from bot import inbox as inbox_module
 from bot.dispatch import Dispatcher
 from bot.inbox import Inbox, inbox_values
 from bot.intake_journal import JOURNAL, IntakeJournal, journal_path
+from bot.serve import open_journal
 from crm_store.models import InboxMessage
 from crm_store.store import Store
 from handlers.contracts import IncomingMessage
@@ -183,3 +184,13 @@ def test_a_restart_moves_what_a_crash_left_in_the_journal(
         inbox.close()
     assert inbox_rows(store) == [("c1", "done", 1), ("c2", "done", 1)]
     assert journal_count(journal) == 0
+
+
+@SQLITE_ONLY
+def test_an_unreadable_journal_stops_serve_with_one_clear_line(store: Store) -> None:
+    path = journal_path(store.settings.db_url)
+    assert path is not None
+    path.write_bytes(b"not a database" * 300)
+    with pytest.raises(RuntimeError, match=r"intake journal .* cannot be opened .*move it aside"):
+        open_journal(store)
+    assert path.read_bytes() == b"not a database" * 300  # left as it was, for the admin
