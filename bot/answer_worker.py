@@ -111,7 +111,9 @@ async def _serve_answers(store: Store, polling: bool, serve: int) -> None:
     upkeep = None
     if retriever is not None:
         warm_up(retriever)
-        upkeep = IndexUpkeep(store, retriever.index, requests=requests_folder(store))
+        upkeep = IndexUpkeep(
+            store, retriever.index, requests=requests_folder(store), questions=retriever
+        )
         upkeep.start()
     dispatcher = Dispatcher(store, retriever=retriever, voice=voice_notes(adapters))
     inbox = Inbox(store, dispatcher, channels)

@@ -177,6 +177,7 @@ def ask(
     from bot.cli_index import held_by, needs_index, open_for_chat
     from bot.console import console_message
     from bot.dispatch import Dispatcher
+    from bot.holder_questions import ask_holder
     from retrieval.errors import IndexBusy
 
     store = store_from_env()
@@ -185,27 +186,33 @@ def ask(
         _require_staff(store, staff_id)
         clock_value = parse_now(now, store.settings)
         asked_at = clock_value or datetime.now(store.settings.tz)
+        answered = None
         if needs_index(store, staff_id, text, asked_at):  # a look-up never loads the index
             try:
                 retriever = open_for_chat(store)
-            except IndexBusy:
-                raise fail(
-                    f"the note index is held by {held_by(store)} (bankbot serve): ask this in "
-                    "WeCom or Telegram, or set CHROMA_URL to share the index"
-                ) from None
-        clock = (lambda: clock_value) if clock_value else None
-        dispatcher = Dispatcher(store, clock=clock, retriever=retriever)
-        message = console_message(staff_id, text, dispatcher.clock())
-        reply = asyncio.run(dispatcher.handle(message))
+            except IndexBusy:  # serve holds it: serve answers (bot/holder_questions.py)
+                answered = ask_holder(store, staff_id, text, clock_value)
+                if answered is None:
+                    raise fail(
+                        f"the note index is held by {held_by(store)}, which answers no "
+                        "questions: ask this in WeCom or Telegram, or set CHROMA_URL to share "
+                        "the index"
+                    ) from None
+        if answered is None:
+            clock = (lambda: clock_value) if clock_value else None
+            dispatcher = Dispatcher(store, clock=clock, retriever=retriever)
+            message = console_message(staff_id, text, dispatcher.clock())
+            reply = asyncio.run(dispatcher.handle(message))
+            answered = reply.text, [e.as_dict() for e in reply.events]
     finally:
         if retriever is not None:
             retriever.close()
         store.close()
+    reply_text, events = answered
     if as_json:
-        events = [e.as_dict() for e in reply.events]
-        print(json.dumps({"reply": reply.text, "events": events}, ensure_ascii=False))
+        print(json.dumps({"reply": reply_text, "events": events}, ensure_ascii=False))
     else:
-        print(reply.text)
+        print(reply_text)
 
 
 @app.command()

@@ -2,7 +2,8 @@
 
 The embedded index belongs to one process. When `bankbot serve` holds it, `reindex` and
 `index check` are asked of serve (bot/index_requests.py), `index sync` and `import` leave
-the queued rows to serve's timer, and a question through `ask` says so in one line.
+the queued rows to serve's timer, and a question through `ask` is asked of serve too
+(bot/holder_questions.py).
 Heavy modules (chromadb, langchain, the model) load inside the functions, on use.
 """
 

@@ -2,8 +2,10 @@
 
 The embedded index belongs to one process. An admin's `bankbot reindex` or `index check`
 while `serve` runs writes a request file into the index folder's `requests/`; serve's
-upkeep thread (bot/index_upkeep.py) runs it and writes the answer beside it. The folder is
-the data folder's own (mode 0700), so only whoever may run bankbot there may ask.
+upkeep thread (bot/index_upkeep.py) runs it and writes the answer beside it. So does a
+question through `bankbot ask`: the holder answers it through the same dispatcher as a
+chat, as that staff member, audited as the console's. The folder is the data folder's own
+(mode 0700), so only whoever may run bankbot there (and so read the database) may ask.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ if TYPE_CHECKING:
     from retrieval.sync import Drift
 
 FOLDER = "requests"
-ACTIONS = ("reindex", "check", "repair")
+ASK = "ask"  # a question through `bankbot ask`: {"staff", "text", "now"}
+ACTIONS = ("reindex", "check", "repair", ASK)
+NO_QUESTIONS = 3  # the exit code of an "ask" the holder cannot answer (no retriever there)
 SERVING = "serving"  # the pid of the process answering requests
 
 
@@ -41,14 +45,14 @@ def _folder(index_folder: Path) -> Path:
     return folder
 
 
-def submit(index_folder: Path, action: str) -> str:
-    """Queue `action` for the holder; the request id."""
+def submit(index_folder: Path, action: str, **fields: str | None) -> str:
+    """Queue `action` (with a question's `fields`) for the holder; the request id."""
     if action not in ACTIONS:
         raise ValueError(f"unknown index request {action!r}")
     request_id = uuid.uuid4().hex
     folder = _folder(index_folder)
     temporary = folder / f".{request_id}.tmp"
-    temporary.write_text(json.dumps({"action": action}))
+    temporary.write_text(json.dumps({**fields, "action": action}, ensure_ascii=False))
     os.replace(temporary, folder / f"{request_id}.request")  # appears whole or not at all
     return request_id
 
@@ -116,8 +120,8 @@ def _withdraw(folder: Path, request_id: str) -> bool:
     return True
 
 
-def serve_requests(index_folder: Path, run: Callable[[str], Answer]) -> int:
-    """Run every waiting request with `run(action)`; how many were answered."""
+def serve_requests(index_folder: Path, run: Callable[[dict[str, str]], Answer]) -> int:
+    """Run every waiting request with `run(request)`; how many were answered."""
     folder = index_folder / FOLDER
     if not folder.is_dir():
         return 0
@@ -130,9 +134,10 @@ def serve_requests(index_folder: Path, run: Callable[[str], Answer]) -> int:
         except FileNotFoundError:  # withdrawn meanwhile
             continue
         try:
-            action = json.loads(taken.read_text()).get("action", "")
+            request = json.loads(taken.read_text())
+            action = request.get("action", "")
             result = (
-                run(action) if action in ACTIONS else Answer([f"unknown request {action!r}"], 2)
+                run(request) if action in ACTIONS else Answer([f"unknown request {action!r}"], 2)
             )
         except Exception as exc:  # the asker gets one line; the log has the rest
             result = Answer([f"the index request failed: {type(exc).__name__}: {exc}"], 1)

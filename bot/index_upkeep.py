@@ -13,11 +13,13 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bot.index_requests import Answer
     from crm_store.store import Store
     from retrieval.index import NoteIndex
+    from retrieval.search import Retriever
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +39,16 @@ class IndexUpkeep:
         *,
         requests: Path | None = None,
         every: float = DRAIN_EVERY_SECONDS,
+        questions: Retriever | None = None,
     ) -> None:
         """`requests`: the embedded index's folder, whose `reindex`/`check` requests from the
-        CLI this process answers (bot/index_requests.py); None on a Chroma server."""
+        CLI this process answers (bot/index_requests.py); None on a Chroma server.
+        `questions`: the retriever over `index` that answers `bankbot ask`'s questions
+        (bot/holder_questions.py); None where there is none (a scheduler)."""
         self.store = store
         self.index = index
         self.requests = requests
+        self.questions = questions
         self.every = every
         self.applied = 0  # outbox rows applied since start (for tests and the log)
         self._stop = threading.Event()
@@ -86,15 +92,21 @@ class IndexUpkeep:
         """Run the CLI's waiting index requests; how many were answered."""
         if self.requests is None:
             return 0
-        from bot.index_requests import run_action, serve_requests
+        from bot.index_requests import serve_requests
 
         try:
-            return serve_requests(
-                self.requests, lambda action: run_action(self.store, self.index, action)
-            )
+            return serve_requests(self.requests, self._run_request)
         except Exception:
             log.exception("could not answer the index requests; trying again shortly")
             return 0
+
+    def _run_request(self, request: dict[str, Any]) -> Answer:
+        from bot.holder_questions import answer_question
+        from bot.index_requests import ASK, run_action
+
+        if request.get("action") == ASK:
+            return answer_question(self.store, self.questions, request)
+        return run_action(self.store, self.index, str(request.get("action", "")))
 
     def follow_once(self) -> int:
         """On a Chroma server: apply the index writes other processes logged to this

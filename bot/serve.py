@@ -121,7 +121,9 @@ def serve(store: Store, *, host: str, port: int, telegram_polling: bool = False)
     if retriever is not None:
         warm_up(retriever)
         # Imports and other processes queue note changes; apply them every few seconds.
-        upkeep = IndexUpkeep(store, retriever.index, requests=requests_folder(store))
+        upkeep = IndexUpkeep(
+            store, retriever.index, requests=requests_folder(store), questions=retriever
+        )
         upkeep.start()
     app = build_server(
         store,

@@ -7,6 +7,7 @@ boundary as they do in a deployment.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,10 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.index_upkeep import OwnedUpkeep
+from crm_store.models import AuditLog
 from crm_store.settings import Settings
 from crm_store.store import Store
 from retrieval.connect import open_index
@@ -28,7 +31,9 @@ from tests.retrieval.test_index_upkeep import wait_for
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
-# What `bankbot serve` does for the index, without the web app.
+# What `bankbot serve` does for the index, without the web app: its upkeep answers requests,
+# questions too (retrieval-only, as serve without an LLM); HOLDER_QUESTIONS=0: no retriever
+# answers them there, as in a scheduler.
 HOLDER = """
 import os, sys
 from bot.index_upkeep import IndexUpkeep
@@ -36,9 +41,12 @@ from crm_store.settings import Settings
 from crm_store.store import open_store
 from retrieval.config import IndexSettings, chroma_folder
 from retrieval.connect import open_index
+from retrieval.search import Retriever
 store = open_store(Settings(_env_file=None))
 index = open_index(store.settings, config=IndexSettings(_env_file=None, CHROMA_URL=""))
-upkeep = IndexUpkeep(store, index, requests=chroma_folder(store.settings), every=0.1)
+questions = Retriever(index) if os.environ["HOLDER_QUESTIONS"] == "1" else None
+folder = chroma_folder(store.settings)
+upkeep = IndexUpkeep(store, index, requests=folder, every=0.1, questions=questions)
 upkeep.start()
 print(f"ready {os.getpid()}", flush=True)
 sys.stdin.read()
@@ -73,7 +81,18 @@ def notes_file(folder: Path, note_id: str, text: str) -> Path:
 @pytest.fixture
 def holder(store: Store, settings: Settings) -> Iterator[int]:
     """A process holding the embedded index as serve does; its pid."""
+    yield from _holding(settings, questions=True)
+
+
+@pytest.fixture
+def index_only_holder(store: Store, settings: Settings) -> Iterator[int]:
+    """A process holding the embedded index that answers index requests but no questions."""
+    yield from _holding(settings, questions=False)
+
+
+def _holding(settings: Settings, *, questions: bool) -> Iterator[int]:
     env = {**os.environ, **env_for(settings), "PYTHONPATH": str(ROOT)}
+    env["HOLDER_QUESTIONS"] = "1" if questions else "0"
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLDER],
         stdin=subprocess.PIPE,
@@ -131,12 +150,34 @@ def test_while_serve_holds_the_index_every_admin_command_still_works(
     looked_up = runner.invoke(app, ["ask", "--as", "rm1", "查一下张伟"], env=env)
     assert looked_up.exit_code == 0 and "张伟" in looked_up.stdout, looked_up.output
 
-    asked = runner.invoke(app, ["ask", "--as", "rm1", "谁对基金感兴趣？"], env=env)
+    # A question is asked of the holder, which answers it as rm1 through the dispatcher.
+    asked = runner.invoke(app, ["ask", "--as", "rm1", "谁对基金感兴趣？", "--json"], env=env)
+    assert asked.exit_code == 0, asked.output
+    answered = json.loads(asked.stdout)
+    assert "张伟" in answered["reply"]  # c1's fund note answers it
+    [event] = answered["events"]  # the events come back as a local answer gives them
+    assert (event["type"], event["customer_ids"], event["used_llm"]) == (
+        "question_answered",
+        ["c1"],
+        False,
+    )
+    with store.db.read() as session:  # audited as the console's, as rm1's own question
+        audit = session.scalars(select(AuditLog).where(AuditLog.intent == "question")).one()
+    assert (audit.actor_staff_id, audit.channel) == ("rm1", "console")
+
+
+def test_a_question_is_refused_in_one_line_when_the_holder_answers_none(
+    store: Store, settings: Settings, index_only_holder: int
+) -> None:
+    record_notes(store)
+    asked = runner.invoke(app, ["ask", "--as", "rm1", "谁对基金感兴趣？"], env=env_for(settings))
     assert asked.exit_code == 1
     assert asked.output.strip().splitlines() == [
-        f"error: the note index is held by process {holder} (bankbot serve): ask this in "
-        "WeCom or Telegram, or set CHROMA_URL to share the index"
+        f"error: the note index is held by process {index_only_holder}, which answers no "
+        "questions: ask this in WeCom or Telegram, or set CHROMA_URL to share the index"
     ]
+    folder = settings.home / "chroma" / "requests"
+    assert not list(folder.glob("*.request")) and not list(folder.glob("*.answer"))
 
 
 def test_scheduler_keeps_the_index_current_unless_serve_holds_it(
