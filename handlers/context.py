@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
@@ -37,6 +37,11 @@ class Context:
     def today(self) -> date:
         """The business date of this request."""
         return self.now.date()
+
+    @property
+    def tz(self) -> tzinfo:
+        """The business time zone (`now`'s)."""
+        return self.now.tzinfo or UTC
 
     @property
     def channel(self) -> str:

@@ -20,7 +20,7 @@ def field_answer(ctx: Context, customer_id: str, field: str, products: list[str]
     head = _lead(ctx, card, field, products)
     staff = {card.owner_name, card.branch_name, *(n.staff_name for n in card.notes)}
     return Reply(
-        head + "\n\n" + card_text(card, ctx.today, ctx.lang),
+        head + "\n\n" + card_text(card, ctx.today, ctx.lang, tz=ctx.tz),
         (Event("customer_shown", {"customer_id": card.id, "field": field}),),
         allowed_names=frozenset(staff),
     )

@@ -59,7 +59,7 @@ def show_card(ctx: Context, customer_id: str) -> Reply:
         return Reply(t("not_found", ctx.lang), (Event("not_found"),))
     staff = {card.owner_name, card.branch_name, *(n.staff_name for n in card.notes)}
     return Reply(
-        card_text(card, ctx.today, ctx.lang),
+        card_text(card, ctx.today, ctx.lang, tz=ctx.tz),
         (Event("customer_shown", {"customer_id": card.id, "field": None}),),
         allowed_names=frozenset(staff),
     )

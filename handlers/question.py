@@ -127,7 +127,7 @@ async def answer_question(
             data["more"] = {"kind": "question", "text": text_asked(ctx), "offset": offset + TOP_K}
     if card is not None and not answer.used_llm:
         # Retrieval-only about one customer: their card first, then the notes that matched.
-        text = card_text(card, ctx.today, ctx.lang) + "\n\n" + answer.text
+        text = card_text(card, ctx.today, ctx.lang, tz=ctx.tz) + "\n\n" + answer.text
         trusted = frozenset(
             {card.owner_name, card.branch_name, *(n.staff_name for n in card.notes)}
         )

@@ -5,7 +5,7 @@ Every word comes from handlers/texts.py; `lang` is "zh" (default) or "en".
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, tzinfo
 
 from crm_store.agenda import BirthdayLine, MaturityLine
 from crm_store.cards import CustomerCard, FollowUpLine
@@ -61,8 +61,9 @@ def _birthday_line(card: CustomerCard, today: date, lang: str = "zh") -> str | N
     )
 
 
-def card_text(card: CustomerCard, today: date, lang: str = "zh") -> str:
-    """The customer card, in the order an RM scans it."""
+def card_text(card: CustomerCard, today: date, lang: str = "zh", *, tz: tzinfo) -> str:
+    """The customer card, in the order an RM scans it; notes dated in the bank's time zone
+    `tz` (a call at 01:00 Beijing time is stored on the day before in UTC)."""
     unknown = t("unknown_value", lang)
     lines = [
         t(
@@ -103,12 +104,18 @@ def card_text(card: CustomerCard, today: date, lang: str = "zh") -> str:
         )
     lines.append(t("card_notes", lang) if card.notes else t("card_no_notes", lang))
     for n in card.notes:
-        date_text = n.occurred_at.date().isoformat()
+        date_text = business_day(n.occurred_at, tz).isoformat()
         lines.append(t("card_note", lang, date=date_text, staff=n.staff_name, content=n.content))
     if card.followups:
         lines.append(t("card_followups", lang))
         lines.extend(followup_line(None, f, today, lang) for f in card.followups)
     return "\n".join(lines)
+
+
+def business_day(moment: datetime, tz: tzinfo) -> date:
+    """The date of a stored moment (UTC; a naive one is read as UTC) in the time zone `tz`."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(tz).date()
 
 
 def followup_line(index: int | None, f: FollowUpLine, today: date, lang: str = "zh") -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import string
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -32,6 +33,7 @@ CJK = re.compile(
 )
 HANDLERS = Path(__file__).resolve().parents[2] / "handlers"
 TODAY = date(2026, 11, 28)  # a Saturday
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def placeholders(template: str) -> set[str]:
@@ -160,7 +162,7 @@ def without_data(text: str) -> str:
 
 
 def test_card_text_in_chinese_is_unchanged() -> None:
-    assert card_text(CARD, TODAY) == "\n".join(
+    assert card_text(CARD, TODAY, tz=SHANGHAI) == "\n".join(
         [
             "张伟｜VIP｜风险等级C3｜资产123.46万",
             "手机：138****5678　证件：**************123X　陆家嘴支行，客户经理李娜",
@@ -176,11 +178,11 @@ def test_card_text_in_chinese_is_unchanged() -> None:
             "  • 张伟：回访（明天 11月29日（周日））",
         ]
     )
-    assert card_text(CARD, TODAY, "zh") == card_text(CARD, TODAY)
+    assert card_text(CARD, TODAY, "zh", tz=SHANGHAI) == card_text(CARD, TODAY, tz=SHANGHAI)
 
 
 def test_card_text_in_english() -> None:
-    text = card_text(CARD, TODAY, "en")
+    text = card_text(CARD, TODAY, "en", tz=SHANGHAI)
     assert not CJK.findall(without_data(text)), text
     assert text == "\n".join(
         [
@@ -218,7 +220,7 @@ def test_sparse_card_in_english() -> None:
         notes=[],
         followups=[],
     )
-    assert card_text(card, TODAY, "en") == "\n".join(
+    assert card_text(card, TODAY, "en", tz=SHANGHAI) == "\n".join(
         [
             "王芳 | prospect | risk level unknown | AUM unknown",
             "Mobile: n/a  ID: n/a  社区支行, RM 陈静",
@@ -229,8 +231,16 @@ def test_sparse_card_in_english() -> None:
     )
     tomorrow = CustomerCard(**{**card.__dict__, "next_birthday": date(2026, 11, 29)})
     assert "Birthday: tomorrow, Sun 29 Nov (Gregorian, in 1 day)" in card_text(
-        tomorrow, TODAY, "en"
+        tomorrow, TODAY, "en", tz=SHANGHAI
     )
+
+
+def test_a_note_after_midnight_beijing_time_is_dated_that_day_on_the_card() -> None:
+    # 01:30 on 28 Nov in Beijing is still 27 Nov in UTC, the stored time.
+    late = NoteLine("n2", datetime(2026, 11, 27, 17, 30, tzinfo=UTC), "李娜", "夜里回电", None)
+    card = CustomerCard(**{**CARD.__dict__, "notes": [late]})
+    assert "2026-11-28 李娜：夜里回电" in card_text(card, TODAY, tz=SHANGHAI)
+    assert "2026-11-27 李娜：夜里回电" in card_text(card, TODAY, tz=UTC)
 
 
 def test_list_lines_in_both_languages() -> None:
