@@ -92,12 +92,6 @@ class IntakeJournal:
             added = insert_new(conn, JOURNAL, rows, key=KEY, returning=(*KEY, "id"))
         return {(channel, msg_key): int(row_id) for channel, msg_key, row_id in added}
 
-    def pending(self) -> bool:
-        """Whether rows wait to be moved (read without a lock: WAL readers never wait)."""
-        with self.db.engine.connect() as conn:
-            newest = conn.scalar(select(JOURNAL.c.id).order_by(JOURNAL.c.id.desc()).limit(1))
-        return newest is not None and int(newest) > self._moved
-
     def move_into(self, inbox: Database) -> list[int]:
         """Move the next rows into the inbox in one transaction; the inbox ids of those it did
         not hold yet (a duplicate is dropped there), oldest first."""
