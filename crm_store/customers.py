@@ -84,6 +84,14 @@ def find_by_phone_tail(
     return _summaries(session, query.order_by(Customer.id).limit(limit))
 
 
+def find_by_number(
+    session: Session, *, actor: Actor | None, today: date, numbers: set[str]
+) -> list[CustomerSummary]:
+    """Visible customers whose customer number (id) is one of `numbers`."""
+    query = _summary_query(actor, today).where(Customer.id.in_(sorted(numbers)))
+    return _summaries(session, query.order_by(Customer.id))
+
+
 def name_candidates(text: str, *, longest: int = 4) -> set[str]:
     """Every 2..`longest` character run of Chinese text: the names a text could contain."""
     found: set[str] = set()

@@ -17,24 +17,29 @@ from handlers.context import Context
 from handlers.contracts import Event, Reply
 from handlers.dates import find_followup_date, parse_date_expression
 from handlers.texts import day_text, t
-from handlers.understanding.slots import name_like
+from handlers.understanding.slots import find_numbered, name_like
 
 UNDO_FOR = timedelta(minutes=10)
 
 
 async def note_from_text(
-    ctx: Context, content: str, name: str | None = None, followup: str | None = None
+    ctx: Context,
+    content: str,
+    name: str | None = None,
+    followup: str | None = None,
+    customer_id: str | None = None,
 ) -> Reply:
     """'记录：刚和张伟通话…下周二回访' -> a saved note for the one visible 张伟.
 
     `followup`: the follow-up expression as typed, when the LLM picked it out of the message.
+    `customer_id`: the customer the message told apart (by customer number, or a namesake by
+    phone tail); `save_note` checks the asker may write for them.
     """
     content = content.strip()
     if not content:
         return Reply(t("empty_note", ctx.lang))
     if ctx.actor.role == "compliance":
         return Reply(t("read_only", ctx.lang), (Event("refused", {"reason": "read_only"}),))
-    matches = _who(ctx, content, name)
     on = _followup_on(content, followup, ctx.now)
     action = {
         "action": "note",
@@ -42,6 +47,9 @@ async def note_from_text(
         "followup": on.isoformat() if on else None,
         "msg_id": ctx.message.msg_id,
     }
+    if customer_id is not None:
+        return save_note(ctx, customer_id, action)
+    matches = _who(ctx, content, name)
     if not matches:
         return _nobody_named(ctx, content, name, action)
     if len(matches) > 1:
@@ -76,7 +84,8 @@ def _followup_on(content: str, expression: str | None, now: datetime) -> date | 
 def _who(ctx: Context, content: str, name: str | None) -> list[CustomerSummary]:
     if name:
         return find_by_name(ctx.session, actor=ctx.actor, today=ctx.today, name=name)
-    return find_in_text(ctx.session, actor=ctx.actor, today=ctx.today, text=content)
+    named = find_in_text(ctx.session, actor=ctx.actor, today=ctx.today, text=content)
+    return named or find_numbered(ctx, content)[0]  # "刚和C00143通了电话"
 
 
 def save_note(ctx: Context, customer_id: str, action: dict[str, Any]) -> Reply:

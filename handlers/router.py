@@ -93,7 +93,9 @@ async def route(ctx: Context, intent: i.Intent, *, vector: object | None = None)
         case i.FIELD:
             return await _field(ctx, a)
         case i.NOTE:
-            return await note_from_text(ctx, a["content"], a.get("name"), a.get("followup"))
+            return await note_from_text(
+                ctx, a["content"], a.get("name"), a.get("followup"), a.get("customer_id")
+            )
         case i.REMIND:
             return await remind_request(ctx, a)
         case i.UNDO:

@@ -8,7 +8,7 @@ when its best two readings are close, or it is unsure, the person is asked, neve
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from handlers import intents as i
 from handlers.context import Context
@@ -65,8 +65,21 @@ def read_message(ctx: Context, raw: str, *, pending_choice: bool = False) -> Rea
     if again.name != i.UNKNOWN:
         return Reading(again)
     slots = find_slots(ctx, text, ctx.now)
-    reading = _by_rules(text, slots) or _by_router(ctx, text, slots)
+    reading = _numbered(_by_rules(text, slots) or _by_router(ctx, text, slots), slots)
     return _as_typed(reading, i.normalise(raw))
+
+
+def _numbered(reading: Reading, slots: Slots) -> Reading:
+    """A question about a customer named by number ("C00143最近聊了什么") is about that
+    customer: its text names nobody the question path could find again."""
+    intent, customer = reading.intent, slots.one_customer
+    if intent.name != i.QUESTION or slots.number is None or customer is None:
+        return reading
+    if "customer_id" in intent.args:
+        return reading
+    return replace(
+        reading, intent=i.Intent(i.QUESTION, {**intent.args, "customer_id": customer.id})
+    )
 
 
 def _as_typed(reading: Reading, typed: str) -> Reading:

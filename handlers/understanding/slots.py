@@ -13,13 +13,21 @@ from datetime import datetime
 from functools import cache
 
 from crm_store.customer_filters import find_by_pinyin, visible_owners, visible_tags
-from crm_store.customers import CustomerSummary, find_by_phone_tail, find_in_text
+from crm_store.customers import (
+    CustomerSummary,
+    find_by_number,
+    find_by_phone_tail,
+    find_in_text,
+)
 from crm_store.pinyin import name_pinyin
 from handlers.context import Context
 from handlers.understanding import lexicon as lx
 from handlers.understanding.periods import Period, Threshold, find_period, find_threshold
 
 _TAIL = re.compile(r"(?:尾号|末四位|后四位|ending in|tail)\s*(\d{4})(?!\d)")
+# A customer number as the core system prints it: letters then digits ("C00143"), or eight
+# digits or more; never a phone tail or an amount ("5000", "50万").
+_NUMBER = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,4}\d{3,}|\d{8,})(?![A-Za-z0-9])")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _EN_STOP = frozenset(
     (
@@ -135,7 +143,8 @@ class Slots:
     tag: str | None = None  # a tag of a visible customer, named in a list request
     unknown_name: str | None = None  # a name no visible customer has ("侯俊峰电话多少")
     owner: tuple[str, str] | None = None  # (staff id, name): "李娜名下的VIP", for managers
-    told_apart: bool = False  # namesakes told apart by a phone tail or a segment
+    told_apart: bool = False  # namesakes told apart by a phone tail or a segment, or a number
+    number: str | None = None  # the customer number as typed ("查一下C00143")
 
     @property
     def one_customer(self) -> CustomerSummary | None:
@@ -143,8 +152,9 @@ class Slots:
         return self.customers[0] if len(self.customers) == 1 else None
 
     def without_name(self) -> str:
-        """The text with the customer's name taken out (for reading the rest of it)."""
-        return self.text.replace(self.name, " ") if self.name else self.text
+        """The text with the customer's name (or number) taken out (for reading the rest)."""
+        text = self.text.replace(self.name, " ") if self.name else self.text
+        return text.replace(self.number, " ") if self.number else text
 
 
 def _latin_names(text: str) -> set[str]:
@@ -172,15 +182,33 @@ def find_customers(ctx: Context, text: str) -> tuple[list[CustomerSummary], str 
     return [], None
 
 
+def find_numbered(ctx: Context, text: str) -> tuple[list[CustomerSummary], str | None]:
+    """Visible customers named by customer number ("查一下C00143") and the number as typed;
+    a number the asker may not see finds nothing, as an unknown name does."""
+    typed = {match.group(1): match.group(1) for match in _NUMBER.finditer(text)}
+    typed |= {number.upper(): number for number in list(typed)}  # "c00143" as typed
+    if not typed:
+        return [], None
+    found = find_by_number(ctx.session, actor=ctx.actor, today=ctx.today, numbers=set(typed))
+    if len(found) != 1:  # none visible, or two customers: an open question, as two names are
+        return [], None
+    return found, typed[found[0].id]
+
+
 def find_slots(ctx: Context, text: str, now: datetime) -> Slots:
     """Every slot of `text` (already normalised) for the asker in `ctx`."""
     customers, name = find_customers(ctx, text)
+    number = None
+    if not customers:
+        customers, number = find_numbered(ctx, text)
     tail = _TAIL.search(text)
     if not customers and tail:
         customers = find_by_phone_tail(
             ctx.session, actor=ctx.actor, today=ctx.today, last4=tail.group(1)
         )
     rest = text.replace(name, " ") if name else text
+    if number is not None:  # the customer is told apart by number, named by name
+        rest, name = rest.replace(number, " "), customers[0].name
     tag = _tag_in(ctx, rest) if not customers and lx.LIST_CUE.search(rest.lower()) else None
     namesakes = len(customers) > 1
     if tail and len(customers) > 1:  # "王芳 尾号3366": the tail tells namesakes apart
@@ -199,7 +227,8 @@ def find_slots(ctx: Context, text: str, now: datetime) -> Slots:
         fields=lx.words_in(rest, lx.FIELDS) or (lx.words_by_sound(rest, lx.FIELDS) if name else []),
         products=lx.words_in(rest, lx.PRODUCTS),
         segments=segments,
-        told_apart=namesakes and len(customers) == 1,
+        told_apart=(namesakes and len(customers) == 1) or number is not None,
+        number=number,
         tag=tag,
         unknown_name=None if customers or tag or owner else (name_like(text) or _latin_name(text)),
         owner=owner,
