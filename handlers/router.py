@@ -120,9 +120,10 @@ async def route(ctx: Context, intent: i.Intent, *, vector: object | None = None)
             return await answer_question(ctx, a["text"], vector=vector, customer_id=chosen)
         case i.CHOOSE:
             return await _continue(ctx, int(a["n"]))
-        case i.CANCEL:
+        case i.CANCEL:  # only a pending choice can be cancelled: say so when there is none
+            waiting = pending(ctx) is not None
             forget(ctx)
-            return Reply(t("cancelled", ctx.lang))
+            return Reply(t("cancelled" if waiting else "nothing_to_cancel", ctx.lang))
         case i.RETENTION_LIST:
             owner = (a["owner"], a["owner_name"]) if "owner" in a else None
             return await list_at_risk(ctx, owner)

@@ -285,3 +285,10 @@ def test_a_note_naming_nobody_visible_asks_about_a_near_miss_or_says_not_found(
     nameless = bot.say("rm1", "记录：今天天气不错，聊了聊")
     assert nameless.text == t("who_is_it", "zh")
     assert count(world, Interaction) == 1
+
+
+def test_cancel_says_whether_anything_was_waiting(bot: Assistant) -> None:
+    assert bot.say("rm1", "算了").text == t("nothing_to_cancel", "zh")
+    assert bot.say("rm1", "查一下王芳").event("clarification_requested")  # two 王芳: a choice
+    assert bot.say("rm1", "算了").text == t("cancelled", "zh")
+    assert bot.say("rm1", "取消").text == t("nothing_to_cancel", "zh")  # it is gone
