@@ -100,6 +100,7 @@ class IntakeJournal:
                 query = select(JOURNAL).where(JOURNAL.c.id > self._moved).order_by(JOURNAL.c.id)
                 rows = conn.execute(query.limit(MOVE_BATCH)).mappings().all()
             if not rows:
+                self.more = False
                 return []
             values = [{k: v for k, v in row.items() if k != "id"} for row in rows]
             with inbox.one_statement(urgent=True) as conn:
@@ -110,24 +111,21 @@ class IntakeJournal:
 
     def move_all(self, inbox: Database) -> list[int]:
         """Move every row (at start-up: what a crash left), then delete them here."""
-        ids: list[int] = []
-        while (moved := self._move_some(inbox)) is not None:
-            ids.extend(moved)
-        with self._writing(at_once=False):
-            pass
+        ids = self.move_into(inbox)
+        while self.more:
+            ids += self.move_into(inbox)
+        self._delete_moved()
         return ids
 
-    def _move_some(self, inbox: Database) -> list[int] | None:
-        """The ids of one move, or None when nothing was left to move."""
-        before = self._moved
-        ids = self.move_into(inbox)
-        return ids if ids or self._moved != before else None
+    def _delete_moved(self) -> None:
+        """Delete the rows the inbox holds, without waiting for the next write."""
+        with self._writing(at_once=False):
+            pass
 
     def close(self) -> None:
-        """Delete what the inbox holds by now (a clean stop leaves the journal empty) and
-        close the journal's connections."""
+        """Delete what the inbox holds by now (a clean stop leaves only rows not yet moved,
+        which the next start moves) and close the journal's connections."""
         try:
-            with self._writing(at_once=False):
-                pass
+            self._delete_moved()
         finally:
             self.db.dispose()
