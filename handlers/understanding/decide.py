@@ -65,15 +65,16 @@ def read_message(ctx: Context, raw: str, *, pending_choice: bool = False) -> Rea
     if again.name != i.UNKNOWN:
         return Reading(again)
     slots = find_slots(ctx, text, ctx.now)
-    reading = _numbered(_by_rules(text, slots) or _by_router(ctx, text, slots), slots)
+    reading = _told_apart(_by_rules(text, slots) or _by_router(ctx, text, slots), slots)
     return _as_typed(reading, i.normalise(raw))
 
 
-def _numbered(reading: Reading, slots: Slots) -> Reading:
-    """A question about a customer named by number ("C00143最近聊了什么") is about that
-    customer: its text names nobody the question path could find again."""
+def _told_apart(reading: Reading, slots: Slots) -> Reading:
+    """A question about the one customer the message told apart is about that customer: by
+    number ("C00143最近聊了什么") its text names nobody the question path could find again,
+    and by phone tail or segment ("王芳 尾号3366上次聊了什么") it would ask which 王芳."""
     intent, customer = reading.intent, slots.one_customer
-    if intent.name != i.QUESTION or slots.number is None or customer is None:
+    if intent.name != i.QUESTION or not slots.told_apart or customer is None:
         return reading
     if "customer_id" in intent.args:
         return reading

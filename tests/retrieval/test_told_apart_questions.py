@@ -1,5 +1,5 @@
-"""A question about a customer named by number ("C20001最近聊了什么") is about that customer:
-their card and notes, as for a question naming them; nothing for whoever may not see them."""
+"""A question about the one customer a message told apart, by customer number ("C20001最近聊了什么")
+or a namesake by phone tail, is about that customer; nothing for whoever may not see them."""
 
 from __future__ import annotations
 
@@ -49,3 +49,14 @@ def test_a_question_by_customer_number(store: Store, index: NoteIndex) -> None:
     hidden = ask(store, index, "rm9", "C20001最近聊了什么")
     assert "于伟" not in hidden.text and "国债逆回购" not in hidden.text
     assert "C20001" not in hidden.reply.customer_ids()
+
+
+def test_a_question_about_a_namesake_told_apart_by_phone_tail(
+    store: Store, index: NoteIndex
+) -> None:
+    record_notes(store)
+    drain_outbox(store, index)
+    said = ask(store, index, "rm1", "王芳 尾号3333上次聊了什么")  # rm1 sees two 王芳
+    assert "clarification_requested" not in said.types()
+    assert said.event("question_answered")["customer_ids"] == ["c4"]
+    assert "136****3333" in said.text and "135****4444" not in said.text
