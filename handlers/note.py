@@ -17,7 +17,7 @@ from handlers.context import Context
 from handlers.contracts import Event, Reply
 from handlers.dates import find_followup_date, parse_date_expression
 from handlers.texts import day_text, t
-from handlers.understanding.slots import find_numbered, name_like
+from handlers.understanding.slots import find_numbered, name_like, names_a_number
 
 UNDO_FOR = timedelta(minutes=10)
 
@@ -61,8 +61,10 @@ def _nobody_named(ctx: Context, content: str, name: str | None, action: dict[str
     """No visible customer in the note. A name typed where a name stands ("刚和赵敏通话")
     that is a near miss of one ("赵涛") is asked about, nothing saved until confirmed; a name
     with no near miss is "not found" (never echoed: it may be someone the asker may not
-    see); no name at all asks for one."""
+    see), as is a customer number nobody visible has; no name at all asks for one."""
     typed = name or name_like(content)
+    if typed is None and names_a_number(content):
+        return Reply(t("not_found", ctx.lang), (Event("not_found"),))
     if typed is None:
         return Reply(t("who_is_it", ctx.lang), (Event("not_found"),))
     close = near_misses(ctx.session, actor=ctx.actor, today=ctx.today, name=typed)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from crm_store.store import Store
+from handlers.texts import t
 from tests.assistant import Assistant
 from tests.world import build_world, customer
 
@@ -46,6 +47,8 @@ def test_a_field_and_a_note_by_customer_number(bot: Assistant) -> None:
     assert "于伟" in noted.text
     refused = bot.say("rm9", "刚和C20001通了电话，他想了解国债")
     assert "note_recorded" not in refused.types() and "于伟" not in refused.text
+    nobody = bot.say("rm9", "刚和C99999通了电话，他想了解国债")
+    assert refused.text == nobody.text == t("not_found", "zh")  # not "whose note is this?"
 
 
 def test_amounts_and_phone_tails_are_not_customer_numbers(bot: Assistant) -> None:

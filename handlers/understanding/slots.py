@@ -182,6 +182,11 @@ def find_customers(ctx: Context, text: str) -> tuple[list[CustomerSummary], str 
     return [], None
 
 
+def names_a_number(text: str) -> bool:
+    """Whether `text` has a token shaped like a customer number ("C00143")."""
+    return _NUMBER.search(text) is not None
+
+
 def find_numbered(ctx: Context, text: str) -> tuple[list[CustomerSummary], str | None]:
     """Visible customers named by customer number ("查一下C00143") and the number as typed;
     a number the asker may not see finds nothing, as an unknown name does."""
