@@ -29,6 +29,7 @@ import asyncio
 import statistics
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -90,19 +91,30 @@ async def asgi_post(app: Starlette, path: str, params: dict[str, str], body: byt
     return status[0]
 
 
+@dataclass(frozen=True)
+class Cpu:
+    """CPU time per request (ms): the event loop's thread, which the callbacks queue on, and
+    the whole process (with the store's and the move's threads)."""
+
+    loop: float
+    process: float
+
+
 async def cpu_per_request(
     calls: list[Call], at_once: int, post: Callable[[Call], Awaitable[int]]
-) -> tuple[float, set[int]]:
-    """Process CPU time per request (ms) with `at_once` in flight, and the statuses seen."""
+) -> tuple[Cpu, set[int]]:
+    """CPU time per request with `at_once` in flight, and the statuses seen."""
     slots = asyncio.Semaphore(at_once)
 
     async def one(call: Call) -> int:
         async with slots:
             return await post(call)
 
-    started = time.process_time()
+    loop_started, started = time.thread_time(), time.process_time()
     statuses = await asyncio.gather(*(one(call) for call in calls))
-    return (time.process_time() - started) * 1000 / len(calls), set(statuses)
+    per = 1000 / len(calls)
+    loop_ms = (time.thread_time() - loop_started) * per
+    return Cpu(loop_ms, (time.process_time() - started) * per), set(statuses)
 
 
 def build(store: Store, journal: bool) -> tuple[Starlette, Inbox]:
@@ -137,17 +149,24 @@ async def measure(app: Starlette, args: argparse.Namespace) -> None:
 
     await cpu_per_request(warm, args.at_once, callback)  # first-use costs out of the figures
     await cpu_per_request(warm, args.at_once, bare)
-    ratios = []
+    ratios, process_ratios = [], []
     for n in range(rounds):
         share = timed[n * args.callbacks : (n + 1) * args.callbacks]
-        bare_ms, _ = await cpu_per_request(share, args.at_once, bare)
-        callback_ms, statuses = await cpu_per_request(share, args.at_once, callback)
-        ratios.append(callback_ms / bare_ms)
+        bare_cpu, _ = await cpu_per_request(share, args.at_once, bare)
+        callback_cpu, statuses = await cpu_per_request(share, args.at_once, callback)
+        ratios.append(callback_cpu.loop / bare_cpu.loop)
+        process_ratios.append(callback_cpu.process / bare_cpu.process)
         print(
-            f"round {n + 1}: bare route {bare_ms:.3f} ms CPU, callback {callback_ms:.3f} ms CPU "
-            f"per request: {ratios[-1]:.1f}x (callback statuses {sorted(statuses)})"
+            f"round {n + 1}: event loop: bare route {bare_cpu.loop:.3f} ms CPU, callback "
+            f"{callback_cpu.loop:.3f} ms per request: {ratios[-1]:.1f}x; process: "
+            f"{bare_cpu.process:.3f} / {callback_cpu.process:.3f} ms: {process_ratios[-1]:.1f}x "
+            f"(callback statuses {sorted(statuses)})"
         )
-    print(f"median ratio {statistics.median(ratios):.1f}x over {rounds} rounds")
+        await asyncio.sleep(0.2)  # the move opens and moves this round's callbacks meanwhile
+    print(
+        f"median ratio over {rounds} rounds: event loop {statistics.median(ratios):.1f}x, "
+        f"process {statistics.median(process_ratios):.1f}x"
+    )
     print(
         f"with {args.at_once} callbacks waiting at once, the last waits for the others' CPU: "
         f"{args.at_once} x the callback's CPU, against {args.at_once} x the bare route's in "
