@@ -71,6 +71,20 @@ ACK_FIRST_MAX_WAIT = 1.0
 LOOP_LOCK_WAIT = 0.1
 MOVE_RETRY_SECONDS = 1.0
 
+Row = dict[str, Any]  # an inbox row's values
+# Opens a sealed callback (its sealed text, when it was received): the message, or None.
+SealedOpener = Callable[[str, datetime], IncomingMessage | None]
+# A sealed journal row's columns until the move opens it (they are NOT NULL in the inbox).
+SEALED_PLACEHOLDERS: Row = {
+    "sender_id": "",
+    "chat_id": "",
+    "chat_type": "",
+    "text": "",
+    "voice": None,
+    "status": "pending",
+    "attempts": 0,
+}
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -115,7 +129,9 @@ class Inbox:
         llm_slots = retriever.gate.limit if retriever is not None and retriever.model else 0
         self.answers_at_once = llm_slots + self._answering.count + ANSWERS_BEYOND_LLM
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
-        self._waiting: list[tuple[IncomingMessage, asyncio.Future[int | None]]] = []
+        self._waiting: list[tuple[Row, asyncio.Future[int | None]]] = []
+        # Platforms whose callbacks reach the journal sealed (bot/wecom.py): how to open them.
+        self._openers: dict[str, SealedOpener] = {}
         self._writer: asyncio.Task[None] | None = None
         self._last_intake = 0.0  # time.monotonic() of the latest callback taken in
         # Across processes: serve marks intake, its answer processes read the mark.
@@ -131,20 +147,22 @@ class Inbox:
         """Store the messages in one transaction; for each its id, or None when it was already
         received (before, or earlier in `messages`). With a journal (serve on SQLite) the
         transaction is the journal's and the id its own: the move brings them to the inbox."""
-        cap = self.store.settings.max_message_chars
-        messages = [admit(m, cap) for m in messages]  # the door: nothing beyond the cap is stored
+        return self._accept_rows([self._row(m) for m in messages], at_once=at_once)
+
+    def _row(self, message: IncomingMessage) -> Row:
+        """The message's inbox row, past the door: nothing beyond the cap is stored."""
+        return inbox_values(admit(message, self.store.settings.max_message_chars))
+
+    def _accept_rows(self, rows: Sequence[Row], *, at_once: bool = False) -> list[int | None]:
+        """`accept_many` of rows ready to store (opened, or sealed for the journal)."""
         first: dict[tuple[str, str], int] = {}
-        for n, message in enumerate(messages):
-            first.setdefault((message.channel, message.msg_id), n)
-        values = [
-            inbox_values(message)
-            for n, message in enumerate(messages)
-            if first[(message.channel, message.msg_id)] == n
-        ]
-        stored = self._insert(values, at_once=at_once)
+        for n, row in enumerate(rows):
+            first.setdefault((row["channel"], row["msg_key"]), n)
+        stored = self._insert(
+            [row for n, row in enumerate(rows) if first[_key(row)] == n], at_once=at_once
+        )
         return [
-            stored.get(key) if first[key] == n else None
-            for n, key in enumerate((m.channel, m.msg_id) for m in messages)
+            stored.get(_key(row)) if first[_key(row)] == n else None for n, row in enumerate(rows)
         ]
 
     def _insert(self, values: list[dict[str, Any]], *, at_once: bool) -> dict[tuple[str, str], int]:
@@ -272,9 +290,34 @@ class Inbox:
 
     async def intake(self, message: IncomingMessage) -> bool:
         """Accept durably, then process in the background; False for a duplicate delivery."""
+        return await self._take_in(self._row(message))
+
+    @property
+    def seals(self) -> bool:
+        """Whether a platform may store its callbacks sealed (serve's journal), to be opened
+        by the move: `intake_sealed`."""
+        return self.journal is not None
+
+    def open_sealed_with(self, channel: str, opener: SealedOpener) -> None:
+        """How the move opens the sealed callbacks of `channel`."""
+        self._openers[channel] = opener
+
+    async def intake_sealed(self, channel: str, key: str, sealed: str) -> bool:
+        """Accept a callback still sealed (verified, not yet decrypted) into the journal; the
+        move opens it with the channel's opener. False for a duplicate of the same `key`."""
+        row: Row = {
+            **SEALED_PLACEHOLDERS,
+            "channel": channel,
+            "msg_key": f"sealed:{key}",
+            "received_at": datetime.now(UTC),
+            "sealed": sealed,
+        }
+        return await self._take_in(row)
+
+    async def _take_in(self, row: Row) -> bool:
         self._last_intake = time.monotonic()
         self._mark.touch()  # for the answer processes and the quiet collector
-        inbox_id = await self._store(message)
+        inbox_id = await self._store(row)
         if inbox_id is None:
             return False
         if self.journal is None:
@@ -306,7 +349,9 @@ class Inbox:
             await self._wait_for_quiet_intake()
             self._move_wanted = False
             try:
-                ids = await _in_thread(self._moving, self.journal.move_into, self.store.db)
+                ids = await _in_thread(
+                    self._moving, self.journal.move_into, self.store.db, self._open_sealed
+                )
             except Exception as exc:
                 # The type only: a database error's text can quote a row's values.
                 log.warning("moving messages into the inbox failed (%s)", type(exc).__name__)
@@ -321,15 +366,36 @@ class Inbox:
         """At start-up: move what a crash left in the journal; how many reached the inbox."""
         if self.journal is None:
             return 0
-        moved = await _in_thread(self._moving, self.journal.move_all, self.store.db)
+        moved = await _in_thread(
+            self._moving, self.journal.move_all, self.store.db, self._open_sealed
+        )
         return len(moved)
 
-    async def _store(self, message: IncomingMessage) -> int | None:
+    def _open_sealed(self, row: Mapping[str, Any]) -> Row | None:
+        """A sealed journal row as its inbox row (in the move's thread); None when it holds
+        nothing to answer (an event, a message answered by the platform itself) or cannot be
+        opened (its platform logs why)."""
+        opener = self._openers.get(row["channel"])
+        if opener is None:
+            log.warning("a sealed %s message has no opener here: dropped", row["channel"])
+            return None
+        try:
+            message = opener(row["sealed"], row["received_at"])
+        except Exception as exc:  # the type only: its text could quote the message
+            log.error(
+                "a sealed %s message could not be opened (%s): dropped",
+                row["channel"],
+                type(exc).__name__,
+            )
+            return None
+        return None if message is None else self._row(message)
+
+    async def _store(self, row: Row) -> int | None:
         """The message's inbox id once its transaction committed (group commit: a message
         waits for at most the transaction in progress, then goes in the next one)."""
         loop = asyncio.get_running_loop()
         stored: asyncio.Future[int | None] = loop.create_future()
-        self._waiting.append((message, stored))
+        self._waiting.append((row, stored))
         if self._writer is None or self._writer.done():
             self._writer = loop.create_task(self._write_waiting())
         return await stored
@@ -338,11 +404,11 @@ class Inbox:
         while self._waiting:
             batch = self._waiting[:MAX_BATCH]
             del self._waiting[:MAX_BATCH]
-            messages = [message for message, _ in batch]
+            rows = [row for row, _ in batch]
             try:
-                ids: Sequence[int | Exception | None] | None = await self._accept_on_loop(messages)
+                ids: Sequence[int | Exception | None] | None = await self._accept_on_loop(rows)
                 if ids is None:
-                    ids = await _in_thread(self._accepting, self._accept_or_fail, messages)
+                    ids = await _in_thread(self._accepting, self._accept_or_fail, rows)
             except BaseException as exc:  # cancelled (shutdown) or worse: nobody waits forever
                 for _, stored in batch:
                     if isinstance(exc, asyncio.CancelledError):
@@ -360,7 +426,7 @@ class Inbox:
                 else:
                     stored.set_result(result)
 
-    async def _accept_on_loop(self, messages: list[IncomingMessage]) -> list[int | None] | None:
+    async def _accept_on_loop(self, rows: list[Row]) -> list[int | None] | None:
         """SQLite: store the batch on the event loop, taking the write lock when it is free
         (tried every half millisecond, the loop free in between, for LOOP_LOCK_WAIT at most);
         None to hand it to the accepting thread, which waits longer or sorts out a bad row.
@@ -372,7 +438,7 @@ class Inbox:
         deadline = time.monotonic() + LOOP_LOCK_WAIT
         while True:
             try:
-                return self.accept_many(messages, at_once=True)
+                return self._accept_rows(rows, at_once=True)
             except WriterBusy:  # an answer's write, here or in another process: short
                 if time.monotonic() > deadline:
                     return None
@@ -380,20 +446,20 @@ class Inbox:
                 return None
             await asyncio.sleep(URGENT_POLL_SECONDS)
 
-    def _accept_or_fail(self, messages: list[IncomingMessage]) -> list[int | Exception | None]:
-        """`accept_many`; a message that cannot be stored fails only its own acknowledgement,
+    def _accept_or_fail(self, rows: list[Row]) -> list[int | Exception | None]:
+        """`_accept_rows`; a message that cannot be stored fails only its own acknowledgement,
         a database that cannot be reached fails them all."""
         try:
-            return list(self.accept_many(messages))
+            return list(self._accept_rows(rows))
         except (IntegrityError, DataError) as exc:  # a bad row: store the others one by one
-            if len(messages) == 1:
+            if len(rows) == 1:
                 return [exc]
         except Exception as exc:
-            return [exc] * len(messages)
+            return [exc] * len(rows)
         results: list[int | Exception | None] = []
-        for message in messages:
+        for row in rows:
             try:
-                results.append(self.accept(message))
+                results.append(self._accept_rows([row])[0])
             except Exception as exc:
                 results.append(exc)
         return results
@@ -459,3 +525,7 @@ def voice_from_json(stored: str | None) -> VoiceNote | None:
         seconds=data.get("seconds"),
         size=data.get("size"),
     )
+
+
+def _key(row: Row) -> tuple[str, str]:
+    return (row["channel"], row["msg_key"])

@@ -8,6 +8,11 @@ floor of 7-10 ms, each of those writes holding the lock for 0.5 ms at p50 but 6-
 whenever its process waited for a core. Serve is the only writer of the journal, so an
 acknowledgement waits for nothing but its own commit (synchronous=FULL, as everywhere).
 
+A WeCom callback is journalled still sealed: verified by its signature, not yet decrypted or
+parsed (bot/wecom.py). The move opens it: the acknowledgement's CPU was mostly the
+decryption and two XML parses, and in a burst every callback waits for those of the others
+(bench/bench_ack_cpu.py). The message's text is thus never in this file in plain text.
+
 Exactly once: the inbox's UNIQUE (channel, msg_key) drops a message the move brings twice
 (a retried delivery of a message already moved, a move a crash interrupted). Rows are
 deleted from the journal by its next write once the move committed them to the inbox, and
@@ -17,13 +22,14 @@ milliseconds: a backup of the database misses at most those.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, Table, delete, select
+from sqlalchemy import Column, Connection, MetaData, Table, Text, delete, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from crm_store.db import Database, make_engine
@@ -31,6 +37,7 @@ from crm_store.models import InboxMessage
 from crm_store.private_files import private_file
 from crm_store.upsert import insert_new
 
+log = logging.getLogger(__name__)
 INBOX: Table = InboxMessage.__table__  # type: ignore[assignment]
 
 
@@ -41,12 +48,18 @@ def _journal_table() -> Table:
     table = INBOX.to_metadata(MetaData(), name="intake_journal")
     table.indexes.clear()  # nothing looks rows up by status here
     table.dialect_options["sqlite"]["autoincrement"] = True
+    # A WeCom callback as it came, still encrypted (bot/wecom.py): opened by the move, so
+    # that its acknowledgement waits for neither the decryption nor the parsing. Its other
+    # columns are placeholders until then.
+    table.append_column(Column("sealed", Text, nullable=True))
     return table
 
 
 JOURNAL = _journal_table()
 KEY = ("channel", "msg_key")
 MOVE_BATCH = 500
+# A sealed row's inbox values once opened, or None when it holds nothing to answer.
+Opener = Callable[[Mapping[str, Any]], dict[str, Any] | None]
 
 
 def journal_path(db_url: str) -> Path | None:
@@ -67,6 +80,7 @@ class IntakeJournal:
         self.path = private_file(path)  # private before SQLite opens it
         self.db = Database(make_engine(f"sqlite:///{path}", busy_timeout_ms=busy_timeout_ms))
         JOURNAL.metadata.create_all(self.db.engine)
+        _add_sealed_column(self.db)
         self._moving = threading.Lock()  # one move at a time: the moved mark is shared
         self._moved = 0  # the highest journal id the inbox holds
         self._deleted = 0  # journal ids up to this are deleted
@@ -92,9 +106,10 @@ class IntakeJournal:
             added = insert_new(conn, JOURNAL, rows, key=KEY, returning=(*KEY, "id"))
         return {(channel, msg_key): int(row_id) for channel, msg_key, row_id in added}
 
-    def move_into(self, inbox: Database) -> list[int]:
-        """Move the next rows into the inbox in one transaction; the inbox ids of those it did
-        not hold yet (a duplicate is dropped there), oldest first."""
+    def move_into(self, inbox: Database, opener: Opener | None = None) -> list[int]:
+        """Move the next rows into the inbox in one transaction, sealed ones as `opener` opens
+        them; the inbox ids of those it did not hold yet (a duplicate is dropped there, and a
+        sealed row with nothing to answer here), oldest first."""
         with self._moving:
             with self.db.engine.connect() as conn:
                 query = select(JOURNAL).where(JOURNAL.c.id > self._moved).order_by(JOURNAL.c.id)
@@ -102,18 +117,21 @@ class IntakeJournal:
             if not rows:
                 self.more = False
                 return []
-            values = [{k: v for k, v in row.items() if k != "id"} for row in rows]
-            with inbox.one_statement(urgent=True) as conn:
-                added = insert_new(conn, INBOX, values, key=KEY, returning=("id",))
+            opened = [_inbox_values(dict(row), opener or _unopenable) for row in rows]
+            values = [v for v in opened if v is not None]
+            added = []
+            if values:
+                with inbox.one_statement(urgent=True) as conn:
+                    added = insert_new(conn, INBOX, values, key=KEY, returning=("id",))
             self._moved = max(self._moved, int(rows[-1]["id"]))
             self.more = len(rows) == MOVE_BATCH
             return sorted(int(inbox_id) for (inbox_id,) in added)
 
-    def move_all(self, inbox: Database) -> list[int]:
+    def move_all(self, inbox: Database, opener: Opener | None = None) -> list[int]:
         """Move every row (at start-up: what a crash left), then delete them here."""
-        ids = self.move_into(inbox)
+        ids = self.move_into(inbox, opener)
         while self.more:
-            ids += self.move_into(inbox)
+            ids += self.move_into(inbox, opener)
         self._delete_moved()
         return ids
 
@@ -129,3 +147,26 @@ class IntakeJournal:
             self._delete_moved()
         finally:
             self.db.dispose()
+
+
+def _inbox_values(row: Mapping[str, Any], opener: Opener) -> dict[str, Any] | None:
+    """The inbox row a journal row becomes (a sealed one as `opener` opens it)."""
+    if row["sealed"] is not None:
+        return opener(row)
+    return {k: v for k, v in row.items() if k not in ("id", "sealed")}
+
+
+def _unopenable(row: Mapping[str, Any]) -> None:
+    """No opener for the row's platform (its settings were removed since): nothing can
+    answer it here."""
+    log.warning(
+        "a sealed %s message cannot be opened without its settings: dropped", row["channel"]
+    )
+
+
+def _add_sealed_column(db: Database) -> None:
+    """A journal file from before sealed rows gets their column (its rows keep NULL)."""
+    columns = {c["name"] for c in inspect(db.engine).get_columns(JOURNAL.name)}
+    if "sealed" not in columns:
+        with db.engine.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {JOURNAL.name} ADD COLUMN sealed TEXT"))

@@ -13,7 +13,8 @@ REGISTRY = CollectorRegistry()
 CALLBACKS = Counter(
     "bankbot_callbacks_total",
     "Platform callbacks by channel and outcome (accepted, duplicate, refused, invalid, event, "
-    "unsupported, ignored, verified, error).",
+    "unsupported, ignored, verified, error; a WeCom callback stored sealed counts as sealed, "
+    "then once opened as accepted, event, unsupported, ignored, duplicate or refused).",
     ["channel", "outcome"],
     registry=REGISTRY,
 )

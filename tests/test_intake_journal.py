@@ -144,10 +144,10 @@ def test_a_failed_move_is_tried_again_and_loses_nothing(
     failures = [ConnectionError("database unreachable")]
     move = journal.move_into
 
-    def flaky(db: object) -> list[int]:
+    def flaky(db: object, opener: object = None) -> list[int]:
         if failures:
             raise failures.pop()
-        return move(db)  # type: ignore[arg-type]
+        return move(db, opener)  # type: ignore[arg-type]
 
     monkeypatch.setattr(journal, "move_into", flaky)
     inbox = Inbox(store, Dispatcher(store, clock=lambda: NOW), {}, journal=journal)

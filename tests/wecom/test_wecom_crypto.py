@@ -110,6 +110,21 @@ def test_malformed_ciphertext_with_a_valid_signature_is_refused(encrypt: str) ->
     signature, body = signed(encrypt)
     with pytest.raises(CallbackRefused):
         kat_crypto("1411525903").decrypt_message(body, signature, "1411525903", "1")
+    # Sealed (serve's journal): the signature lets it through the door; opening refuses it.
+    crypto = kat_crypto("1411525903")
+    assert crypto.check_sealed(body, signature, "1411525903", "1") == encrypt
+    with pytest.raises(CallbackRefused):
+        crypto.open_sealed(encrypt)
+
+
+def test_the_door_checks_without_decrypting_and_opening_gives_the_known_answer() -> None:
+    m = KAT["message"]
+    crypto = kat_crypto(m["timestamp"])
+    sealed = crypto.check_sealed(m["body"], m["msg_signature"], m["timestamp"], m["nonce"])
+    assert "<xml" not in sealed and crypto.open_sealed(sealed) == m["expected_plaintext"]
+    with pytest.raises(CallbackRefused) as refused:
+        crypto.check_sealed(m["body"], "0" * 40, m["timestamp"], m["nonce"])
+    assert refused.value.reason == "bad signature"
 
 
 @pytest.mark.parametrize(

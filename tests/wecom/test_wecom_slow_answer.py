@@ -129,15 +129,16 @@ class Slow:
     stub: StubLLM
     db: Database
 
-    def stored(self, msg_id: str) -> int:
-        """Inbox rows of one WeCom message; on SQLite, its intake journal row while the move
-        has not brought it to the inbox (bot/intake_journal.py)."""
+    def stored(self, call: Call) -> int:
+        """Inbox rows of one WeCom message; on SQLite, its intake journal row (still sealed,
+        keyed by its signature) while the move has not brought it to the inbox
+        (bot/intake_journal.py)."""
         with self.db.read() as session:
             query = select(func.count()).where(
-                InboxMessage.channel == "wecom", InboxMessage.msg_key == msg_id
+                InboxMessage.channel == "wecom", InboxMessage.msg_key == call.msg_id
             )
             rows = int(session.scalar(query) or 0)
-        return rows or journal_rows(self.db, msg_id)
+        return rows or journal_rows(self.db, f"sealed:{call.params['msg_signature']}")
 
     def statuses(self) -> dict[str, int]:
         """Inbox rows by status."""
@@ -227,7 +228,7 @@ async def acknowledge(slow: Slow, calls: list[Call]) -> list[Ack]:
                 except httpx.TimeoutException:
                     status, body = 0, b""
                 seconds = time.perf_counter() - started
-                rows = await asyncio.to_thread(slow.stored, call.msg_id)
+                rows = await asyncio.to_thread(slow.stored, call)
                 acks.append(Ack(call.msg_id, status, body, seconds, rows))
         return acks
 
@@ -282,14 +283,14 @@ def test_acks_stay_fast_while_the_llm_takes_ten_seconds(slow: Slow, llm_slots: i
         assert set(row.customer_ids.split(",")) <= SCOPE[str(row.actor_staff_id)]
 
 
-def journal_rows(db: Database, msg_id: str) -> int:
-    """The intake journal's rows of one WeCom message (none on PostgreSQL: no journal)."""
+def journal_rows(db: Database, msg_key: str) -> int:
+    """The intake journal's rows of one key (none on PostgreSQL: no journal)."""
     path = journal_path(str(db.engine.url))
     if path is None:
         return 0
     with sqlite3.connect(path) as conn:
         query = "SELECT count(*) FROM intake_journal WHERE channel = 'wecom' AND msg_key = ?"
-        return int(conn.execute(query, (msg_id,)).fetchone()[0])
+        return int(conn.execute(query, (msg_key,)).fetchone()[0])
 
 
 def reply_to(slow: Slow, call: Call) -> str:
