@@ -16,8 +16,11 @@ app `bankbot serve` builds for it (WeComAdapter, the inbox with its intake journ
 
 1. Baseline: `--callbacks` requests to the bare route, process CPU time per request.
 2. Callbacks: `--callbacks` encrypted, signed text callbacks (distinct MsgIds, prepared before
-   the clock): verify, decrypt, parse, the durable intake row, the metrics, the 200; process
-   CPU time per callback, and its ratio to the baseline. Alternating, `--rounds` times.
+   the clock): verify, the durable intake row (with the journal: still sealed, the move
+   decrypts and parses it between rounds; without: decrypted and parsed first), the metrics,
+   the 200; CPU time per callback of the event loop's thread and of the process, and their
+   ratios to the baseline's. Alternating, `--rounds` times, after a warm-up round of each and
+   with the garbage collector as serve runs it.
 
 Prints figures only (no assertions on timings); the machine may be shared, so load is printed.
 """
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -46,6 +50,7 @@ from bench.bench_serve import (
 )
 from bot.dispatch import Dispatcher
 from bot.inbox import Inbox
+from bot.quiet_gc import NEVER
 from bot.serve import open_journal
 from bot.web import build_app
 from bot.wecom import CALLBACK_PATH, WeComAdapter
@@ -149,6 +154,13 @@ async def measure(app: Starlette, args: argparse.Namespace) -> None:
 
     await cpu_per_request(warm, args.at_once, callback)  # first-use costs out of the figures
     await cpu_per_request(warm, args.at_once, bare)
+    # The collector as serve runs it: start-up frozen, no automatic full collections (they
+    # wait for a quiet intake, bot/quiet_gc.py). Without this, a full collection lands in
+    # every third round or so and doubles its figure.
+    gc.collect()
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, NEVER)
     ratios, process_ratios = [], []
     for n in range(rounds):
         share = timed[n * args.callbacks : (n + 1) * args.callbacks]
