@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import threading
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import cache
 from typing import Any
 
 # jionlp's extractor is quadratic in runs of time-like characters ("12月5号12月5号…" costs
@@ -44,13 +44,34 @@ class FollowUpDate:
     span: tuple[int, int]
 
 
-@cache
+_JIO_LOCK = threading.Lock()
+_jionlp: Any = None
+
+
 def _jio() -> Any:
-    """Import jionlp once, swallowing the banner it prints on import."""
+    """jionlp, imported and readied once, by one thread.
+
+    Its time extractor builds its tables on first use, unguarded: answers that read their first
+    dates at once (two answer threads just after a start) got nothing from it, so a note's
+    "下周二回访" was saved without its follow-up. And its import banner is swallowed by
+    swapping the process's stdout and stderr, which two threads doing so at once left
+    swapped for good. Readied, it gives the same dates from any number of threads."""
+    global _jionlp
+    if _jionlp is None:
+        with _JIO_LOCK:
+            if _jionlp is None:
+                _jionlp = _ready_jionlp()
+    return _jionlp
+
+
+def _ready_jionlp() -> Any:
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
         import jionlp
 
+        base = datetime(2026, 1, 1)
+        jionlp.ner.extract_time("明天下午三点", time_base=base, with_parsing=True)
+        jionlp.parse_time("下周二", time_base=base)
     return jionlp
 
 
