@@ -22,7 +22,6 @@ milliseconds: a backup of the database misses at most those.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -37,7 +36,6 @@ from crm_store.models import InboxMessage
 from crm_store.private_files import private_file
 from crm_store.upsert import insert_new
 
-log = logging.getLogger(__name__)
 INBOX: Table = InboxMessage.__table__  # type: ignore[assignment]
 
 
@@ -106,10 +104,10 @@ class IntakeJournal:
             added = insert_new(conn, JOURNAL, rows, key=KEY, returning=(*KEY, "id"))
         return {(channel, msg_key): int(row_id) for channel, msg_key, row_id in added}
 
-    def move_into(self, inbox: Database, opener: Opener | None = None) -> list[int]:
+    def move_into(self, inbox: Database, opener: Opener) -> list[int]:
         """Move the next rows into the inbox in one transaction, sealed ones as `opener` opens
-        them; the inbox ids of those it did not hold yet (a duplicate is dropped there, and a
-        sealed row with nothing to answer here), oldest first."""
+        them (None: nothing to answer, or no way to open it here, which the opener logs); the
+        inbox ids of those it did not hold yet (a duplicate is dropped there), oldest first."""
         with self._moving:
             with self.db.engine.connect() as conn:
                 query = select(JOURNAL).where(JOURNAL.c.id > self._moved).order_by(JOURNAL.c.id)
@@ -117,7 +115,7 @@ class IntakeJournal:
             if not rows:
                 self.more = False
                 return []
-            opened = [_inbox_values(dict(row), opener or _unopenable) for row in rows]
+            opened = [_inbox_values(dict(row), opener) for row in rows]
             values = [v for v in opened if v is not None]
             added = []
             if values:
@@ -127,7 +125,7 @@ class IntakeJournal:
             self.more = len(rows) == MOVE_BATCH
             return sorted(int(inbox_id) for (inbox_id,) in added)
 
-    def move_all(self, inbox: Database, opener: Opener | None = None) -> list[int]:
+    def move_all(self, inbox: Database, opener: Opener) -> list[int]:
         """Move every row (at start-up: what a crash left), then delete them here."""
         ids = self.move_into(inbox, opener)
         while self.more:
@@ -154,14 +152,6 @@ def _inbox_values(row: Mapping[str, Any], opener: Opener) -> dict[str, Any] | No
     if row["sealed"] is not None:
         return opener(row)
     return {k: v for k, v in row.items() if k not in ("id", "sealed")}
-
-
-def _unopenable(row: Mapping[str, Any]) -> None:
-    """No opener for the row's platform (its settings were removed since): nothing can
-    answer it here."""
-    log.warning(
-        "a sealed %s message cannot be opened without its settings: dropped", row["channel"]
-    )
 
 
 def _add_sealed_column(db: Database) -> None:
