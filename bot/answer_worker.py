@@ -175,8 +175,13 @@ class AnswerProcesses:
         while not self._stop.wait(RESTART_AFTER_SECONDS):
             for n, process in enumerate(self.processes):
                 if process.poll() is not None and not self._stop.is_set():
-                    log.error(
-                        "answer process %s exited (%s): starting it again", n, process.returncode
+                    # A clean exit is a stop from outside serve (SIGTERM by hand): no crash.
+                    level = logging.WARNING if process.returncode == 0 else logging.ERROR
+                    log.log(
+                        level,
+                        "answer process %s %s: starting it again",
+                        n,
+                        exit_reason(process.returncode),
                     )
                     self.processes[n] = subprocess.Popen(self.argv)
 
@@ -192,6 +197,18 @@ class AnswerProcesses:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def exit_reason(returncode: int) -> str:
+    """How a process ended, in an admin's words."""
+    if returncode == 0:
+        return "stopped (exit status 0)"
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"failed (exit status {returncode})"
 
 
 if __name__ == "__main__":

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import signal
+import sys
+import time
 
-from bot.answer_worker import AnswerProcesses, _stop_when_orphaned, serve_pid
+import pytest
+
+from bot import answer_worker
+from bot.answer_worker import AnswerProcesses, _stop_when_orphaned, exit_reason, serve_pid
 
 
 def test_serve_passes_its_pid_and_the_worker_reads_it() -> None:
@@ -38,3 +45,41 @@ def test_a_worker_whose_serve_lives_goes_on() -> None:
         await asyncio.wait_for(task, 3)
 
     asyncio.run(watch())
+
+
+def test_how_an_answer_process_ended_is_told_in_an_admins_words() -> None:
+    assert exit_reason(0) == "stopped (exit status 0)"
+    assert exit_reason(1) == "failed (exit status 1)"
+    assert exit_reason(-signal.SIGKILL) == "was killed by SIGKILL"
+    assert exit_reason(-200) == "was killed by signal 200"
+
+
+@pytest.mark.parametrize(
+    ("code", "level", "told"),
+    [
+        ("import time; time.sleep(0.2)", logging.WARNING, "stopped (exit status 0)"),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", logging.ERROR, "SIGKILL"),
+    ],
+)
+def test_serve_restarts_an_answer_process_and_logs_how_it_ended(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    code: str,
+    level: int,
+    told: str,
+) -> None:
+    """A process stopped by hand (SIGTERM: a clean exit) is a warning, not a crash."""
+    monkeypatch.setattr(answer_worker, "RESTART_AFTER_SECONDS", 0.05)
+    processes = AnswerProcesses(1)
+    processes.argv = [sys.executable, "-c", code]
+    with caplog.at_level(logging.WARNING, logger="bot.answer_worker"):
+        processes.start()
+        try:
+            deadline = time.monotonic() + 20
+            while "starting it again" not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            processes.stop(timeout=5)
+    record = next(r for r in caplog.records if "starting it again" in r.getMessage())
+    assert record.levelno == level
+    assert told in record.getMessage()
