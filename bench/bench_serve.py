@@ -124,7 +124,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.answer_loops import answer_thread_count
 from bot.dispatch import Dispatcher
 from bot.identity import resolve_actor
-from bot.inbox import LEASE, Inbox
+from bot.inbox import LEASE, Inbox, Row
 from bot.intake_journal import IntakeJournal
 from bot.intake_mark import IntakeMark
 from bot.quiet_gc import QuietCollector
@@ -286,16 +286,14 @@ class TimedInbox(Inbox):
         super().__init__(store, dispatcher, channels, answer_here=answer_here, journal=journal)
         self.probes = probes
 
-    def accept_many(
-        self, messages: Sequence[IncomingMessage], *, at_once: bool = False
-    ) -> list[int | None]:
+    def _accept_rows(self, rows: Sequence[Row], *, at_once: bool = False) -> list[int | None]:
         """Insert (on the loop when SQLite's lock is free at once, else in the inbox's
         thread), recording the transaction's time and size, and the tries on the loop that
         found the lock taken."""
         started = time.perf_counter()
         where = "loop" if at_once else "thread"
         try:
-            return super().accept_many(messages, at_once=at_once)
+            return super()._accept_rows(rows, at_once=at_once)
         except WriterBusy:
             where = "busy"
             raise
@@ -304,13 +302,13 @@ class TimedInbox(Inbox):
                 self.probes.add("lock taken (one try)", time.perf_counter() - started)
             else:
                 self.probes.add(f"insert transaction ({where})", time.perf_counter() - started)
-                self.probes.add("messages per transaction", len(messages) / 1000)  # shown x1000
+                self.probes.add("messages per transaction", len(rows) / 1000)  # shown x1000
 
-    async def intake(self, message: IncomingMessage) -> bool:
+    async def _take_in(self, row: Row) -> bool:
         """The whole intake as the event loop sees it: waiting for and in the transaction."""
         started = time.perf_counter()
         try:
-            return await super().intake(message)
+            return await super()._take_in(row)
         finally:
             self.probes.add("intake (loop)", time.perf_counter() - started)
 
