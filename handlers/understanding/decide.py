@@ -257,15 +257,18 @@ def _list_intent(text: str, rest: str, slots: Slots) -> i.Intent | None:
     """Lists: birthdays or maturities in a period, an AUM bound, a segment, follow-ups due."""
     lowered = rest.lower()
     one = slots.one_customer is not None
+    # A named customer, even one of two namesakes, is asked about, not listed with everyone
+    # ("王芳的生日是哪天" with two 王芳 asks which one).
+    named = bool(slots.customers)
     segment = {"segment": slots.segments[0]} if slots.segments else {}
-    if lx.BIRTHDAY_WORD.search(lowered) and not one:
+    if lx.BIRTHDAY_WORD.search(lowered) and not named:
         return i.Intent(i.LIST, {"kind": "birthdays", **_period_args(slots), **segment})
-    if lx.MATURITY_WORD.search(lowered) and not one:
+    if lx.MATURITY_WORD.search(lowered) and not named:
         args = {"kind": "maturities", **_period_args(slots), **segment}
         if slots.products:
             args["products"] = ",".join(slots.products)
         return i.Intent(i.LIST, args)
-    if lx.FOLLOWUP_LIST.search(lowered) and not one:
+    if lx.FOLLOWUP_LIST.search(lowered) and not named:
         return i.Intent(i.LIST, {"kind": "followups"})
     filters: dict[str, str] = {}
     if slots.threshold is not None and not one:

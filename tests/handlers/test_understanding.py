@@ -176,6 +176,24 @@ def test_field_question_on_two_namesakes_answers_the_field_after_the_choice(
     assert bot.say("rm1", "2").event("customer_shown") == {"customer_id": "c5", "field": "phone"}
 
 
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("王芳的生日是哪天", "birthday"),
+        ("王芳的理财哪天到期", "maturity"),
+        ("王芳生日", "birthday"),
+    ],
+)
+def test_a_birthday_or_maturity_of_two_namesakes_asks_which_not_lists_everyone(
+    bot: Assistant, text: str, field: str
+) -> None:
+    """Its words are a list's too ("生日", "到期"): the named customer decides."""
+    said = bot.say("rm1", text)
+    assert said.event("clarification_requested")
+    assert "list_shown" not in said.types()
+    assert bot.say("rm1", "1").event("customer_shown") == {"customer_id": "c4", "field": field}
+
+
 def test_today_numbers_birthdays_and_maturities_too(bot: Assistant) -> None:
     bot.now = NOW + timedelta(days=1)  # Sunday 29th: c1's birthday (1 Dec) and h1 (3 Dec) ahead
     said = bot.say("rm1", "今天要做什么")
