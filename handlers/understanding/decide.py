@@ -126,6 +126,11 @@ def _customer_args(slots: Slots) -> dict[str, str]:
 
 # "为什么有风险" asks about a churn warning; "风险等级" alone is the risk-level field.
 _CHURN = re.compile(r"流失|要走|会走|为什么有风险|为啥有风险|churn|at risk")
+# "团队报告", "看看团队这周的情况", "我们组表现怎么样": the week's report ("团队里谁有存款到期"
+# is a list, which the filters check lets through to the lists).
+_TEAM_REPORT = re.compile(
+    r"(?:团队|我们组|本组|组里|全组|team).{0,6}(?:周报|报告|报表|情况|表现|业绩|数据|汇总|怎么样)"
+)
 _UNDO_WORDS = re.compile(r"撤销|撤回|撤掉|撤了|删掉刚才|undo")
 _LATIN_LOOKUP = re.compile(r"(?i)^(?:look\s*up|lookup|show(?: me)?|find)\s+([a-z][a-z ]{1,40})$")
 
@@ -144,6 +149,8 @@ def _by_rules(text: str, slots: Slots) -> Reading | None:
             return Reading(i.Intent(i.RETENTION_WHY, _customer_args(slots)))
         if not named:
             return Reading(i.Intent(i.RETENTION_LIST, _owner_args(slots)))
+    if not named and _TEAM_REPORT.search(lowered) and not _has_filters(rest, slots):
+        return Reading(i.Intent(i.TEAM_REPORT))
     if not named and len(text) <= 12 and _UNDO_WORDS.search(lowered):
         return Reading(i.Intent(i.UNDO))
     if not named and lx.HELP_CUE.search(lowered):

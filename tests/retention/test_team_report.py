@@ -98,3 +98,15 @@ def test_monday_digest_carries_the_report_exactly_once(world: Store) -> None:
     assert sorted(rows) == sorted(
         [(sid, "sent") for sid in ("lead1", "head2", "head1", "head9", "comp")]
     )
+
+
+@pytest.mark.parametrize("text", ["团队报告", "看看团队这周的情况", "我们组表现怎么样", "团队数据"])
+def test_the_report_in_everyday_words(world: Store, text: str) -> None:
+    said = Assistant(world, NOW).say("lead1", text)
+    assert said.event("team_report_shown")["rms"] == 3
+
+
+def test_a_teams_list_question_stays_a_list(world: Store) -> None:
+    said = Assistant(world, NOW).say("lead1", "团队里下周谁有存款到期")
+    assert "team_report_shown" not in said.types()
+    assert said.event("list_shown")["filter"]["kind"] == "maturities"
