@@ -165,6 +165,9 @@ def _by_rules(text: str, slots: Slots) -> Reading | None:
             return Reading(i.Intent(i.NOTE, {"content": text, **who}))
     if not named and lx.TODAY_CUE.search(lowered) and not _has_filters(rest, slots):
         return Reading(_agenda(slots))
+    # "李娜这周跟进了几个客户": the week's report, theirs in it; "刚联系了李娜" tells, not asks.
+    if not named and slots.staff and lx.QUESTION_CUE.search(rest):
+        return Reading(i.Intent(i.TEAM_REPORT))
     if not named and slots.unknown_name:
         return Reading(_unknown_customer(slots))
     latin = _LATIN_LOOKUP.match(text)

@@ -152,6 +152,8 @@ TODAY_CUE = re.compile(
 )
 # A staff member's customers: "李娜名下的VIP", "王磊负责的客户", "李娜手里哪些客户…".
 OWNER_CUE = re.compile(r"名下|负责|管的|手上|手里")
+# A staff member's own work, asked about by name ("李娜这周跟进了几个客户").
+STAFF_WORK_CUE = re.compile(r"跟进了|联系了|拜访了|记录了|记了|业绩|表现|工作量")
 # Words that start with a surname but are times, never names ("周四的安排", "时候").
 NOT_A_NAME = re.compile(r"周[一二三四五六日天末几]|星期|时候|时间|月底|月初|年底|年初")
 FOLLOWUP_LIST = re.compile(r"待跟进|要跟进|需要跟进|该跟进|逾期|没跟进|未跟进|follow.?ups?")

@@ -143,6 +143,9 @@ class Slots:
     tag: str | None = None  # a tag of a visible customer, named in a list request
     unknown_name: str | None = None  # a name no visible customer has ("侯俊峰电话多少")
     owner: tuple[str, str] | None = None  # (staff id, name): "李娜名下的VIP", for managers
+    # (staff id, name) of a staff member named with their work, no customer named
+    # ("李娜这周跟进了几个客户"): a question for the team report.
+    staff: tuple[str, str] | None = None
     told_apart: bool = False  # namesakes told apart by a phone tail or a segment, or a number
     number: str | None = None  # the customer number as typed ("查一下C00143")
 
@@ -219,6 +222,9 @@ def find_slots(ctx: Context, text: str, now: datetime) -> Slots:
     if tail and len(customers) > 1:  # "王芳 尾号3366": the tail tells namesakes apart
         customers = [c for c in customers if (c.phone_masked or "").endswith(tail.group(1))]
     owner = _owner_in(ctx, rest) if not customers and lx.OWNER_CUE.search(rest) else None
+    staff = None
+    if not customers and not owner and lx.STAFF_WORK_CUE.search(rest):
+        staff = _staff_in_report(ctx, rest)
     segments = lx.words_in(rest, lx.SEGMENTS)
     if segments and len(customers) > 1:  # "王芳那个VIP客户": so does the segment
         customers = [c for c in customers if c.segment in segments] or customers
@@ -237,7 +243,22 @@ def find_slots(ctx: Context, text: str, now: datetime) -> Slots:
         tag=tag,
         unknown_name=None if customers or tag or owner else (name_like(text) or _latin_name(text)),
         owner=owner,
+        staff=staff,
     )
+
+
+# Whose team report has a row for each of their staff ("团队周报"); an RM's has their own.
+_MANAGERS = ("team_lead", "branch_head")
+
+
+def _staff_in_report(ctx: Context, text: str) -> tuple[str, str] | None:
+    """The staff member named, when the asker's own report has their row: a manager's staff,
+    or the asker."""
+    staff = _owner_in(ctx, text)
+    actor = ctx.actor
+    if staff is None or not staff[0] or actor is None:
+        return None
+    return staff if actor.role in _MANAGERS or staff[0] == actor.staff_id else None
 
 
 def _owner_in(ctx: Context, text: str) -> tuple[str, str] | None:

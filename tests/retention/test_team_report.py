@@ -110,3 +110,22 @@ def test_a_teams_list_question_stays_a_list(world: Store) -> None:
     said = Assistant(world, NOW).say("lead1", "团队里下周谁有存款到期")
     assert "team_report_shown" not in said.types()
     assert said.event("list_shown")["filter"]["kind"] == "maturities"
+
+
+@pytest.mark.parametrize("text", ["李娜这周跟进了几个客户", "周杰最近业绩怎么样"])
+def test_a_team_member_named_with_their_work_gets_the_report(world: Store, text: str) -> None:
+    """Not a customer look-up for the staff member's name ("您是要找…吗？")."""
+    said = Assistant(world, NOW).say("lead1", text)
+    assert said.event("team_report_shown")["rms"] == 3
+
+
+def test_a_staff_name_outside_the_askers_scope_is_not_found_as_before(world: Store) -> None:
+    """rm3's branch holds nobody of 李娜's: the name is one no visible customer has."""
+    said = Assistant(world, NOW).say("rm3", "李娜这周跟进了几个客户")
+    assert "team_report_shown" not in said.types()
+    assert said.text.startswith("没有找到")
+
+
+def test_a_note_naming_a_staff_member_is_not_a_report_question(world: Store) -> None:
+    said = Assistant(world, NOW).say("rm1", "刚联系了周杰，下周回访")
+    assert "team_report_shown" not in said.types()
