@@ -33,7 +33,9 @@ def _lead(ctx: Context, card: CustomerCard, field: str, products: list[str]) -> 
             aum = money_text(card.aum, lang=lang) if card.aum is not None else unknown
             return t("field_aum", lang, name=card.name, aum=aum)
         case "phone":
-            return t("field_phone", lang, name=card.name, phone=card.phone_masked or unknown)
+            if not card.phone_masked:  # nothing on file: nothing was masked either
+                return t("field_phone_none", lang, name=card.name)
+            return t("field_phone", lang, name=card.name, phone=card.phone_masked)
         case "birthday":
             on = day_text(card.next_birthday, ctx.today, lang) if card.next_birthday else unknown
             calendar = t(f"calendar_{card.birthday_calendar}", lang)

@@ -16,7 +16,7 @@ from handlers.clarify import ask_to_choose
 from handlers.context import Context
 from handlers.contracts import Event, Reply
 from handlers.dates import find_followup_date, parse_date_expression
-from handlers.texts import day_text, t
+from handlers.texts import day_text, named_with_phone, t
 from handlers.understanding.slots import find_numbered, name_like, names_a_number
 
 UNDO_FOR = timedelta(minutes=10)
@@ -126,8 +126,7 @@ def _confirmation(ctx: Context, customer_id: str, content: str, followup: date |
         t(
             "note_saved",
             ctx.lang,
-            name=customer.name,
-            phone=customer.phone_masked or "-",
+            who=named_with_phone(customer.name, customer.phone_masked, ctx.lang),
             content=content,
         )
     ]

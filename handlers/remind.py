@@ -14,7 +14,7 @@ from handlers.clarify import ask_to_choose
 from handlers.context import Context
 from handlers.contracts import Event, Reply
 from handlers.dates import find_followup_date, parse_date_expression
-from handlers.texts import day_text, t
+from handlers.texts import day_text, named_with_phone, t
 from handlers.understanding.slots import find_customers
 
 UNDO_FOR = timedelta(minutes=10)
@@ -97,8 +97,7 @@ def save_reminder(ctx: Context, customer_id: str, action: dict[str, object]) -> 
             "remind_saved",
             ctx.lang,
             due=when,
-            name=customer.name,
-            phone=customer.phone_masked or "-",
+            who=named_with_phone(customer.name, customer.phone_masked, ctx.lang),
             summary=summary,
         ),
         t("remind_hint", ctx.lang),

@@ -43,7 +43,7 @@ _ZH: dict[str, str] = {
     "voice_failed": "抱歉，这条语音没能识别，请直接打字发送。",
     "voice_offline": "语音记录需要配置语音识别服务，目前未开启，请直接打字发送。",
     "voice_too_long": "语音太长（最长{seconds}秒），请分段发送或直接打字。",
-    "note_saved": "已记录 {name}（{phone}）的跟进：\n“{content}”",
+    "note_saved": "已记录 {who}的跟进：\n“{content}”",
     "note_followup": "下次跟进：{due}，已创建跟进任务。",
     "note_no_followup": "未识别到下次跟进日期。",
     "note_undo_hint": "10分钟内回复“撤销”可撤回。",
@@ -177,7 +177,7 @@ _EN: dict[str, str] = {
     "Please type the note.",
     "voice_too_long": "The voice message is too long (at most {seconds} s). Please send a "
     "shorter one or type it.",
-    "note_saved": 'Note saved for {name} ({phone}):\n"{content}"',
+    "note_saved": 'Note saved for {who}:\n"{content}"',
     "note_followup": "Next follow-up: {due}; a follow-up task was created.",
     "note_no_followup": "No next follow-up date found.",
     "note_undo_hint": "Reply 'undo' within 10 minutes to take it back.",
@@ -291,6 +291,13 @@ def t(key: str, lang: str = "zh", **values: object) -> str:
     table = _EN if lang == "en" else _ZH
     template = table.get(key) or _ZH[key]
     return template.format(**values)
+
+
+def named_with_phone(name: str, phone_masked: str | None, lang: str = "zh") -> str:
+    """ "张伟（132****6730）", or the name alone when no number is on file."""
+    if not phone_masked:
+        return name
+    return f"{name} ({phone_masked})" if lang == "en" else f"{name}（{phone_masked}）"
 
 
 def fixed_texts() -> list[str]:

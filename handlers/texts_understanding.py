@@ -8,6 +8,7 @@ from __future__ import annotations
 ZH: dict[str, str] = {
     "field_aum": "{name}的资产（AUM）：{aum}",
     "field_phone": "{name}的手机：{phone}（已脱敏）",
+    "field_phone_none": "{name}没有登记手机号。",
     "field_birthday": "{name}的生日：{on}（{calendar}）",
     "field_risk": "{name}的风险等级：{risk}",
     "field_segment": "{name}的客户类别：{segment}",
@@ -36,7 +37,7 @@ ZH: dict[str, str] = {
     "filter_owner": "{name}名下的",
     "filter_join": "、",
     "no_more": "没有更多了。",
-    "remind_saved": "好的，{due}提醒您跟进{name}（{phone}）：{summary}",
+    "remind_saved": "好的，{due}提醒您跟进{who}：{summary}",
     "remind_default_day": "（没看出哪天，先定在明天）",
     "remind_hint": "已创建跟进任务，当天会出现在早报和待办里。10分钟内回复“撤销”可撤回。",
     "remind_who": "要提醒跟进哪位客户？请写上客户姓名，例如“明天提醒我给张伟打电话”。",
@@ -81,6 +82,7 @@ ZH: dict[str, str] = {
 EN: dict[str, str] = {
     "field_aum": "{name}: assets under management {aum}",
     "field_phone": "{name}: mobile {phone} (masked)",
+    "field_phone_none": "{name} has no mobile number on file.",
     "field_birthday": "{name}: birthday {on} ({calendar})",
     "field_risk": "{name}: risk level {risk}",
     "field_segment": "{name}: segment {segment}",
@@ -109,7 +111,7 @@ EN: dict[str, str] = {
     "filter_owner": "{name}'s ",
     "filter_join": ", ",
     "no_more": "Nothing more to show.",
-    "remind_saved": "OK, I will remind you {due} to follow up with {name} ({phone}): {summary}",
+    "remind_saved": "OK, I will remind you {due} to follow up with {who}: {summary}",
     "remind_default_day": " (no day given: tomorrow)",
     "remind_hint": "A follow-up task is open; reply 'undo' within 10 minutes to take it back.",
     "remind_who": "Which customer? For example: 'remind me to call NAME tomorrow'.",

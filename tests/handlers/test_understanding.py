@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from crm_store.models import FollowUp, Interaction
+from crm_store.models import Customer, FollowUp, Interaction
 from crm_store.store import Store
 from handlers.texts import t
 from handlers.understanding.slots import name_like
@@ -244,3 +244,35 @@ def test_a_notes_name_before_its_contact_verb_is_read_as_a_name(
     text: str, name: str | None
 ) -> None:
     assert name_like(text) == name
+
+
+@pytest.fixture
+def no_phone(bot: Assistant, store: Store) -> Assistant:
+    """c1 张伟 with no mobile number on file."""
+    with store.db.write() as s:
+        customer = s.get(Customer, "c1")
+        assert customer is not None
+        customer.phone_enc = customer.phone_masked = customer.phone_last4 = None
+    return bot
+
+
+def test_a_customer_with_no_number_on_file_is_said_so_not_masked(no_phone: Assistant) -> None:
+    text = no_phone.say("rm1", "张伟电话多少").text
+    assert text.startswith("张伟没有登记手机号。")
+    assert "已脱敏" not in text.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ("刚和张伟通话，下周二回访", "已记录 张伟的跟进"),
+        ("提醒我下周一给张伟打电话", "好的，后天 11月30日（周一）提醒您跟进张伟："),
+    ],
+)
+def test_a_confirmation_names_a_customer_with_no_number_without_a_dash(
+    no_phone: Assistant, text: str, start: str
+) -> None:
+    said = no_phone.say("rm1", text).text
+    assert said.startswith(start), said
+    assert "（-）" not in said
+
