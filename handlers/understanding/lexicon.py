@@ -156,7 +156,10 @@ OWNER_CUE = re.compile(r"名下|负责|管的|手上|手里")
 STAFF_WORK_CUE = re.compile(r"跟进了|联系了|拜访了|记录了|记了|业绩|表现|工作量")
 # Words that start with a surname but are times, never names ("周四的安排", "时候").
 NOT_A_NAME = re.compile(r"周[一二三四五六日天末几]|星期|时候|时间|月底|月初|年底|年初")
-FOLLOWUP_LIST = re.compile(r"待跟进|要跟进|需要跟进|该跟进|逾期|没跟进|未跟进|follow.?ups?")
+FOLLOWUP_LIST = re.compile(
+    r"待跟进|要跟进|需要跟进|该跟进|逾期|没跟进|未跟进|(?:要|需要|该|待)回访|回访(?:哪些|谁)|"
+    r"follow.?ups?"
+)
 BIRTHDAY_WORD = re.compile(r"生日|birthday")
 MATURITY_WORD = re.compile(r"到期|matur")
 AMOUNT_OP_UP = re.compile(r"以上|超过|大于|不低于|至少|起|多于|above|over|more than|at least")

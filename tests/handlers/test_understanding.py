@@ -276,3 +276,7 @@ def test_a_confirmation_names_a_customer_with_no_number_without_a_dash(
     assert said.startswith(start), said
     assert "（-）" not in said
 
+
+@pytest.mark.parametrize("text", ["下周要回访哪些客户", "这周需要回访谁"])
+def test_who_to_call_back_is_the_follow_up_list(bot: Assistant, text: str) -> None:
+    assert bot.say("rm1", text).event("list_shown")["filter"]["kind"] == "followups"
