@@ -7,15 +7,15 @@ changes what is asked, never who may be seen.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm_store.cards import FOLLOWUP_LINE_COLUMNS, FollowUpLine
 from crm_store.customers import CustomerSummary, _summaries, _summary_query
-from crm_store.models import Customer, FollowUp, Holding, Staff
+from crm_store.models import Customer, FollowUp, Holding, Interaction, Staff
 from crm_store.permissions import Actor, customer_scope
 from crm_store.pinyin import name_pinyin
 from crm_store.sql_lists import one_of
@@ -66,12 +66,22 @@ def filtered_customers(
     aum_at_least: Decimal | None = None,
     aum_below: Decimal | None = None,
     owner: str | None = None,
+    silent_since: datetime | None = None,
     offset: int = 0,
     limit: int = 20,
 ) -> Page:
-    """Visible customers matching every filter given, largest AUM first, one page of them."""
+    """Visible customers matching every filter given, largest AUM first, one page of them.
+    `silent_since`: only those with no note (not undone) from that moment on."""
     query = _summary_query(actor, today)
     conditions = []
+    if silent_since is not None:
+        conditions.append(
+            ~exists().where(
+                Interaction.customer_id == Customer.id,
+                Interaction.occurred_at >= silent_since,
+                Interaction.undone_at.is_(None),
+            )
+        )
     if owner is not None:  # "" matches nobody: a name that owns nothing in the scope
         conditions.append(Customer.owner_staff_id == owner)
     if segment:

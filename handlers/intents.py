@@ -123,7 +123,14 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ),
     (TAG_ADD, re.compile(rf"^给{_NAME}(?:打|加|添加)个?标签\s*[:：]?\s*(?P<tag>\S{{1,20}})$")),
     (TAG_REMOVE, re.compile(rf"^(?:去掉|删除|移除){_NAME}的标签\s*[:：]?\s*(?P<tag>\S{{1,20}})$")),
-    (LIST_TAG, re.compile(r"^(?P<tag>[\u4e00-\u9fffA-Za-z0-9]{1,10}?)客户有哪些[?？]?$")),
+    (
+        LIST_TAG,
+        # Not "半个月没跟进的客户有哪些": a time without notes, not a tag (the understanding).
+        re.compile(
+            r"^(?!.*(?:没有?|未)(?:再)?(?:联系|联络|沟通|跟进|拜访|回访|打电话|通话|见|聊))"
+            r"(?P<tag>[\u4e00-\u9fffA-Za-z0-9]{1,10}?)客户有哪些[?？]?$"
+        ),
+    ),
     (
         LOOKUP_TAIL,
         re.compile(

@@ -7,7 +7,7 @@ what was asked; its header states the count and the filter in words.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -203,13 +203,14 @@ def _customers(ctx: Context, args: dict[str, str], offset: int) -> Reply:
         aum_at_least=at_least,
         aum_below=below,
         owner=args.get("owner"),
+        silent_since=_silent_since(ctx, args),
         offset=offset,
         limit=PAGE,
     )
     filters: dict[str, Any] = {"kind": "customers"}
     if "owner" in args:  # "" too: a name that owns no customer in the asker's scope
         filters |= {"owner": args["owner"], "owner_name": args["owner_name"]}
-    for key in ("segment", "tag", "aum_at_least", "aum_below"):
+    for key in ("segment", "tag", "aum_at_least", "aum_below", "silent_days"):
         if args.get(key):
             filters[key] = args[key]
     filters["count_only"] = bool(args.get("count_only"))
@@ -224,7 +225,7 @@ def _customers(ctx: Context, args: dict[str, str], offset: int) -> Reply:
             index=offset + n,
             name=c.name,
             aum=money_text(c.aum, lang=ctx.lang) if c.aum is not None else "-",
-            phone=c.phone_masked or "-",
+            phone=c.phone_masked or t("no_phone", ctx.lang),
         )
         for n, c in enumerate(page.rows, 1)
     ]
@@ -241,6 +242,14 @@ def _customers(ctx: Context, args: dict[str, str], offset: int) -> Reply:
     return Reply("\n".join(text), (event,))
 
 
+def _silent_since(ctx: Context, args: dict[str, str]) -> datetime | None:
+    """ "一个月没联系的": the start of the business day that many days ago."""
+    if not args.get("silent_days"):
+        return None
+    day = ctx.today - timedelta(days=int(args["silent_days"]))
+    return datetime.combine(day, time.min, tzinfo=ctx.tz)
+
+
 def _filter_words(ctx: Context, filters: dict[str, Any]) -> str:
     """The filter in words: "VIP、资产500.00万以上的"."""
     parts = []
@@ -252,6 +261,8 @@ def _filter_words(ctx: Context, filters: dict[str, Any]) -> str:
         if filters.get(key):
             amount = money_text(filters[key], lang=ctx.lang)
             parts.append(t(f"filter_{key}", ctx.lang, amount=amount))
+    if filters.get("silent_days"):
+        parts.append(t("filter_silent", ctx.lang, days=filters["silent_days"]))
     if filters.get("from") and filters.get("to"):
         parts.append(f"{filters['from']}~{filters['to']}")
     words = t("filter_join", ctx.lang).join(parts) if parts else ""

@@ -158,7 +158,7 @@ def _by_rules(text: str, slots: Slots) -> Reading | None:
     asks = bool(lx.QUESTION_CUE.search(rest))
     if named and _tells_contact(rest, slots, asks):
         return Reading(i.Intent(i.NOTE, {"content": text, **_customer_args(slots)}))
-    if not named and lx.CONTACT_VERB.search(text) and not asks:
+    if not named and lx.CONTACT_VERB.search(text) and not asks and slots.silence is None:
         # A note on a name nobody visible has is "not found", as for a name that is nobody's.
         who = {"name": slots.unknown_name} if slots.unknown_name else {}
         if who or lx.PAST_MARK.search(text):
@@ -222,6 +222,7 @@ def _has_filters(rest: str, slots: Slots) -> bool:
         or slots.threshold
         or slots.segments
         or slots.tag
+        or slots.silence
     )
 
 
@@ -241,6 +242,7 @@ def _asks_notes(rest: str, slots: Slots) -> bool:
         or slots.threshold
         or slots.tag
         or slots.segments
+        or slots.silence
         or lx.BIRTHDAY_WORD.search(rest)
         or lx.MATURITY_WORD.search(rest)
     )
@@ -278,7 +280,8 @@ def _list_intent(text: str, rest: str, slots: Slots) -> i.Intent | None:
         if slots.products:
             args["products"] = ",".join(slots.products)
         return i.Intent(i.LIST, args)
-    if lx.FOLLOWUP_LIST.search(lowered) and not named:
+    # "半个月没跟进的客户" is a time without notes, not the follow-ups due.
+    if lx.FOLLOWUP_LIST.search(lowered) and not named and slots.silence is None:
         return i.Intent(i.LIST, {"kind": "followups"})
     filters: dict[str, str] = {}
     if slots.threshold is not None and not one:
@@ -290,6 +293,8 @@ def _list_intent(text: str, rest: str, slots: Slots) -> i.Intent | None:
         filters["tag"] = slots.tag
     if slots.owner and not one:
         filters.update(_owner_args(slots))
+    if slots.silence and not one:
+        filters["silent_days"] = str(slots.silence.days)
     counting = bool(lx.COUNT_CUE.search(lowered))
     if (
         filters

@@ -102,6 +102,35 @@ def _within(text: str, today: date) -> Period | None:
     return Period(today, end, m.group(0))
 
 
+@dataclass(frozen=True)
+class Silence:
+    """How long without a note ("一个月没联系": since a month ago)."""
+
+    days: int
+    words: str
+
+
+_SILENT = re.compile(
+    rf"(?P<n>{_NUM}|半)\s*(?P<unit>天|日|周|星期|礼拜|个月|月|年)(?:以上|多|了)?\s*"
+    r"(?:都|还|一直)?(?:没有?|未|没再)(?:再)?"
+    r"(?:联系|联络|沟通|跟进|拜访|回访|打电话|打过电话|通话|见面|见过|聊过|聊)"
+)
+_SILENT_UNIT_DAYS = {"天": 1, "日": 1, "周": 7, "星期": 7, "礼拜": 7, "个月": 30, "月": 30}
+_SILENT_UNIT_DAYS["年"] = 365
+
+
+def find_silence(text: str) -> Silence | None:
+    """ "最近一个月没联系的VIP", "半个月没跟进", "90天未沟通": the days without a note."""
+    m = _SILENT.search(text)
+    if m is None:
+        return None
+    unit_days = _SILENT_UNIT_DAYS[m.group("unit")]
+    count = 0.5 if m.group("n") == "半" else _number(m.group("n"))
+    if not count or count * unit_days > 3660:
+        return None
+    return Silence(int(count * unit_days), m.group(0))
+
+
 def _add_months(day: date, months: int) -> date:
     start, last = _month(day, months)
     return start.replace(day=min(day.day, last.day))

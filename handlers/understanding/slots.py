@@ -22,7 +22,14 @@ from crm_store.customers import (
 from crm_store.pinyin import name_pinyin
 from handlers.context import Context
 from handlers.understanding import lexicon as lx
-from handlers.understanding.periods import Period, Threshold, find_period, find_threshold
+from handlers.understanding.periods import (
+    Period,
+    Silence,
+    Threshold,
+    find_period,
+    find_silence,
+    find_threshold,
+)
 
 _TAIL = re.compile(r"(?:尾号|末四位|后四位|ending in|tail)\s*(\d{4})(?!\d)")
 # A customer number as the core system prints it: letters then digits ("C00143"), or eight
@@ -137,6 +144,7 @@ class Slots:
     tail4: str | None = None
     period: Period | None = None
     threshold: Threshold | None = None
+    silence: Silence | None = None  # "一个月没联系的": customers without a note since then
     fields: list[str] = field(default_factory=list)
     products: list[str] = field(default_factory=list)
     segments: list[str] = field(default_factory=list)
@@ -235,6 +243,7 @@ def find_slots(ctx: Context, text: str, now: datetime) -> Slots:
         tail4=tail.group(1) if tail else None,
         period=find_period(rest, now),
         threshold=find_threshold(rest),
+        silence=find_silence(rest),
         fields=lx.words_in(rest, lx.FIELDS) or (lx.words_by_sound(rest, lx.FIELDS) if name else []),
         products=lx.words_in(rest, lx.PRODUCTS),
         segments=segments,

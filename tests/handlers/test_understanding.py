@@ -17,6 +17,7 @@ from crm_store.store import Store
 from handlers.texts import t
 from handlers.understanding.slots import name_like
 from tests.assistant import Assistant
+from tests.retention.helpers import add_note
 from tests.world import NOW, build_world
 
 
@@ -121,6 +122,9 @@ LISTS = [
     ("我有多少客户", {"kind": "customers", "count_only": True}),
     ("哪些客户待跟进", {"kind": "followups"}),
     ("关注基金的客户有哪些", {"kind": "customers", "tag": "关注基金"}),
+    ("最近一个月没联系的VIP", {"kind": "customers", "segment": "vip", "silent_days": "30"}),
+    ("半个月没跟进的客户有哪些", {"kind": "customers", "silent_days": "15"}),
+    ("90天未沟通的客户有几个", {"kind": "customers", "silent_days": "90", "count_only": True}),
 ]
 
 
@@ -280,3 +284,22 @@ def test_a_confirmation_names_a_customer_with_no_number_without_a_dash(
 @pytest.mark.parametrize("text", ["下周要回访哪些客户", "这周需要回访谁"])
 def test_who_to_call_back_is_the_follow_up_list(bot: Assistant, text: str) -> None:
     assert bot.say("rm1", text).event("list_shown")["filter"]["kind"] == "followups"
+
+
+def test_customers_without_a_note_for_a_while_leave_out_those_with_one(
+    bot: Assistant, store: Store
+) -> None:
+    """c1 had a note 3 days ago, c4 one 10 days ago (undone since), c5 none; c8 is rm1's by a
+    grant, with a note 20 days ago."""
+    add_note(store, "n1", "c1", 3)
+    add_note(store, "n4", "c4", 10)
+    add_note(store, "n8", "c8", 20)
+    with store.db.write() as s:
+        undone = s.get(Interaction, "n4")
+        assert undone is not None
+        undone.undone_at = undone.created_at
+    week = bot.say("rm1", "一周没联系的客户").event("list_shown")
+    assert set(week["customer_ids"]) == {"c4", "c5", "c8"}
+    month = bot.say("rm1", "一个月没联系的客户").event("list_shown")
+    assert set(month["customer_ids"]) == {"c4", "c5"}
+    assert "30天内没有沟通记录的客户（共2位）" in bot.say("rm1", "一个月没联系的客户").text
