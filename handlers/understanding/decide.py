@@ -128,8 +128,10 @@ def _customer_args(slots: Slots) -> dict[str, str]:
 _CHURN = re.compile(r"流失|要走|会走|为什么有风险|为啥有风险|churn|at risk")
 # "团队报告", "看看团队这周的情况", "我们组表现怎么样": the week's report ("团队里谁有存款到期"
 # is a list, which the filters check lets through to the lists).
+# Compliance's report is the week's audit summary: "审计报告", "本周有哪些拒绝访问".
 _TEAM_REPORT = re.compile(
     r"(?:团队|我们组|本组|组里|全组|team).{0,6}(?:周报|报告|报表|情况|表现|业绩|数据|汇总|怎么样)"
+    r"|审计(?:周报|报告|汇总|摘要|情况)|拒绝访问|越权访问"
 )
 _UNDO_WORDS = re.compile(r"撤销|撤回|撤掉|撤了|删掉刚才|undo")
 _LATIN_LOOKUP = re.compile(r"(?i)^(?:look\s*up|lookup|show(?: me)?|find)\s+([a-z][a-z ]{1,40})$")

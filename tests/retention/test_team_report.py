@@ -129,3 +129,9 @@ def test_a_staff_name_outside_the_askers_scope_is_not_found_as_before(world: Sto
 def test_a_note_naming_a_staff_member_is_not_a_report_question(world: Store) -> None:
     said = Assistant(world, NOW).say("rm1", "刚联系了周杰，下周回访")
     assert "team_report_shown" not in said.types()
+
+
+@pytest.mark.parametrize("text", ["审计报告", "本周有哪些拒绝访问"])
+def test_compliance_asks_for_the_audit_summary_in_its_own_words(world: Store, text: str) -> None:
+    said = Assistant(world, NOW).say("comp", text)
+    assert said.event("audit_summary_shown")
