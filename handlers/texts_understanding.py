@@ -111,7 +111,7 @@ EN: dict[str, str] = {
     "filter_aum_below": "AUM below {amount}",
     "filter_tag": "tagged '{tag}'",
     "filter_owner": "{name}'s ",
-    "filter_silent": "with no note in {days} days",
+    "filter_silent": "{days}-day silent",
     "no_phone": "not on file",
     "filter_join": ", ",
     "no_more": "Nothing more to show.",

@@ -115,17 +115,24 @@ _SILENT = re.compile(
     r"(?:都|还|一直)?(?:没有?|未|没再)(?:再)?"
     r"(?:联系|联络|沟通|跟进|拜访|回访|打电话|打过电话|通话|见面|见过|聊过|聊)"
 )
+_SILENT_EN = re.compile(
+    r"(?i)(?:not|n't|no|without)\s+(?:been\s+)?(?:contact(?:ed)?|call(?:ed)?|notes?|spoken to|"
+    r"talked to|followed up)\s+(?:\w+\s+)?(?:in|for|within)\s+(?:the\s+last\s+)?"
+    r"(?P<n>a|an|one|\d+)\s+(?P<unit>day|week|month|year)s?"
+)
 _SILENT_UNIT_DAYS = {"天": 1, "日": 1, "周": 7, "星期": 7, "礼拜": 7, "个月": 30, "月": 30}
-_SILENT_UNIT_DAYS["年"] = 365
+_SILENT_UNIT_DAYS |= {"年": 365, "day": 1, "week": 7, "month": 30, "year": 365}
 
 
 def find_silence(text: str) -> Silence | None:
-    """ "最近一个月没联系的VIP", "半个月没跟进", "90天未沟通": the days without a note."""
-    m = _SILENT.search(text)
+    """ "最近一个月没联系的VIP", "半个月没跟进", "90天未沟通", "not contacted in a month":
+    the days without a note."""
+    m = _SILENT.search(text) or _SILENT_EN.search(text)
     if m is None:
         return None
-    unit_days = _SILENT_UNIT_DAYS[m.group("unit")]
-    count = 0.5 if m.group("n") == "半" else _number(m.group("n"))
+    unit_days = _SILENT_UNIT_DAYS[m.group("unit").lower()]
+    n = m.group("n").lower()
+    count = {"半": 0.5, "a": 1, "an": 1, "one": 1}.get(n) or _number(n)
     if not count or count * unit_days > 3660:
         return None
     return Silence(int(count * unit_days), m.group(0))

@@ -125,6 +125,10 @@ LISTS = [
     ("最近一个月没联系的VIP", {"kind": "customers", "segment": "vip", "silent_days": "30"}),
     ("半个月没跟进的客户有哪些", {"kind": "customers", "silent_days": "15"}),
     ("90天未沟通的客户有几个", {"kind": "customers", "silent_days": "90", "count_only": True}),
+    (
+        "VIPs not contacted for 30 days",
+        {"kind": "customers", "segment": "vip", "silent_days": "30"},
+    ),  # noqa: E501
 ]
 
 
