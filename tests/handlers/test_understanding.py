@@ -128,7 +128,7 @@ LISTS = [
     (
         "VIPs not contacted for 30 days",
         {"kind": "customers", "segment": "vip", "silent_days": "30"},
-    ),  # noqa: E501
+    ),
 ]
 
 
