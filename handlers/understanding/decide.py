@@ -49,6 +49,9 @@ def _bare(text: str) -> str:
 def read_message(ctx: Context, raw: str, *, pending_choice: bool = False) -> Reading:
     """The intent of `raw` for the asker in `ctx` (explicit commands first)."""
     explicit = i.parse_intent(raw, pending_choice=pending_choice)
+    if explicit.name == i.NOTE and "name" not in explicit.args:  # "记录：王芳尾号7012来电…"
+        content = explicit.args["content"]
+        return Reading(_note(content, find_slots(ctx, clean(content), ctx.now)))
     if explicit.name != i.UNKNOWN:
         return Reading(explicit)
     text = clean(raw)
@@ -111,7 +114,9 @@ def _all_small_talk(bare: str) -> bool:
 
 
 def _note(text: str, slots: Slots) -> i.Intent:
-    return i.Intent(i.NOTE, {"content": text})
+    """A note; its customer too when the message told namesakes apart ("记一下：王芳VIP那个…")."""
+    told = _customer_args(slots) if slots.told_apart and slots.one_customer else {}
+    return i.Intent(i.NOTE, {"content": text, **told})
 
 
 def _customer_args(slots: Slots) -> dict[str, str]:

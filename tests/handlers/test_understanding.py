@@ -307,3 +307,21 @@ def test_customers_without_a_note_for_a_while_leave_out_those_with_one(
     month = bot.say("rm1", "一个月没联系的客户").event("list_shown")
     assert set(month["customer_ids"]) == {"c4", "c5"}
     assert "30天内没有沟通记录的客户（共2位）" in bot.say("rm1", "一个月没联系的客户").text
+
+
+@pytest.mark.parametrize(
+    ("text", "customer"),
+    [
+        ("记录：王芳尾号3333来电，想转定期", "c4"),  # the explicit note command
+        ("帮我记一下：王芳尾号4444说想开户", "c5"),
+        ("记一下，王芳那个潜在客户说下周来网点", "c5"),
+    ],
+)
+def test_a_note_that_tells_namesakes_apart_is_saved_without_asking(
+    bot: Assistant, text: str, customer: str
+) -> None:
+    assert bot.say("rm1", text).event("note_recorded")["customer_id"] == customer
+
+
+def test_a_note_on_namesakes_not_told_apart_still_asks(bot: Assistant) -> None:
+    assert bot.say("rm1", "记录：王芳来电，想转定期").event("clarification_requested")
