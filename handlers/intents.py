@@ -73,6 +73,12 @@ def choice_number(text: str) -> int | None:
     return 10 if token == "十" else _CN_DIGITS[token]
 
 
+# "没联系", "未沟通", "没再跟进": no contact since ("一个月没联系的VIP", handlers/understanding/
+# periods.py), never a tag's name.
+NO_CONTACT = (
+    r"(?:没有?|未|没再)(?:再)?"
+    r"(?:联系|联络|沟通|跟进|拜访|回访|打电话|打过电话|通话|见面|见过|聊过|聊)"
+)
 _RULES: list[tuple[str, re.Pattern[str]]] = [
     (HELP, re.compile(r"(?i)^(/help|/start|help|帮助|菜单|\?|？|你能做什么|怎么用)$")),
     (
@@ -127,8 +133,7 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         LIST_TAG,
         # Not "半个月没跟进的客户有哪些": a time without notes, not a tag (the understanding).
         re.compile(
-            r"^(?!.*(?:没有?|未)(?:再)?(?:联系|联络|沟通|跟进|拜访|回访|打电话|通话|见|聊))"
-            r"(?P<tag>[\u4e00-\u9fffA-Za-z0-9]{1,10}?)客户有哪些[?？]?$"
+            rf"^(?!.*{NO_CONTACT})(?P<tag>[\u4e00-\u9fffA-Za-z0-9]{{1,10}}?)客户有哪些[?？]?$"
         ),
     ),
     (

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from handlers.dates import _jio, _wall_clock
+from handlers.intents import NO_CONTACT
 
 _NUM = r"[\d零〇一二两三四五六七八九十百]+"
 
@@ -112,16 +113,14 @@ class Silence:
 
 _SILENT = re.compile(
     rf"(?P<n>{_NUM}|半)\s*(?P<unit>天|日|周|星期|礼拜|个月|月|年)(?:以上|多|了)?\s*"
-    r"(?:都|还|一直)?(?:没有?|未|没再)(?:再)?"
-    r"(?:联系|联络|沟通|跟进|拜访|回访|打电话|打过电话|通话|见面|见过|聊过|聊)"
+    rf"(?:都|还|一直)?{NO_CONTACT}"
 )
 _SILENT_EN = re.compile(
     r"(?i)(?:not|n't|no|without)\s+(?:been\s+)?(?:contact(?:ed)?|call(?:ed)?|notes?|spoken to|"
     r"talked to|followed up)\s+(?:\w+\s+)?(?:in|for|within)\s+(?:the\s+last\s+)?"
     r"(?P<n>a|an|one|\d+)\s+(?P<unit>day|week|month|year)s?"
 )
-_SILENT_UNIT_DAYS = {"天": 1, "日": 1, "周": 7, "星期": 7, "礼拜": 7, "个月": 30, "月": 30}
-_SILENT_UNIT_DAYS |= {"年": 365, "day": 1, "week": 7, "month": 30, "year": 365}
+_SILENT_UNIT_DAYS = _UNIT_DAYS | {"个月": 30, "月": 30, "年": 365, "month": 30, "year": 365}
 
 
 def find_silence(text: str) -> Silence | None:
