@@ -34,6 +34,7 @@ class StubLLM:
         self.delay = 0.0  # seconds every request waits before its answer (until released)
         self.in_flight = 0  # requests received and not yet answered
         self.most_in_flight = 0
+        self.answers = 0  # requests answered so far
         self._counting = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -68,6 +69,7 @@ class StubLLM:
         """Count a request answered."""
         with self._counting:
             self.in_flight -= 1
+            self.answers += 1
 
     def reply(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """The status and JSON body answering one chat-completions request."""

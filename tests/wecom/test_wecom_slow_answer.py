@@ -1,8 +1,8 @@
 """The acknowledgement stays fast while the LLM takes 10 s. Questions go through the real
 service (`build_server`): the dispatcher, a retriever over real Chroma and the e5 model, and
 the real ChatOpenAI client talking to the loopback stub, which holds every answer for 10 s.
-20 callbacks from 5 concurrent clients each get their empty 200 within a second, with the inbox
-row already stored, while every answer is still pending; then the stub is let go (so the test
+20 callbacks from 5 concurrent clients each get their empty 200 before the stub has answered
+anything, with the inbox row already stored; then the stub is let go (so the test
 does not sit out the 10 s) and each message gets the model's answer once, within its asker's
 scope, although the stub echoes its prompt and adds another customer's phone and links.
 With LLM_MAX_CONCURRENCY 32, every answer waits on the LLM at once (20, more than the pool's 15
@@ -55,10 +55,10 @@ LLM_SECONDS = 10.0  # the stub holds every answer this long, unless the test let
 LLM_TIMEOUT_SECONDS = 30.0
 CALLBACKS = 20
 CLIENTS = 5
-# Half of WeCom's own 5 s wait, a quarter of the LLM's 10 s: an ack that waited for an answer
-# would take 10 s. 1.0 s was hit once (1.04 s) on PostgreSQL on a busy 2-core CI machine.
-ACK_LIMIT_SECONDS = 2.5
-GIVE_UP_SECONDS = 2.0  # the test's clients stop waiting for an acknowledgement
+# The test's clients wait longer than the stub holds an answer: an ack that waited for the LLM
+# then comes back after the stub's first answer, and the test tells it by that order, not by
+# a time limit (which a busy machine could miss).
+GIVE_UP_SECONDS = 3 * LLM_SECONDS
 # The server loop's default executor as on a 2-core machine (min(32, cores + 4)): on a big CI
 # machine 20 pending answers would not fill the default 32 threads and hide a shared pool.
 DEFAULT_EXECUTOR_THREADS = 6
@@ -211,7 +211,7 @@ class Ack:
     msg_id: str
     status: int
     body: bytes
-    seconds: float
+    llm_answers_at_ack: int  # how many answers the stub LLM had given when the 200 came
     rows_at_ack: int
 
 
@@ -223,15 +223,14 @@ async def acknowledge(slow: Slow, calls: list[Call]) -> list[Ack]:
         acks = []
         async with httpx.AsyncClient(base_url=slow.url, timeout=GIVE_UP_SECONDS) as client:
             for call in share:
-                started = time.perf_counter()
                 try:
                     answer = await client.post(CALLBACK_PATH, params=call.params, content=call.body)
                     status, body = answer.status_code, answer.content
                 except httpx.TimeoutException:
                     status, body = 0, b""
-                seconds = time.perf_counter() - started
+                llm_answers = slow.stub.answers
                 rows = await asyncio.to_thread(slow.stored, call)
-                acks.append(Ack(call.msg_id, status, body, seconds, rows))
+                acks.append(Ack(call.msg_id, status, body, llm_answers, rows))
         return acks
 
     shares = [calls[k::CLIENTS] for k in range(CLIENTS)]
@@ -244,20 +243,16 @@ def test_acks_stay_fast_while_the_llm_takes_ten_seconds(slow: Slow, llm_slots: i
     # Every LLM slot (or CALLBACKS - CLIENTS of them) is taken before the rest of the
     # callbacks arrive.
     first = min(llm_slots, CALLBACKS - CLIENTS)
-    started = time.monotonic()
     acks = asyncio.run(acknowledge(slow, calls[:first]))
     wait_until(lambda: len(slow.stub.requests) >= first, timeout=LLM_SECONDS / 2)
     acks += asyncio.run(acknowledge(slow, calls[first:]))
-    acked_in = time.monotonic() - started
 
     assert sorted(a.msg_id for a in acks) == sorted(c.msg_id for c in calls)
     assert [(a.status, a.body) for a in acks] == [(200, b"")] * CALLBACKS
-    slowest = max(a.seconds for a in acks)
-    assert slowest < ACK_LIMIT_SECONDS, f"slowest ack {slowest:.2f} s"
+    # Every ack came back while the LLM still held every answer: none waited for one.
+    assert [a.llm_answers_at_ack for a in acks] == [0] * CALLBACKS
     assert [a.rows_at_ack for a in acks] == [1] * CALLBACKS
-    # No answer could have come back yet, and none did: nothing answered or sent.
-    assert acked_in < LLM_SECONDS
-    assert slow.fake.sent() == []
+    assert slow.stub.answers == 0 and slow.fake.sent() == []
     # Every acknowledged message reaches the inbox (on SQLite moved from the intake journal
     # once the intake is quiet), and none is answered while the LLM holds them.
     wait_until(lambda: sum(slow.statuses().values()) == CALLBACKS, timeout=5)
