@@ -1,6 +1,7 @@
 """The acknowledgement's own CPU: a WeCom callback against the bare route, in one process.
 
     python -m bench.bench_ack_cpu [--callbacks 900] [--rounds 5] [--at-once 50] [--no-journal]
+        [--no-seal] [--url postgresql+psycopg://.../scratch_db]
 
 Why: in bench_serve's burst every client sends its next callback once the last is
 acknowledged, so about `--at-once` callbacks wait on serve's one event loop at a time, each for
@@ -8,16 +9,19 @@ the CPU of those before it. Its ack floor (the bare route's p99 under the same l
 durable commit) prices the bare route's CPU, not the callback's; this bench measures how far
 apart the two are.
 
-Set-up: a fresh SQLite store in a temp BANKBOT_HOME, WeCom configured (its API unreachable,
-the senders unbound: nothing is answered, `answer_here=False` as with answer processes), the
-app `bankbot serve` builds for it (WeComAdapter, the inbox with its intake journal unless
-`--no-journal`) plus a bare POST route returning 200. The ASGI app is called in-process,
+Set-up: a fresh SQLite store in a temp BANKBOT_HOME, or the PostgreSQL database of `--url`
+(dropped and created afresh), WeCom configured (its API unreachable, the senders unbound:
+nothing is answered, `answer_here=False` as with answer processes), the app `bankbot serve`
+builds for it (WeComAdapter; on SQLite the inbox with its intake journal unless
+`--no-journal`; callbacks stored sealed unless `--no-seal`) plus a bare POST route returning
+200. The ASGI app is called in-process,
 `--at-once` requests in flight, so HTTP parsing (uvicorn's, the same for both) is left out.
 
 1. Baseline: `--callbacks` requests to the bare route, process CPU time per request.
 2. Callbacks: `--callbacks` encrypted, signed text callbacks (distinct MsgIds, prepared before
-   the clock): verify, the durable intake row (with the journal: still sealed, the move
-   decrypts and parses it between rounds; without: decrypted and parsed first), the metrics,
+   the clock): verify, the durable intake row (sealed: in the journal, whose move decrypts
+   and parses it between rounds, or without one in the inbox, opened by no one here; with
+   `--no-seal`: decrypted and parsed first), the metrics,
    the 200; CPU time per callback of the event loop's thread and of the process, and their
    ratios to the baseline's. Alternating, `--rounds` times, after a warm-up round of each and
    with the garbage collector as serve runs it.
@@ -122,7 +126,7 @@ async def cpu_per_request(
     return Cpu(loop_ms, (time.process_time() - started) * per), set(statuses)
 
 
-def build(store: Store, journal: bool) -> tuple[Starlette, Inbox]:
+def build(store: Store, journal: bool, seal: bool) -> tuple[Starlette, Inbox]:
     """The app `bankbot serve` builds for WeCom alone, plus the bare route."""
     adapter = WeComAdapter.from_settings(store)
     inbox = Inbox(
@@ -130,7 +134,8 @@ def build(store: Store, journal: bool) -> tuple[Starlette, Inbox]:
         Dispatcher(store),
         {},
         answer_here=False,
-        journal=open_journal(store) if journal else None,
+        journal=open_journal(store) if journal and seal else None,
+        seal=seal,
     )
     app = build_app(store, inbox, [adapter])
 
@@ -188,13 +193,17 @@ async def measure(app: Starlette, args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> None:
     print(f"load before:         {load_average()}")
-    with fresh_store(None, keep=False) as (store, settings):
+    with fresh_store(args.url, keep=False) as (store, settings):
         key = settings.bankbot_data_key.get_secret_value()  # type: ignore[union-attr]
         wecom = bench_settings(str(settings.home), settings.db_url, key, UNREACHABLE_API)
         bench_store = Store(wecom, store.db, store.cipher)
-        app, inbox = build(bench_store, journal=not args.no_journal)
-        journal = "off (--no-journal)" if args.no_journal else "on"
-        print(f"store:               SQLite, intake journal {journal}; {args.at_once} at once")
+        app, inbox = build(bench_store, journal=not args.no_journal, seal=not args.no_seal)
+        journal = "on" if inbox.journal is not None else "off"
+        sealed = "off (--no-seal)" if args.no_seal else "on"
+        print(
+            f"store:               {store.db.engine.dialect.name}, intake journal {journal}, "
+            f"stored sealed {sealed}; {args.at_once} at once"
+        )
         try:
             asyncio.run(measure(app, args))
         finally:
@@ -208,6 +217,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--at-once", type=int, default=50)
     parser.add_argument("--no-journal", action="store_true", help="store straight into the inbox")
+    parser.add_argument(
+        "--no-seal", action="store_true", help="decrypt and parse before storing (no journal)"
+    )
+    parser.add_argument("--url", default=None, help="PostgreSQL URL of a scratch database")
     run(parser.parse_args())
 
 

@@ -208,6 +208,7 @@ class ServerSpec:
     answer_processes: int = 0  # ANSWER_PROCESSES: answers in processes of their own
     answer_nice: int = 10  # ANSWER_PROCESS_NICE: their CPU priority below the server's
     journal: bool = True  # SQLite: acknowledge from the intake journal, as `bankbot serve`
+    seal: bool = True  # store WeCom's callbacks still sealed, as `bankbot serve`
 
 
 class Probes:
@@ -282,8 +283,11 @@ class TimedInbox(Inbox):
         probes: Probes,
         answer_here: bool = True,
         journal: IntakeJournal | None = None,
+        seal: bool = False,
     ) -> None:
-        super().__init__(store, dispatcher, channels, answer_here=answer_here, journal=journal)
+        super().__init__(
+            store, dispatcher, channels, answer_here=answer_here, journal=journal, seal=seal
+        )
         self.probes = probes
 
     def _accept_rows(self, rows: Sequence[Row], *, at_once: bool = False) -> list[int | None]:
@@ -418,7 +422,13 @@ def serve_child(spec: ServerSpec, conn: Connection) -> None:
     channels: dict[str, Channel] = {**delivery_channels(store), adapter.name: adapter.channel}
     journal = open_journal(store) if spec.journal else None
     inbox = TimedInbox(
-        store, dispatcher, channels, probes, answer_here=not answerers, journal=journal
+        store,
+        dispatcher,
+        channels,
+        probes,
+        answer_here=not answerers,
+        journal=journal,
+        seal=spec.seal,
     )
     count = retriever.index.count if retriever is not None else None
     app = build_app(store, inbox, [adapter], index_count=count)
@@ -495,7 +505,7 @@ def _exit_with_parent(parent: int) -> None:
 def answer_child(spec: ServerSpec, conn: Connection) -> None:
     """An answer process: the real dispatcher and retriever, the inbox's claims, replies to the
     fake WeCom API; polls the inbox as `bot.answer_worker.AnswerLoop` does."""
-    from bot.answer_worker import AnswerLoop
+    from bot.answer_worker import AnswerLoop, open_sealed_callbacks
 
     logging.basicConfig(level=logging.WARNING)
     store = open_store(bench_settings(spec.home, spec.url, spec.key, spec.fake_url))
@@ -506,6 +516,7 @@ def answer_child(spec: ServerSpec, conn: Connection) -> None:
     retriever.index.query_vector("预热")
     channels: dict[str, Channel] = {**delivery_channels(store), adapter.name: adapter.channel}
     inbox = Inbox(store, Dispatcher(store, retriever=retriever), channels)
+    open_sealed_callbacks(inbox, [adapter])
 
     async def answer() -> None:
         # The bench stops a server without waiting for its pending answers: so does this
@@ -629,7 +640,7 @@ def index_notes(store: Store, settings: Settings) -> int:
 
 
 def count_rows(store: Store, msg_keys: list[str]) -> Counter[str]:
-    """Inbox rows of these messages by status."""
+    """Inbox rows of these messages by status (`inbox_keys`: opened or still sealed)."""
     with store.db.read() as session:
         query = (
             select(InboxMessage.status, func.count())
@@ -640,16 +651,16 @@ def count_rows(store: Store, msg_keys: list[str]) -> Counter[str]:
 
 
 def rows_once_moved(
-    store: Store, msg_keys: list[str], timeout: float = 10.0
+    store: Store, calls: list[Call], ids: list[str], timeout: float = 10.0
 ) -> tuple[Counter[str], float]:
     """`count_rows` once every message is in the inbox (on SQLite the journal's move, at a
-    quiet intake, brings them; WeCom's it opens first), or after `timeout`; and how long
-    that took."""
+    quiet intake, brings them, opened; on PostgreSQL they are there sealed at the 200), or
+    after `timeout`; and how long that took."""
     started = time.perf_counter()
     while True:
-        rows = count_rows(store, msg_keys)
+        rows = count_rows(store, inbox_keys(calls, ids))
         waited = time.perf_counter() - started
-        if sum(rows.values()) >= len(msg_keys) or waited > timeout:
+        if sum(rows.values()) >= len(ids) or waited > timeout:
             return rows, waited
         time.sleep(0.01)
 
@@ -703,6 +714,12 @@ class Sample:
     def ms(self) -> float:
         """Latency in milliseconds."""
         return (self.ended - self.started) * 1000
+
+
+def inbox_keys(calls: list[Call], ids: list[str]) -> list[str]:
+    """The inbox keys of these messages: their MsgIds once opened, their signatures while
+    still sealed (a row has one or the other)."""
+    return ids + [f"sealed:{call.params['msg_signature']}" for call in calls]
 
 
 def callbacks(
@@ -1263,6 +1280,7 @@ def run(args: argparse.Namespace) -> None:
                 args.answer_processes,
                 args.answer_nice,
                 not args.no_journal,
+                not args.no_seal,
             )
             threads = answer_thread_count(store.db.engine)  # as the server's inbox sizes it
             warmed = "none (--cold)" if args.cold else f"{len(SENDERS) * len(QUESTIONS)} answered"
@@ -1305,7 +1323,7 @@ def run(args: argparse.Namespace) -> None:
                 fake.clear_times()
                 stub.most_in_flight = 0
                 samples = asyncio.run(fire_acks(url, calls, target=True))
-                rows, waited = rows_once_moved(store, ids)
+                rows, waited = rows_once_moved(store, calls, ids)
                 health, timed_out = health_while_busy(url, 10)
                 print(line("GET /healthz while the answers pend", health))
                 if timed_out:
@@ -1313,7 +1331,8 @@ def run(args: argparse.Namespace) -> None:
                 print(
                     f"  inbox rows after the acks: {sum(rows.values())} of {len(ids)} "
                     f"({dict(rows)}) {waited * 1000:.0f} ms after the last ack (on SQLite "
-                    "moved from the intake journal, WeCom's opened there); 200s: "
+                    "moved from the intake journal and opened there, elsewhere stored sealed); "
+                    "200s: "
                     f"{sum(s.status == 200 for s in samples)}"
                 )
                 wait_for_replies(fake, len(ids), args.reply_timeout)
@@ -1327,7 +1346,7 @@ def run(args: argparse.Namespace) -> None:
                         f"{args.answer_seconds:g} s = "
                         f"{args.llm_concurrency / args.answer_seconds:.1f} answers/s)"
                     )
-                print(f"  inbox rows at the end: {dict(count_rows(store, ids))}")
+                print(f"  inbox rows at the end: {dict(count_rows(store, inbox_keys(calls, ids)))}")
                 print(f"  load at end:       {load_average()}")
             settle(store)
 
@@ -1345,7 +1364,7 @@ def run(args: argparse.Namespace) -> None:
                 samples = asyncio.run(fire_acks(url, calls, target=False))
                 wait_for_replies(fake, len(ids), args.reply_timeout)
                 first = min(s.started for s in samples)
-                print(f"  inbox rows: {dict(count_rows(store, ids))}")
+                print(f"  inbox rows: {dict(count_rows(store, inbox_keys(calls, ids)))}")
                 print_replies(fake, skip, len(ids), first, len(stub.requests) - asked)
                 instant_replies = print_reply_latency(fake, samples, paced=args.paced)
                 print(f"  load at end:       {load_average()}")
@@ -1405,6 +1424,11 @@ def main() -> None:
         "--no-journal",
         action="store_true",
         help="what-if (SQLite): callbacks stored straight into the inbox, no intake journal",
+    )
+    parser.add_argument(
+        "--no-seal",
+        action="store_true",
+        help="what-if: WeCom's callbacks decrypted and parsed before the 200, not stored sealed",
     )
     parser.add_argument(
         "--paced",

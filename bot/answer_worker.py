@@ -25,10 +25,15 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bot.inbox import Inbox
 from crm_store.store import Store
+
+if TYPE_CHECKING:
+    from bot.web import PlatformAdapter
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +105,15 @@ def serve_pid(args: list[str]) -> int:
     return os.getppid()
 
 
+def open_sealed_callbacks(inbox: Inbox, adapters: Sequence[PlatformAdapter]) -> None:
+    """Serve stores callbacks sealed (bot/wecom.py); this process's claims open them with
+    their platform's opener. Without one, this process leaves them to another."""
+    for adapter in adapters:
+        opener = getattr(adapter, "open_sealed", None)
+        if opener is not None:
+            inbox.open_sealed_with(adapter.name, opener)
+
+
 async def _serve_answers(store: Store, polling: bool, serve: int) -> None:
     from bot.dispatch import Dispatcher
     from bot.index_upkeep import IndexUpkeep, requests_folder
@@ -117,6 +131,7 @@ async def _serve_answers(store: Store, polling: bool, serve: int) -> None:
         upkeep.start()
     dispatcher = Dispatcher(store, retriever=retriever, voice=voice_notes(adapters))
     inbox = Inbox(store, dispatcher, channels)
+    open_sealed_callbacks(inbox, adapters)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

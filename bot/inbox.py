@@ -4,6 +4,12 @@ processed once in the background; a restart processes what a crash left behind.
 A retried delivery hits the UNIQUE (channel, msg_key) and is dropped. Processing claims the row
 with a conditional UPDATE; a row stuck in "processing" past its lease is taken again, and the
 note it may record is itself keyed by the message id, so a second pass writes nothing twice.
+
+Serve stores a WeCom callback still sealed (verified, not decrypted, keyed by its signature):
+on SQLite in its intake journal, whose move opens it (bot/intake_journal.py); elsewhere in the
+inbox itself, and its claim opens it. The opened row takes its message's own key; a conflict
+there is a repeat WeCom encrypted afresh, and the row goes, as does one holding nothing to
+answer (an event). Only a process that can open a platform's sealed rows claims them.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import ColumnElement, Table, and_, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, delete, or_, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from bot.answer_loops import AnswerLoops, answer_thread_count
@@ -48,7 +54,10 @@ _CLAIMED = (
     "text",
     "received_at",
     "voice",
+    "sealed",
 )
+# What opening a sealed row fills in (its placeholders until then).
+_OPENED = ("msg_key", "sender_id", "chat_id", "chat_type", "text", "voice")
 
 LEASE = timedelta(minutes=2)  # the default of INBOX_LEASE_SECONDS
 MAX_ATTEMPTS = 3
@@ -74,7 +83,7 @@ MOVE_RETRY_SECONDS = 1.0
 Row = dict[str, Any]  # an inbox row's values
 # Opens a sealed callback (its sealed text, when it was received): the message, or None.
 SealedOpener = Callable[[str, datetime], IncomingMessage | None]
-# A sealed journal row's columns until the move opens it (they are NOT NULL in the inbox).
+# A sealed row's columns until it is opened (they are NOT NULL in the inbox).
 SEALED_PLACEHOLDERS: Row = {
     "sender_id": "",
     "chat_id": "",
@@ -100,12 +109,16 @@ class Inbox:
         *,
         answer_here: bool = True,
         journal: IntakeJournal | None = None,
+        seal: bool = False,
     ) -> None:
         """`answer_here=False`: only store and acknowledge; answer processes of their own
         (bot/answer_worker.py) claim the stored messages. `journal`: acknowledge once the
-        message is in the journal (serve on SQLite, bot/intake_journal.py), then move it."""
+        message is in the journal (serve on SQLite, bot/intake_journal.py), then move it.
+        `seal`: platforms may store callbacks sealed (serve), to be opened by the move or
+        the claim (`intake_sealed`)."""
         self.store = store
         self.journal = journal
+        self._seal = seal
         self.answer_here = answer_here
         self.dispatcher = dispatcher
         self.channels = channels
@@ -194,19 +207,31 @@ class Inbox:
             .returning(*(INBOX.c[name] for name in _CLAIMED))
         )
         with self.store.db.one_statement() as conn:
-            row = conn.execute(claim).mappings().first()
-        if row is None:
+            claimed = conn.execute(claim).mappings().first()
+        if claimed is None:
             return None  # done, taken by another worker, or gone
-        return IncomingMessage(
-            channel=row["channel"],
-            sender_id=row["sender_id"],
-            chat_id=row["chat_id"],
-            chat_type=row["chat_type"],
-            msg_id=row["msg_key"],
-            text=row["text"],
-            received_at=row["received_at"],
-            voice=voice_from_json(row["voice"]),
-        )
+        row = dict(claimed)
+        if row["sealed"] is not None:
+            return self._unseal(inbox_id, row)
+        return _message(row)
+
+    def _unseal(self, inbox_id: int, row: Mapping[str, Any]) -> IncomingMessage | None:
+        """A claimed sealed row opened in place: it takes its message's own key and columns,
+        or it goes when it holds nothing to answer or that message is in the inbox already."""
+        opened = self._open_sealed(row)
+        if opened is not None:
+            values = {name: opened[name] for name in _OPENED}
+            try:
+                with self.store.db.one_statement() as conn:
+                    conn.execute(
+                        update(INBOX).where(INBOX.c.id == inbox_id).values(**values, sealed=None)
+                    )
+                return _message({**row, **values})
+            except IntegrityError:
+                pass  # (channel, msg_key): a repeat, encrypted afresh, of a message stored
+        with self.store.db.one_statement() as conn:
+            conn.execute(delete(INBOX).where(INBOX.c.id == inbox_id))
+        return None
 
     async def _claim_and_answer(self, inbox_id: int) -> tuple[IncomingMessage, GuardedReply] | None:
         """Claim the message and answer it in one go, on an answering thread's loop: its lease
@@ -282,10 +307,14 @@ class Inbox:
             return list(session.scalars(query))
 
     def _claimable(self, now: datetime) -> ColumnElement[bool]:
-        """Pending, or claimed by a worker whose lease has run out (it died or restarted)."""
-        return or_(
-            INBOX.c.status == "pending",
-            and_(INBOX.c.status == "processing", INBOX.c.processed_at < now - self.lease),
+        """Pending, or claimed by a worker whose lease has run out (it died or restarted);
+        sealed only where this process can open it (another process may)."""
+        return and_(
+            or_(
+                INBOX.c.status == "pending",
+                and_(INBOX.c.status == "processing", INBOX.c.processed_at < now - self.lease),
+            ),
+            or_(INBOX.c.sealed.is_(None), INBOX.c.channel.in_(sorted(self._openers))),
         )
 
     async def intake(self, message: IncomingMessage) -> bool:
@@ -294,17 +323,17 @@ class Inbox:
 
     @property
     def seals(self) -> bool:
-        """Whether a platform may store its callbacks sealed (serve's journal), to be opened
-        by the move: `intake_sealed`."""
-        return self.journal is not None
+        """Whether a platform may store its callbacks sealed (serve): `intake_sealed`."""
+        return self._seal or self.journal is not None
 
     def open_sealed_with(self, channel: str, opener: SealedOpener) -> None:
-        """How the move opens the sealed callbacks of `channel`."""
+        """How the move or the claim opens the sealed callbacks of `channel`."""
         self._openers[channel] = opener
 
     async def intake_sealed(self, channel: str, key: str, sealed: str) -> bool:
-        """Accept a callback still sealed (verified, not yet decrypted) into the journal; the
-        move opens it with the channel's opener. False for a duplicate of the same `key`."""
+        """Accept a callback still sealed (verified, not yet decrypted), into the journal if
+        there is one, else the inbox; the move or the claim opens it with the channel's
+        opener. False for a duplicate of the same `key`."""
         row: Row = {
             **SEALED_PLACEHOLDERS,
             "channel": channel,
@@ -372,9 +401,9 @@ class Inbox:
         return len(moved)
 
     def _open_sealed(self, row: Mapping[str, Any]) -> Row | None:
-        """A sealed journal row as its inbox row (in the move's thread); None when it holds
-        nothing to answer (an event, a message answered by the platform itself) or cannot be
-        opened (its platform logs why)."""
+        """A sealed row as its inbox row (in the move's or the claim's thread); None when it
+        holds nothing to answer (an event, a message answered by the platform itself) or
+        cannot be opened (its platform logs why)."""
         opener = self._openers.get(row["channel"])
         if opener is None:
             log.warning("a sealed %s message has no opener here: dropped", row["channel"])
@@ -511,6 +540,20 @@ def voice_to_json(voice: VoiceNote | None) -> str | None:
         return None
     return json.dumps(
         {"ref": voice.ref, "format": voice.format, "seconds": voice.seconds, "size": voice.size}
+    )
+
+
+def _message(row: Mapping[str, Any]) -> IncomingMessage:
+    """The message a claimed (or opened) inbox row holds."""
+    return IncomingMessage(
+        channel=row["channel"],
+        sender_id=row["sender_id"],
+        chat_id=row["chat_id"],
+        chat_type=row["chat_type"],
+        msg_id=row["msg_key"],
+        text=row["text"],
+        received_at=row["received_at"],
+        voice=voice_from_json(row["voice"]),
     )
 
 

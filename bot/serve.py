@@ -65,7 +65,15 @@ def build_server(
     channels: dict[str, Channel] = {a.name: a.channel for a in adapters}
     voice = voice_notes(adapters)
     dispatcher = Dispatcher(store, retriever=retriever, voice=voice)
-    inbox = Inbox(store, dispatcher, channels, answer_here=answer_here, journal=open_journal(store))
+    # Callbacks are stored sealed: in the journal on SQLite, in the inbox elsewhere.
+    inbox = Inbox(
+        store,
+        dispatcher,
+        channels,
+        answer_here=answer_here,
+        journal=open_journal(store),
+        seal=True,
+    )
     timer = None
     if with_timer:
         router = build_router(store, delivery_channels(store, channels))

@@ -9,10 +9,12 @@ other messages get one short "text only" reply after the acknowledgement; a retr
 dropped in this process, and WeCom's duplicate check drops a repeat from another process
 within 30 minutes.
 
-With serve's intake journal (SQLite), a callback is only verified (signature, timestamp) and
-stored still encrypted before its 200; the journal's move decrypts and parses it
-(`open_sealed`) and does the rest as above. A callback that is signed but does not open is
-then logged and dropped, never answered; its signature shows it came from WeCom.
+Serve stores a callback only verified (signature, timestamp), still encrypted, before its 200:
+in its intake journal on SQLite, whose move decrypts and parses it (`open_sealed`), elsewhere
+in the inbox, whose claim does (bot/inbox.py); then the rest is as above. A callback that is
+signed but does not open is then logged and dropped, never answered; its signature shows it
+came from WeCom. Its outcome (accepted, event, unsupported, refused) is counted by the
+process that opens it.
 """
 
 from __future__ import annotations
@@ -96,8 +98,8 @@ class WeComAdapter:
         return cls(crypto, wecom_api(store), lang=settings.bankbot_lang)
 
     def routes(self, inbox: Inbox) -> list[BaseRoute]:
-        """URL verification (GET) and message callbacks (POST) on one path; with serve's
-        journal the callbacks are stored sealed, and the move opens them here."""
+        """URL verification (GET) and message callbacks (POST) on one path; in serve the
+        callbacks are stored sealed, and the move or the claim opens them here."""
         if inbox.seals:
             inbox.open_sealed_with(CHANNEL, self.open_sealed)
 
@@ -182,9 +184,10 @@ class WeComAdapter:
         return "accepted" if accepted else "duplicate"
 
     async def _seal(self, inbox: Inbox, request: Request) -> str:
-        """Verify one callback and store it still encrypted (serve's journal on SQLite); the
-        move opens it (`open_sealed`). bench/bench_ack_cpu.py: the decryption and the two XML
-        parses were most of an acknowledgement's CPU, which a burst of callbacks queues on."""
+        """Verify one callback and store it still encrypted (serve); the journal's move or
+        the inbox's claim opens it (`open_sealed`). bench/bench_ack_cpu.py: the decryption
+        and the two XML parses were most of an acknowledgement's CPU, which a burst of
+        callbacks queues on."""
         params = request.query_params
         signature = params.get("msg_signature", "")
         try:
@@ -197,7 +200,7 @@ class WeComAdapter:
             return "refused"
         try:
             # Keyed by its signature: a delivery repeated byte for byte is stored once here,
-            # one encrypted afresh has the same MsgId, which the inbox drops at the move.
+            # one encrypted afresh has the same MsgId, which the inbox drops once opened.
             accepted = await inbox.intake_sealed(CHANNEL, signature, sealed)
         except Exception:
             log.exception("WeCom message could not be stored; asking WeCom to deliver it again")
@@ -205,8 +208,8 @@ class WeComAdapter:
         return "sealed" if accepted else "duplicate"
 
     def open_sealed(self, sealed: str, received_at: datetime) -> IncomingMessage | None:
-        """A sealed callback as the message to answer (in the move's thread), or None: an
-        event, a message only told 'text only', or one that does not open (logged)."""
+        """A sealed callback as the message to answer (in the move's or the claim's thread),
+        or None: an event, a message only told 'text only', or one that does not open."""
         try:
             message = _parse(self.crypto.open_sealed(sealed))
         except CallbackRefused as exc:
@@ -264,16 +267,20 @@ class WeComAdapter:
         )
 
     def _reply_soon(self, userid: str, text: str) -> None:
-        """`_reply_later` from the event loop, or from the move's thread onto serve's loop."""
+        """`_reply_later` on the loop the adapter started on (serve's, or an answer
+        process's), from the move's thread or an answering thread's loop alike: the channel's
+        connections belong to that loop."""
         try:
-            asyncio.get_running_loop()
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
-            if self._loop is None or self._loop.is_closed():
-                log.warning("'text only' reply not sent: no event loop")
-                return
-            self._loop.call_soon_threadsafe(self._reply_later, userid, text)
-            return
-        self._reply_later(userid, text)
+            running = None
+        home = self._loop or running
+        if home is None or home.is_closed():
+            log.warning("'text only' reply not sent: no event loop")
+        elif home is running:
+            self._reply_later(userid, text)
+        else:
+            home.call_soon_threadsafe(self._reply_later, userid, text)
 
     def _reply_later(self, userid: str, text: str) -> None:
         task = asyncio.create_task(self._send_quietly(userid, text))

@@ -384,6 +384,10 @@ class InboxMessage(Base):
     voice: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # A WeCom callback as it came, still encrypted (bot/wecom.py), keyed by its signature:
+    # serve acknowledges it without decrypting or parsing it, and the claim opens it. The
+    # other message columns are placeholders until then. NULL once opened, and for the rest.
+    sealed: Mapped[str | None] = mapped_column(Text)
 
 
 class BindCode(Base):

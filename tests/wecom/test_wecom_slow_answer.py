@@ -132,15 +132,16 @@ class Slow:
     db: Database
 
     def stored(self, call: Call) -> int:
-        """Inbox rows of one WeCom message; on SQLite, its intake journal row (still sealed,
-        keyed by its signature) while the move has not brought it to the inbox
-        (bot/intake_journal.py)."""
+        """Inbox rows of one WeCom message, by its MsgId once opened, else still sealed and
+        keyed by its signature: in the inbox on PostgreSQL, in the intake journal on SQLite
+        while the move has not brought it to the inbox (bot/intake_journal.py)."""
+        sealed_key = f"sealed:{call.params['msg_signature']}"
         with self.db.read() as session:
             query = select(func.count()).where(
-                InboxMessage.channel == "wecom", InboxMessage.msg_key == call.msg_id
+                InboxMessage.channel == "wecom", InboxMessage.msg_key.in_((call.msg_id, sealed_key))
             )
             rows = int(session.scalar(query) or 0)
-        return rows or journal_rows(self.db, f"sealed:{call.params['msg_signature']}")
+        return rows or journal_rows(self.db, sealed_key)
 
     def statuses(self) -> dict[str, int]:
         """Inbox rows by status."""
