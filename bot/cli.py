@@ -260,9 +260,12 @@ def serve(
     ] = False,
 ) -> None:
     """Run the web app: WeCom callbacks, Telegram webhook, /healthz, /metrics, reminders."""
-    from bot.serve import serve as run_server
+    from bot.shared_metrics import share_with_answer_processes
 
     store = store_from_env()
+    share_with_answer_processes(store.settings.home)  # before bot.serve imports the counters
+    from bot.serve import serve as run_server
+
     try:
         run_server(store, host=host, port=port, telegram_polling=telegram_polling)
     except (ValueError, RuntimeError) as exc:  # a platform's settings are incomplete or wrong

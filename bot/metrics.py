@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from bot.outbox_metrics import OutboxCollector
 from crm_store.store import Store
@@ -51,5 +52,12 @@ def watch(store: Store) -> None:
 
 
 def render() -> bytes:
-    """The current counters in Prometheus text format."""
-    return generate_latest(REGISTRY)
+    """The current counters in Prometheus text format: this process's, or with
+    PROMETHEUS_MULTIPROC_DIR set before start-up (`bankbot serve`), those of serve and its
+    answer processes added up (bot/shared_metrics.py)."""
+    if not getattr(values.ValueClass, "_multiprocess", False):
+        return generate_latest(REGISTRY)
+    shared = CollectorRegistry()
+    MultiProcessCollector(shared)
+    shared.register(OUTBOX)  # read from SQL at the scrape, as above
+    return generate_latest(shared)

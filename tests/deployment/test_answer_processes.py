@@ -1,5 +1,6 @@
 """`bankbot serve` with ANSWER_PROCESSES=1: the web process only acknowledges, an answer
-process of its own answers (and holds the note index), and serve restarts it when it dies."""
+process of its own answers (and holds the note index), serve restarts it when it dies, and
+serve's /metrics counts what its answer processes did."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from crm_store.models import ChannelIdentity, InboxMessage, Interaction
@@ -156,3 +158,19 @@ def test_answers_come_from_a_process_of_their_own(
     # is not its own, e.g. left in the shared database) is sent again after a refresh.
     replies = [str(b["text"]["content"]) for b in wecom.delivered(SENDER) if "text" in b]
     assert sum("编号A0000" in r for r in replies) == 1, replies
+    # Serve's /metrics adds up its answer processes' counters, the killed one's included:
+    # every reply was sent from an answer process, and on PostgreSQL every callback was
+    # opened (and counted as accepted) there.
+    assert counted(serve, "bankbot_replies_total", channel="wecom", result="sent") >= 8
+    assert counted(serve, "bankbot_callbacks_total", channel="wecom", outcome="accepted") >= 8
+    assert counted(serve, "bankbot_callbacks_total", channel="wecom", outcome="sealed") == 8
+
+
+def counted(serve: Process, name: str, **labels: str) -> float:
+    """One sample of serve's /metrics (0 when absent)."""
+    text = httpx.get(serve.url + "/metrics", timeout=5).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
+    return 0.0
