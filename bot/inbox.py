@@ -61,6 +61,10 @@ _OPENED = ("msg_key", "sender_id", "chat_id", "chat_type", "text", "voice")
 
 LEASE = timedelta(minutes=2)  # the default of INBOX_LEASE_SECONDS
 MAX_ATTEMPTS = 3
+# A reply the platform did not take for now (unreachable, rate-limited, a token refused) is
+# tried again after this, not at the next look: answer processes look every 0.1 s, and three
+# tries within 0.2 s left a message acknowledged and never answered after a short outage.
+RETRY_AFTER = timedelta(seconds=30)
 # Messages arriving while a batch commits are stored together in the next transaction.
 MAX_BATCH = 200
 # Answers in progress (claimed, their lease running) beyond the LLM's slots: enough to keep
@@ -289,7 +293,7 @@ class Inbox:
                 await channel.send(message.chat_id, reply)
         except Exception as exc:
             log.warning("reply to inbox message %s not sent: %s", inbox_id, type(exc).__name__)
-            # Retryable (rate limit, timeout): the periodic drain sends it again.
+            # Retryable (rate limit, timeout): answered again after RETRY_AFTER.
             status = "pending" if getattr(exc, "retryable", False) else "failed"
             await asyncio.to_thread(self._finish, inbox_id, status)
             return reply
@@ -307,12 +311,17 @@ class Inbox:
             return list(session.scalars(query))
 
     def _claimable(self, now: datetime) -> ColumnElement[bool]:
-        """Pending, or claimed by a worker whose lease has run out (it died or restarted);
-        sealed only where this process can open it (another process may)."""
+        """Pending (and if its reply was refused for now, for RETRY_AFTER since), or claimed
+        by a worker whose lease has run out (it died or restarted); sealed only where this
+        process can open it (another process may)."""
+        processed_at = INBOX.c.processed_at
         return and_(
             or_(
-                INBOX.c.status == "pending",
-                and_(INBOX.c.status == "processing", INBOX.c.processed_at < now - self.lease),
+                and_(
+                    INBOX.c.status == "pending",
+                    or_(processed_at.is_(None), processed_at < now - RETRY_AFTER),
+                ),
+                and_(INBOX.c.status == "processing", processed_at < now - self.lease),
             ),
             or_(INBOX.c.sealed.is_(None), INBOX.c.channel.in_(sorted(self._openers))),
         )
