@@ -30,6 +30,7 @@ RETENTION_LIST = "retention_list"  # handlers/retention.py
 RETENTION_WHY = "retention_why"
 RETENTION_FOLLOW = "retention_follow"
 TEAM_REPORT = "team_report"  # handlers/team_report.py
+ACCESS_LOG = "access_log"  # handlers/access_log.py: who saw a customer (compliance)
 TAG_ADD = "tag_add"  # handlers/tags.py
 TAG_REMOVE = "tag_remove"
 LIST_TAG = "list_tag"

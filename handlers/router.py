@@ -7,6 +7,7 @@ from datetime import date
 from crm_store import conversation
 from crm_store.customers import name_candidates
 from handlers import intents as i
+from handlers.access_log import access_log, show_access
 from handlers.clarify import PENDING_FOR, forget, pending, take_choice
 from handlers.context import Context
 from handlers.contracts import Event, Reply
@@ -133,6 +134,8 @@ async def route(ctx: Context, intent: i.Intent, *, vector: object | None = None)
             return await follow_up_warning(ctx, int(a["n"]))
         case i.TEAM_REPORT:
             return await team_report(ctx, a.get("team"))
+        case i.ACCESS_LOG:
+            return await access_log(ctx, a)
         case i.TAG_ADD | i.TAG_REMOVE:
             action = "add" if intent.name == i.TAG_ADD else "remove"
             return await change_tag(ctx, a["name"], a["tag"], action)
@@ -229,6 +232,8 @@ async def _continue(ctx: Context, number: int) -> Reply:
         return save_reminder(ctx, customer_id, action)
     if action["action"] == "why_at_risk":
         return explain(ctx, customer_id)
+    if action["action"] == "access_log":
+        return show_access(ctx, customer_id, action)
     if action.get("field"):
         products = [p for p in str(action.get("products", "")).split(",") if p]
         return field_answer(ctx, customer_id, str(action["field"]), products)

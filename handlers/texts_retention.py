@@ -58,6 +58,15 @@ ZH: dict[str, str] = {
     "team_audit": "合规审计",
     "team_audit_line": "拒绝{refusals}次｜未知发送者{unknown}次\n"
     "调用大模型{llm}次｜导出{exports}次",
+    "access_log_role": "客户的访问记录仅提供给合规人员。",
+    "access_log_title": "{name}{period}的访问记录（共{total}条{shown}）：",
+    "access_log_shown": "，显示最近{count}条",
+    "access_log_none": "{name}{period}没有访问记录。",
+    "access_log_line": "{n}. {when} {who} {what}{refused}｜{channel}",
+    "access_log_refused": "（已拒绝）",
+    "access_log_default_period": "近7天",
+    "access_log_unbound": "未绑定账号",
+    "access_log_who": "{name}（{staff_id}）",
 }
 
 EN: dict[str, str] = {
@@ -116,4 +125,13 @@ EN: dict[str, str] = {
     "team_audit": "Compliance audit",
     "team_audit_line": "{refusals} refusals | {unknown} unknown senders | {llm} LLM calls | "
     "{exports} exports",
+    "access_log_role": "A customer's access record is for compliance only.",
+    "access_log_title": "Access to {name} {period} ({total} in all{shown}):",
+    "access_log_shown": ", newest {count} shown",
+    "access_log_none": "No access to {name} {period}.",
+    "access_log_line": "{n}. {when} {who} {what}{refused} | {channel}",
+    "access_log_refused": " (refused)",
+    "access_log_default_period": "in the last 7 days",
+    "access_log_unbound": "unbound account",
+    "access_log_who": "{name} ({staff_id})",
 }

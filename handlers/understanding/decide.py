@@ -138,6 +138,14 @@ _TEAM_REPORT = re.compile(
     r"(?:团队|我们组|本组|组里|全组|team).{0,6}(?:周报|报告|报表|情况|表现|业绩|数据|汇总|怎么样)"
     r"|审计(?:周报|报告|汇总|摘要|情况)|拒绝访问|越权访问"
 )
+# "今天谁查看过张伟", "张伟被谁看过", "张伟的访问日志": who saw a customer (compliance's).
+# Not "访问记录" or "查看记录": to an RM those are the visits and notes of the customer.
+_ACCESS_LOG = re.compile(
+    r"谁(?:查看|看|查询|查|访问|调阅|打开|浏览)(?:过|了)"
+    r"|被谁(?:查看|看|查询|查|访问|调阅|打开|浏览)"
+    r"|(?:访问|查看|查询|调阅)日志|调阅记录"
+    r"|who (?:has )?(?:viewed|looked at|looked up|accessed|opened|saw)"
+)
 _UNDO_WORDS = re.compile(r"撤销|撤回|撤掉|撤了|删掉刚才|undo")
 _LATIN_LOOKUP = re.compile(r"(?i)^(?:look\s*up|lookup|show(?: me)?|find)\s+([a-z][a-z ]{1,40})$")
 
@@ -156,6 +164,10 @@ def _by_rules(text: str, slots: Slots) -> Reading | None:
             return Reading(i.Intent(i.RETENTION_WHY, _customer_args(slots)))
         if not named:
             return Reading(i.Intent(i.RETENTION_LIST, _owner_args(slots)))
+    # "他问谁查了他的征信" after a call is a note, not a look-up of the audit log.
+    told = lx.CONTACT_VERB.search(text)
+    if _ACCESS_LOG.search(lowered) and (slots.name or slots.unknown_name) and not told:
+        return Reading(i.Intent(i.ACCESS_LOG, _access_args(slots)))
     if not named and _TEAM_REPORT.search(lowered) and not _has_filters(rest, slots):
         return Reading(i.Intent(i.TEAM_REPORT))
     if not named and len(text) <= 12 and _UNDO_WORDS.search(lowered):
@@ -188,6 +200,15 @@ def _by_rules(text: str, slots: Slots) -> Reading | None:
     if named:
         return _about_customer(rest, slots)
     return _unnamed_lookup(text)
+
+
+def _access_args(slots: Slots) -> dict[str, str]:
+    """Whose access record, and for which days when typed ("今天", "本周")."""
+    who = _customer_args(slots) or {"name": slots.unknown_name or ""}
+    day = slots.period
+    if day is None:
+        return who
+    return {**who, "since": day.start.isoformat(), "until": day.end.isoformat(), "words": day.words}
 
 
 def _tells_contact(rest: str, slots: Slots, asks: bool) -> bool:
