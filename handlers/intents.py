@@ -129,7 +129,24 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
         re.compile(r"(?i)^(?:/team|团队周报|周报)(?:\s+(?P<team>[A-Za-z0-9_-]{1,32}))?$"),
     ),
     (TAG_ADD, re.compile(rf"^给{_NAME}(?:打|加|添加)个?标签\s*[:：]?\s*(?P<tag>\S{{1,20}})$")),
+    # "给张伟加个关注基金的标签", "给张伟打上高净值标签"
+    (
+        TAG_ADD,
+        re.compile(rf"^给{_NAME}(?:打|加|添加)(?:上|个)?\s*(?P<tag>[^\s的]{{1,20}})的?标签$"),
+    ),
+    # "把张伟的标签加上关注基金", "张伟标签加上高净值"
+    (
+        TAG_ADD,
+        re.compile(rf"^把?{_NAME}的?标签(?:加上|添加|加|增加)\s*[:：]?\s*(?P<tag>\S{{1,20}})$"),
+    ),
     (TAG_REMOVE, re.compile(rf"^(?:去掉|删除|移除){_NAME}的标签\s*[:：]?\s*(?P<tag>\S{{1,20}})$")),
+    # "把张伟的标签高净值去掉", "张伟的高净值标签删掉"
+    (
+        TAG_REMOVE,
+        re.compile(
+            rf"^把?{_NAME}的(?:标签\s*)?(?P<tag>[^\s的]{{1,20}}?)(?:标签)?(?:去掉|删掉|删除|移除)$"
+        ),
+    ),
     (
         LIST_TAG,
         # Not "半个月没跟进的客户有哪些": a time without notes, not a tag (the understanding).

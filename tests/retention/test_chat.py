@@ -89,6 +89,23 @@ def test_tags_from_chat_are_audited_and_listed(bot: Assistant, store: Store) -> 
     assert bot.say("rm1", "高净值客户有哪些").event("list_shown")["customer_ids"] == []
 
 
+@pytest.mark.parametrize(
+    ("added", "removed"),
+    [
+        ("给张伟加个高净值的标签", "把张伟的标签高净值去掉"),
+        ("给张伟打上高净值标签", "张伟的高净值标签删掉"),
+        ("把张伟的标签加上高净值", "去掉张伟的标签 高净值"),
+    ],
+)
+def test_tags_in_everyday_words(bot: Assistant, added: str, removed: str) -> None:
+    assert bot.say("rm1", added).event("tag_added") == {
+        "customer_id": "c1", "tag": "高净值", "changed": True,
+    }  # fmt: skip
+    assert bot.say("rm1", removed).event("tag_removed") == {
+        "customer_id": "c1", "tag": "高净值", "changed": True,
+    }  # fmt: skip
+
+
 def test_only_an_rm_tags_own_customers(bot: Assistant) -> None:
     assert bot.say("rm2", "给张伟打标签 高净值").types() == ["not_found"]  # c1 is rm1's
     assert bot.say("lead1", "给张伟打标签 高净值").event("refused")["reason"] == "role"
