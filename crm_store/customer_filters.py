@@ -6,11 +6,12 @@ changes what is asked, never who may be seen.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm_store.cards import FOLLOWUP_LINE_COLUMNS, FollowUpLine
@@ -67,19 +68,25 @@ def filtered_customers(
     aum_below: Decimal | None = None,
     owner: str | None = None,
     silent_since: datetime | None = None,
+    silent_past: Mapping[str, datetime] | None = None,
     offset: int = 0,
     limit: int = 20,
 ) -> Page:
     """Visible customers matching every filter given, largest AUM first, one page of them.
-    `silent_since`: only those with no note (not undone) from that moment on."""
+    `silent_since`: only those with no note (not undone) from that moment on; `silent_past`:
+    the same by segment (segment -> moment), customers of other segments left out."""
     query = _summary_query(actor, today)
     conditions = []
     if silent_since is not None:
+        conditions.append(~_noted_since(silent_since))
+    if silent_past is not None:
         conditions.append(
-            ~exists().where(
-                Interaction.customer_id == Customer.id,
-                Interaction.occurred_at >= silent_since,
-                Interaction.undone_at.is_(None),
+            or_(
+                false(),
+                *(
+                    and_(Customer.segment == segment, ~_noted_since(since))
+                    for segment, since in silent_past.items()
+                ),
             )
         )
     if owner is not None:  # "" matches nobody: a name that owns nothing in the scope
@@ -176,3 +183,12 @@ def of_segment(session: Session, customer_ids: list[str], segment: str) -> set[s
         one_of(session, Customer.id, set(customer_ids)), Customer.segment == segment
     )
     return set(session.scalars(query))
+
+
+def _noted_since(moment: datetime) -> ColumnElement[bool]:
+    """The customer has a note (not undone) from `moment` on."""
+    return exists().where(
+        Interaction.customer_id == Customer.id,
+        Interaction.occurred_at >= moment,
+        Interaction.undone_at.is_(None),
+    )

@@ -204,13 +204,14 @@ def _customers(ctx: Context, args: dict[str, str], offset: int) -> Reply:
         aum_below=below,
         owner=args.get("owner"),
         silent_since=_silent_since(ctx, args),
+        silent_past=_cadence(ctx) if args.get("past_cadence") else None,
         offset=offset,
         limit=PAGE,
     )
     filters: dict[str, Any] = {"kind": "customers"}
     if "owner" in args:  # "" too: a name that owns no customer in the asker's scope
         filters |= {"owner": args["owner"], "owner_name": args["owner_name"]}
-    for key in ("segment", "tag", "aum_at_least", "aum_below", "silent_days"):
+    for key in ("segment", "tag", "aum_at_least", "aum_below", "silent_days", "past_cadence"):
         if args.get(key):
             filters[key] = args[key]
     filters["count_only"] = bool(args.get("count_only"))
@@ -250,6 +251,14 @@ def _silent_since(ctx: Context, args: dict[str, str]) -> datetime | None:
     return datetime.combine(day, time.min, tzinfo=ctx.tz)
 
 
+def _cadence(ctx: Context) -> dict[str, datetime]:
+    """ "很久没联系的": per segment, the start of the business day its contact cadence ago."""
+    return {
+        segment: datetime.combine(ctx.today - timedelta(days=days), time.min, tzinfo=ctx.tz)
+        for segment, days in ctx.config.retention_cadence_days.items()
+    }
+
+
 def _filter_words(ctx: Context, filters: dict[str, Any]) -> str:
     """The filter in words: "VIP、资产500.00万以上的"."""
     parts = []
@@ -263,6 +272,17 @@ def _filter_words(ctx: Context, filters: dict[str, Any]) -> str:
             parts.append(t(f"filter_{key}", ctx.lang, amount=amount))
     if filters.get("silent_days"):
         parts.append(t("filter_silent", ctx.lang, days=filters["silent_days"]))
+    if filters.get("past_cadence"):
+        cadence = t("filter_join", ctx.lang).join(
+            t(
+                "filter_cadence_segment",
+                ctx.lang,
+                segment=segment_text(segment, ctx.lang),
+                days=days,
+            )
+            for segment, days in ctx.config.retention_cadence_days.items()
+        )
+        parts.append(t("filter_past_cadence", ctx.lang, cadence=cadence))
     if filters.get("from") and filters.get("to"):
         parts.append(f"{filters['from']}~{filters['to']}")
     words = t("filter_join", ctx.lang).join(parts) if parts else ""

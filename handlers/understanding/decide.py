@@ -322,7 +322,8 @@ def _list_intent(text: str, rest: str, slots: Slots) -> i.Intent | None:
     if slots.owner and not one:
         filters.update(_owner_args(slots))
     if slots.silence and not one:
-        filters["silent_days"] = str(slots.silence.days)
+        key = "past_cadence" if slots.silence.past_cadence else "silent_days"
+        filters[key] = str(slots.silence.days or 1)
     counting = bool(lx.COUNT_CUE.search(lowered))
     if (
         filters

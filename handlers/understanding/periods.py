@@ -105,10 +105,15 @@ def _within(text: str, today: date) -> Period | None:
 
 @dataclass(frozen=True)
 class Silence:
-    """How long without a note ("一个月没联系": since a month ago)."""
+    """How long without a note ("一个月没联系": since a month ago); `days` 0 for "很久没联系",
+    which is past each segment's contact cadence (RETENTION_CADENCE)."""
 
     days: int
     words: str
+
+    @property
+    def past_cadence(self) -> bool:
+        return self.days == 0
 
 
 _SILENT = re.compile(
@@ -121,6 +126,13 @@ _SILENT_EN = re.compile(
     r"(?P<n>a|an|one|\d+)\s+(?P<unit>day|week|month|year)s?"
 )
 _SILENT_UNIT_DAYS = _UNIT_DAYS | {"个月": 30, "月": 30, "年": 365, "month": 30, "year": 365}
+# "很久没联系的客户", "好久没跟进了", "没联系很久的", "not contacted for a long time".
+_SILENT_LONG = re.compile(
+    rf"(?:很久|好久|许久|太久|长时间|很长时间|一直)(?:都|了|也)?{NO_CONTACT}"
+    rf"|{NO_CONTACT}(?:\S{{0,2}})?(?:很久|好久|太久|很长时间)"
+    r"|(?i:(?:not|n't|no)\s+(?:been\s+)?(?:contact(?:ed)?|call(?:ed)?|spoken to|talked to)"
+    r"\s+(?:\w+\s+)?(?:in|for)\s+(?:a\s+)?(?:long|ages|a while))"
+)
 
 
 def find_silence(text: str) -> Silence | None:
@@ -128,7 +140,8 @@ def find_silence(text: str) -> Silence | None:
     the days without a note."""
     m = _SILENT.search(text) or _SILENT_EN.search(text)
     if m is None:
-        return None
+        long = _SILENT_LONG.search(text)
+        return Silence(0, long.group(0)) if long else None
     unit_days = _SILENT_UNIT_DAYS[m.group("unit").lower()]
     n = m.group("n").lower()
     count = {"半": 0.5, "a": 1, "an": 1, "one": 1}.get(n) or _number(n)

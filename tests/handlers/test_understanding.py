@@ -129,6 +129,9 @@ LISTS = [
         "VIPs not contacted for 30 days",
         {"kind": "customers", "segment": "vip", "silent_days": "30"},
     ),
+    ("有哪些客户很久没联系了", {"kind": "customers", "past_cadence": "1"}),
+    ("好久没跟进的VIP", {"kind": "customers", "segment": "vip", "past_cadence": "1"}),
+    ("customers not contacted for a long time", {"kind": "customers", "past_cadence": "1"}),
 ]
 
 
@@ -307,6 +310,22 @@ def test_customers_without_a_note_for_a_while_leave_out_those_with_one(
     month = bot.say("rm1", "一个月没联系的客户").event("list_shown")
     assert set(month["customer_ids"]) == {"c4", "c5"}
     assert "30天内没有沟通记录的客户（共2位）" in bot.say("rm1", "一个月没联系的客户").text
+
+
+def test_customers_not_contacted_for_long_are_those_past_their_segments_cadence(
+    bot: Assistant, store: Store
+) -> None:
+    """RETENTION_CADENCE's default: VIP 30 days, regular 90, prospect 14. c1 (VIP) and c5
+    (prospect) are past theirs; c4 (regular) and c8 (VIP, by a grant) are not."""
+    add_note(store, "n1", "c1", 40)
+    add_note(store, "n4", "c4", 40)
+    add_note(store, "n5", "c5", 20)
+    add_note(store, "n8", "c8", 10)
+    said = bot.say("rm1", "很久没联系的客户")
+    assert set(said.event("list_shown")["customer_ids"]) == {"c1", "c5"}
+    assert "超过联系周期（VIP30天、普通客户90天、潜在客户14天）没有沟通记录的客户（共2位）" in (
+        said.text
+    )
 
 
 @pytest.mark.parametrize(
