@@ -69,12 +69,14 @@ def filtered_customers(
     owner: str | None = None,
     silent_since: datetime | None = None,
     silent_past: Mapping[str, datetime] | None = None,
+    noted_between: tuple[datetime, datetime] | None = None,
     offset: int = 0,
     limit: int = 20,
 ) -> Page:
     """Visible customers matching every filter given, largest AUM first, one page of them.
     `silent_since`: only those with no note (not undone) from that moment on; `silent_past`:
-    the same by segment (segment -> moment), customers of other segments left out."""
+    the same by segment (segment -> moment), customers of other segments left out;
+    `noted_between`: only those with a note (not undone) from the first moment to the second."""
     query = _summary_query(actor, today)
     conditions = []
     if silent_since is not None:
@@ -89,6 +91,9 @@ def filtered_customers(
                 ),
             )
         )
+    if noted_between is not None:
+        start, end = noted_between
+        conditions.append(_noted_since(start, before=end))
     if owner is not None:  # "" matches nobody: a name that owns nothing in the scope
         conditions.append(Customer.owner_staff_id == owner)
     if segment:
@@ -185,10 +190,12 @@ def of_segment(session: Session, customer_ids: list[str], segment: str) -> set[s
     return set(session.scalars(query))
 
 
-def _noted_since(moment: datetime) -> ColumnElement[bool]:
-    """The customer has a note (not undone) from `moment` on."""
+def _noted_since(moment: datetime, *, before: datetime | None = None) -> ColumnElement[bool]:
+    """The customer has a note (not undone) from `moment` on (and before `before`)."""
+    until = () if before is None else (Interaction.occurred_at < before,)
     return exists().where(
         Interaction.customer_id == Customer.id,
         Interaction.occurred_at >= moment,
+        *until,
         Interaction.undone_at.is_(None),
     )

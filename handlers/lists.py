@@ -205,13 +205,15 @@ def _customers(ctx: Context, args: dict[str, str], offset: int) -> Reply:
         owner=args.get("owner"),
         silent_since=_silent_since(ctx, args),
         silent_past=_cadence(ctx) if args.get("past_cadence") else None,
+        noted_between=_noted_between(ctx, args),
         offset=offset,
         limit=PAGE,
     )
     filters: dict[str, Any] = {"kind": "customers"}
     if "owner" in args:  # "" too: a name that owns no customer in the asker's scope
         filters |= {"owner": args["owner"], "owner_name": args["owner_name"]}
-    for key in ("segment", "tag", "aum_at_least", "aum_below", "silent_days", "past_cadence"):
+    keys = ("segment", "tag", "aum_at_least", "aum_below", "silent_days", "past_cadence")
+    for key in (*keys, "noted_from", "noted_to", "noted_words"):
         if args.get(key):
             filters[key] = args[key]
     filters["count_only"] = bool(args.get("count_only"))
@@ -251,6 +253,15 @@ def _silent_since(ctx: Context, args: dict[str, str]) -> datetime | None:
     return datetime.combine(day, time.min, tzinfo=ctx.tz)
 
 
+def _noted_between(ctx: Context, args: dict[str, str]) -> tuple[datetime, datetime] | None:
+    """ "上周联系了哪些客户": from the period's first business day to the end of its last."""
+    if not (args.get("noted_from") and args.get("noted_to")):
+        return None
+    first, last = date.fromisoformat(args["noted_from"]), date.fromisoformat(args["noted_to"])
+    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=ctx.tz)
+    return datetime.combine(first, time.min, tzinfo=ctx.tz), end
+
+
 def _cadence(ctx: Context) -> dict[str, datetime]:
     """ "很久没联系的": per segment, the start of the business day its contact cadence ago."""
     return {
@@ -283,6 +294,8 @@ def _filter_words(ctx: Context, filters: dict[str, Any]) -> str:
             for segment, days in ctx.config.retention_cadence_days.items()
         )
         parts.append(t("filter_past_cadence", ctx.lang, cadence=cadence))
+    if filters.get("noted_from"):
+        parts.append(t("filter_noted", ctx.lang, period=filters.get("noted_words", "")))
     if filters.get("from") and filters.get("to"):
         parts.append(f"{filters['from']}~{filters['to']}")
     words = t("filter_join", ctx.lang).join(parts) if parts else ""

@@ -293,6 +293,13 @@ def _period_args(slots: Slots) -> dict[str, str]:
     )
 
 
+# Contacted in a period, as asked about ("上周联系了哪些客户", "这个月拜访过几个客户").
+_CONTACTED = re.compile(
+    r"联系了|联系过|沟通了|沟通过|拜访了|拜访过|跟进了|跟进过|见了|见过|打过电话|打了电话|"
+    r"通过电话|contacted|called|visited|met"
+)
+
+
 def _list_intent(text: str, rest: str, slots: Slots) -> i.Intent | None:
     """Lists: birthdays or maturities in a period, an AUM bound, a segment, follow-ups due."""
     lowered = rest.lower()
@@ -324,6 +331,13 @@ def _list_intent(text: str, rest: str, slots: Slots) -> i.Intent | None:
     if slots.silence and not one:
         key = "past_cadence" if slots.silence.past_cadence else "silent_days"
         filters[key] = str(slots.silence.days or 1)
+    if slots.period and _CONTACTED.search(lowered) and not slots.silence and not named:
+        # "上周我联系了哪些客户": a note in that period.
+        filters |= {
+            "noted_from": slots.period.start.isoformat(),
+            "noted_to": slots.period.end.isoformat(),
+            "noted_words": slots.period.words,
+        }
     counting = bool(lx.COUNT_CUE.search(lowered))
     if (
         filters

@@ -312,6 +312,25 @@ def test_customers_without_a_note_for_a_while_leave_out_those_with_one(
     assert "30天内没有沟通记录的客户（共2位）" in bot.say("rm1", "一个月没联系的客户").text
 
 
+def test_customers_contacted_in_a_period_are_those_with_a_note_then(
+    bot: Assistant, store: Store
+) -> None:
+    """Saturday 28 November: last week is 16-22 November. A note undone does not count."""
+    add_note(store, "n1", "c1", 3)  # 25 November: this week
+    add_note(store, "n4", "c4", 10)  # 18 November: last week
+    add_note(store, "n5", "c5", 12)  # 16 November, undone since
+    add_note(store, "n8", "c8", 20)  # 8 November
+    with store.db.write() as s:
+        undone = s.get(Interaction, "n5")
+        assert undone is not None
+        undone.undone_at = undone.created_at
+    said = bot.say("rm1", "上周我联系了哪些客户")
+    assert said.event("list_shown")["customer_ids"] == ["c4"]
+    assert "上周有沟通记录的客户（共1位）" in said.text
+    month = bot.say("rm1", "这个月拜访过几个客户").event("list_shown")
+    assert (month["total"], month["filter"]["count_only"]) == (3, True)
+
+
 def test_customers_not_contacted_for_long_are_those_past_their_segments_cadence(
     bot: Assistant, store: Store
 ) -> None:
