@@ -7,6 +7,7 @@ what was asked; its header states the count and the filter in words.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -207,13 +208,15 @@ def _customers(ctx: Context, args: dict[str, str], offset: int) -> Reply:
         silent_past=_cadence(ctx) if args.get("past_cadence") else None,
         noted_between=_noted_between(ctx, args),
         offset=offset,
-        limit=PAGE,
+        limit=min(int(args["top"]), PAGE) if args.get("top") else PAGE,
     )
+    if args.get("top"):  # "资产最多的前五个": those alone, no next page
+        page = replace(page, total=min(page.total, len(page.rows)))
     filters: dict[str, Any] = {"kind": "customers"}
     if "owner" in args:  # "" too: a name that owns no customer in the asker's scope
         filters |= {"owner": args["owner"], "owner_name": args["owner_name"]}
     keys = ("segment", "tag", "aum_at_least", "aum_below", "silent_days", "past_cadence")
-    for key in (*keys, "noted_from", "noted_to", "noted_words"):
+    for key in (*keys, "noted_from", "noted_to", "noted_words", "top"):
         if args.get(key):
             filters[key] = args[key]
     filters["count_only"] = bool(args.get("count_only"))
@@ -294,6 +297,9 @@ def _filter_words(ctx: Context, filters: dict[str, Any]) -> str:
             for segment, days in ctx.config.retention_cadence_days.items()
         )
         parts.append(t("filter_past_cadence", ctx.lang, cadence=cadence))
+    if filters.get("top"):
+        one = str(filters["top"]) == "1"
+        parts.append(t("filter_top_one" if one else "filter_top", ctx.lang, n=filters["top"]))
     if filters.get("noted_from"):
         parts.append(t("filter_noted", ctx.lang, period=filters.get("noted_words", "")))
     if filters.get("from") and filters.get("to"):

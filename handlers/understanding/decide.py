@@ -14,6 +14,7 @@ from handlers import intents as i
 from handlers.context import Context
 from handlers.understanding import lexicon as lx
 from handlers.understanding.normalise import clean
+from handlers.understanding.periods import number
 from handlers.understanding.semantic import Ranking, rank
 from handlers.understanding.slots import Slots, find_slots
 
@@ -300,6 +301,23 @@ _CONTACTED = re.compile(
 )
 
 
+# "资产最多的前五个客户", "AUM最高的客户是谁", "top 10 customers": the largest by AUM.
+_LARGEST = re.compile(r"(?:资产|aum|存款|金额)(?:最多|最高|最大)|最大的客户|top\s*\d")
+_TOP_N = re.compile(r"(?:前|top)\s*(?P<n>\d{1,2}|[一二两三四五六七八九十]{1,3})\s*(?:个|位|名)")
+_TOP_N_EN = re.compile(r"top\s*(?P<n>\d{1,2})")
+_THE_ONE = re.compile(r"是谁|是哪位|哪一位|哪个|who")
+
+
+def _top(lowered: str) -> int | None:
+    """How many of the largest customers are asked for: the number given, else one for
+    "是谁", else five; None when the largest are not asked for."""
+    m = _TOP_N.search(lowered) or _TOP_N_EN.search(lowered)
+    if m is None and not _LARGEST.search(lowered):
+        return None
+    n = number(m.group("n")) if m else (1 if _THE_ONE.search(lowered) else 5)
+    return n if n and 0 < n <= 50 else None
+
+
 def _list_intent(text: str, rest: str, slots: Slots) -> i.Intent | None:
     """Lists: birthdays or maturities in a period, an AUM bound, a segment, follow-ups due."""
     lowered = rest.lower()
@@ -331,6 +349,9 @@ def _list_intent(text: str, rest: str, slots: Slots) -> i.Intent | None:
     if slots.silence and not one:
         key = "past_cadence" if slots.silence.past_cadence else "silent_days"
         filters[key] = str(slots.silence.days or 1)
+    top = _top(lowered)
+    if top and not named:
+        filters["top"] = str(top)
     if slots.period and _CONTACTED.search(lowered) and not slots.silence and not named:
         # "上周我联系了哪些客户": a note in that period.
         filters |= {
@@ -344,7 +365,7 @@ def _list_intent(text: str, rest: str, slots: Slots) -> i.Intent | None:
         or lx.MY_CUSTOMERS.search(lowered)
         or (not slots.customers and counting and ("客户" in lowered or "customer" in lowered))
     ):
-        if counting:
+        if counting and not top:  # "资产最多的几个客户" lists them
             filters["count_only"] = "1"
         return i.Intent(i.LIST, {"kind": "customers", **filters})
     return None

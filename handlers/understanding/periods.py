@@ -51,7 +51,7 @@ _CN = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "�
 _CN |= {"八": 8, "九": 9}
 
 
-def _number(token: str) -> int | None:
+def number(token: str) -> int | None:
     """12, 十二, 两, 三十 -> int (small counts only: days, weeks, months)."""
     if token.isdigit():
         return int(token)
@@ -92,7 +92,7 @@ def _within(text: str, today: date) -> Period | None:
     if m is None:
         return None
     count_text, unit = next((g, m.group(i + 2)) for i, g in enumerate(m.groups()) if g)
-    count = _number(count_text)
+    count = number(count_text)
     if count is None or count > 3660:
         return None
     unit = unit.rstrip("s")
@@ -144,7 +144,7 @@ def find_silence(text: str) -> Silence | None:
         return Silence(0, long.group(0)) if long else None
     unit_days = _SILENT_UNIT_DAYS[m.group("unit").lower()]
     n = m.group("n").lower()
-    count = {"半": 0.5, "a": 1, "an": 1, "one": 1}.get(n) or _number(n)
+    count = {"半": 0.5, "a": 1, "an": 1, "one": 1}.get(n) or number(n)
     if not count or count * unit_days > 3660:
         return None
     return Silence(int(count * unit_days), m.group(0))
@@ -227,7 +227,7 @@ _MONTH_OF_YEAR = re.compile(
 def _named_month(text: str, today: date) -> Period | None:
     """ "1月份到期" -> that month, this year or, once past, next year."""
     m = _MONTH_OF_YEAR.search(text)
-    month = _number(m.group(1)) if m else None
+    month = number(m.group(1)) if m else None
     if m is None or month is None or not 1 <= month <= 12:
         return None
     year = today.year + (1 if month < today.month else 0)

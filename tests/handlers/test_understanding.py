@@ -8,6 +8,7 @@ NOW is Saturday 28 November 2026, 17:00 in Shanghai.
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -310,6 +311,27 @@ def test_customers_without_a_note_for_a_while_leave_out_those_with_one(
     month = bot.say("rm1", "一个月没联系的客户").event("list_shown")
     assert set(month["customer_ids"]) == {"c4", "c5"}
     assert "30天内没有沟通记录的客户（共2位）" in bot.say("rm1", "一个月没联系的客户").text
+
+
+def test_the_largest_customers_are_the_first_by_aum_and_only_as_many_as_asked(
+    bot: Assistant, store: Store
+) -> None:
+    with store.db.write() as s:
+        for cid, aum in (
+            ("c1", "1000000"),
+            ("c4", "5000000"),
+            ("c5", "3000000"),
+            ("c8", "2000000"),
+        ):
+            customer = s.get(Customer, cid)
+            assert customer is not None
+            customer.aum = Decimal(aum)
+    two = bot.say("rm1", "我名下资产最多的前两个客户")
+    assert two.event("list_shown")["customer_ids"] == ["c4", "c5"]
+    assert "资产最多的前2位客户（共2位）" in two.text and "更多" not in two.text
+    assert bot.say("rm1", "AUM最高的客户是谁").event("list_shown")["customer_ids"] == ["c4"]
+    some = bot.say("rm1", "资产最多的几个客户").event("list_shown")  # a list, not a count
+    assert some["customer_ids"] == ["c4", "c5", "c8", "c1"] and not some["filter"]["count_only"]
 
 
 def test_customers_contacted_in_a_period_are_those_with_a_note_then(
