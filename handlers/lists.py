@@ -12,9 +12,18 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
+
 from crm_store import conversation
 from crm_store.agenda import birthdays_between, maturities_between
-from crm_store.customer_filters import filtered_customers, followups_until, of_segment
+from crm_store.customer_filters import (
+    filtered_customers,
+    followups_until,
+    of_segment,
+    visible_owners,
+    visible_tags,
+)
+from crm_store.models import Staff
 from handlers.context import Context
 from handlers.contracts import Event, Reply
 from handlers.render import product_text, segment_text
@@ -254,6 +263,18 @@ def _silent_since(ctx: Context, args: dict[str, str]) -> datetime | None:
         return None
     day = ctx.today - timedelta(days=int(args["silent_days"]))
     return datetime.combine(day, time.min, tzinfo=ctx.tz)
+
+
+def tag_or_owner(ctx: Context, word: str) -> dict[str, str]:
+    """ "王磊的客户有哪些": the staff member's customers in the asker's scope (none when they
+    own none there), unless the word is a tag; else the tag ("高净值客户有哪些")."""
+    if word in visible_tags(ctx.session, actor=ctx.actor, today=ctx.today):
+        return {"tag": word}
+    if not ctx.session.scalar(select(Staff.id).where(Staff.name == word).limit(1)):
+        return {"tag": word}
+    owners = visible_owners(ctx.session, actor=ctx.actor, today=ctx.today)
+    owner = next((staff_id for staff_id, name in owners if name == word), "")
+    return {"owner": owner, "owner_name": word}
 
 
 def _noted_between(ctx: Context, args: dict[str, str]) -> tuple[datetime, datetime] | None:

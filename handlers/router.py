@@ -13,7 +13,13 @@ from handlers.context import Context
 from handlers.contracts import Event, Reply
 from handlers.fields import field_answer
 from handlers.followup import mark_item_done, snooze_item
-from handlers.lists import list_customers, maturing_customers, next_page, vip_customers
+from handlers.lists import (
+    list_customers,
+    maturing_customers,
+    next_page,
+    tag_or_owner,
+    vip_customers,
+)
 from handlers.lookup import lookup_by_name, lookup_by_tail, lookup_customer, show_card
 from handlers.note import note_from_text, save_note, undo_last_note
 from handlers.question import answer_question
@@ -139,13 +145,12 @@ async def route(ctx: Context, intent: i.Intent, *, vector: object | None = None)
         case i.TAG_ADD | i.TAG_REMOVE:
             action = "add" if intent.name == i.TAG_ADD else "remove"
             return await change_tag(ctx, a["name"], a["tag"], action)
-        case i.LIST_TAG:  # "高净值客户有哪些": a tag, or a segment's own word
+        case i.LIST_TAG:  # "高净值客户有哪些": a tag, a segment's own word, or a staff name
             word = a["tag"].removesuffix("的")
             segments = words_in(word + "客户", SEGMENTS)
-            key = "segment" if segments else "tag"
-            return await list_customers(
-                ctx, {"kind": "customers", key: segments[0] if segments else word}
-            )
+            if segments:
+                return await list_customers(ctx, {"kind": "customers", "segment": segments[0]})
+            return await list_customers(ctx, {"kind": "customers", **tag_or_owner(ctx, word)})
     return fixed_reply(t("unsure", ctx.lang) + "\n\n" + t("help", ctx.lang), Event("help_shown"))
 
 

@@ -313,6 +313,16 @@ def test_customers_without_a_note_for_a_while_leave_out_those_with_one(
     assert "30天内没有沟通记录的客户（共2位）" in bot.say("rm1", "一个月没联系的客户").text
 
 
+def test_a_staff_name_before_customers_is_the_owner_not_a_tag(bot: Assistant) -> None:
+    mine = bot.say("lead1", "李娜的客户有哪些").event("list_shown")
+    assert set(mine["customer_ids"]) == {"c1", "c4", "c5"} and "tag" not in mine["filter"]
+    other = bot.say("lead1", "赵强的客户有哪些")  # another branch's RM: none in scope
+    assert other.event("list_shown")["customer_ids"] == []
+    assert "赵强名下的" in other.text and "标签" not in other.text
+    tagged = bot.say("rm1", "关注基金的客户有哪些").event("list_shown")
+    assert tagged["filter"]["tag"] == "关注基金"
+
+
 def test_the_largest_customers_are_the_first_by_aum_and_only_as_many_as_asked(
     bot: Assistant, store: Store
 ) -> None:
