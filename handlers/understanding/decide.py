@@ -135,9 +135,13 @@ _CHURN = re.compile(r"流失|要走|会走|为什么有风险|为啥有风险|ch
 # "团队报告", "看看团队这周的情况", "我们组表现怎么样": the week's report ("团队里谁有存款到期"
 # is a list, which the filters check lets through to the lists).
 # Compliance's report is the week's audit summary: "审计报告", "本周有哪些拒绝访问".
+# "哪个客户经理逾期最多", "团队里谁的客户最多": the report's per-RM rows answer them.
+# "上周导出了几次": compliance's summary counts the exports.
 _TEAM_REPORT = re.compile(
     r"(?:团队|我们组|本组|组里|全组|team).{0,6}(?:周报|报告|报表|情况|表现|业绩|数据|汇总|怎么样)"
     r"|审计(?:周报|报告|汇总|摘要|情况)|拒绝访问|越权访问"
+    r"|(?:客户经理|同事|团队里|组里|组内).{0,8}(?:最多|最少|最高|最低|最差|最好)"
+    r"|导出了?(?:几次|多少次|记录|情况)"
 )
 # "今天谁查看过张伟", "张伟被谁看过", "张伟的访问日志": who saw a customer (compliance's).
 # Not "访问记录" or "查看记录": to an RM those are the visits and notes of the customer.
@@ -169,7 +173,8 @@ def _by_rules(text: str, slots: Slots) -> Reading | None:
     told = lx.CONTACT_VERB.search(text)
     if _ACCESS_LOG.search(lowered) and (slots.name or slots.unknown_name) and not told:
         return Reading(i.Intent(i.ACCESS_LOG, _access_args(slots)))
-    if not named and _TEAM_REPORT.search(lowered) and not _has_filters(rest, slots):
+    reported = _TEAM_REPORT.search(lowered) and not _top(lowered)
+    if not named and reported and not _has_filters(rest, slots):
         return Reading(i.Intent(i.TEAM_REPORT))
     if not named and len(text) <= 12 and _UNDO_WORDS.search(lowered):
         return Reading(i.Intent(i.UNDO))

@@ -110,6 +110,9 @@ def test_monday_digest_carries_the_report_exactly_once(world: Store) -> None:
         # A team member named with their work: not a customer near miss for the name.
         "李娜这周跟进了几个客户",
         "周杰最近业绩怎么样",
+        # Which RM is first or last at something: the report's rows answer it.
+        "哪个客户经理逾期最多",
+        "团队里谁的客户最多",
     ],
 )
 def test_the_report_in_everyday_words(world: Store, text: str) -> None:
@@ -136,7 +139,7 @@ def test_a_note_naming_a_staff_member_is_not_a_report_question(world: Store) -> 
     assert "team_report_shown" not in said.types()
 
 
-@pytest.mark.parametrize("text", ["审计报告", "本周有哪些拒绝访问"])
+@pytest.mark.parametrize("text", ["审计报告", "本周有哪些拒绝访问", "上周导出了几次"])
 def test_compliance_asks_for_the_audit_summary_in_its_own_words(world: Store, text: str) -> None:
     said = Assistant(world, NOW).say("comp", text)
     assert said.event("audit_summary_shown")
