@@ -1,4 +1,5 @@
-"""Who saw one customer: the audit rows that disclosed them in a period, newest first.
+"""Who saw one customer, and whom one staff member saw: the audit rows that disclosed
+customers in a period, newest first.
 
 The audit log names every customer a request disclosed (`customer_ids`, comma-separated), so
 this is a read of that log alone; what compliance then sees is itself audited like any reply.
@@ -27,6 +28,17 @@ class Access:
     channel: str
     intent: str
     decision: str
+
+
+@dataclass(frozen=True)
+class StaffAccess:
+    """One request of a staff member that disclosed customers."""
+
+    at: datetime
+    channel: str
+    intent: str
+    decision: str
+    customer_ids: list[str]
 
 
 @dataclass(frozen=True)
@@ -64,3 +76,29 @@ def customer_access(
     )
     rows = [Access(*row) for row in session.execute(query)]
     return AccessLog(rows, int(total))
+
+
+def staff_access(
+    session: Session, staff_id: str, start: datetime, end: datetime, *, limit: int = LIMIT
+) -> tuple[list[StaffAccess], int]:
+    """The requests of `staff_id` from `start` (inclusive) to `end` that disclosed customers,
+    newest first (at most `limit`), and how many there were."""
+    when = func.coalesce(AuditLog.as_of, AuditLog.at)
+    where = (
+        AuditLog.actor_staff_id == staff_id,
+        AuditLog.customer_ids != "",
+        when >= start,
+        when < end,
+    )
+    total = session.scalar(select(func.count(AuditLog.id)).where(*where)) or 0
+    query = (
+        select(when, AuditLog.channel, AuditLog.intent, AuditLog.decision, AuditLog.customer_ids)
+        .where(*where)
+        .order_by(when.desc(), AuditLog.id.desc())
+        .limit(limit)
+    )
+    rows = [
+        StaffAccess(at, channel, intent, decision, ids.split(","))
+        for at, channel, intent, decision, ids in session.execute(query)
+    ]
+    return rows, int(total)

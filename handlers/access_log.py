@@ -1,4 +1,5 @@
-"""Who saw a customer, for compliance in chat: "今天谁查看过张伟", "张伟被谁看过".
+"""Who saw a customer, and whom a staff member saw, for compliance in chat: "今天谁查看过张伟",
+"张伟被谁看过", "李娜今天看了哪些客户".
 
 Only compliance may read it, as only compliance gets the audit summary; anyone else is told
 so and nothing is looked up. The customer is found as everywhere (namesakes: which one?). The
@@ -12,9 +13,11 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from crm_store.access_log import Access, customer_access
+from sqlalchemy import select
+
+from crm_store.access_log import Access, StaffAccess, customer_access, staff_access
 from crm_store.customers import find_by_name
-from crm_store.models import Customer
+from crm_store.models import Customer, Staff
 from handlers.clarify import ask_to_choose
 from handlers.context import Context
 from handlers.contracts import Event, Reply
@@ -26,14 +29,16 @@ WHAT = {
     "zh": {
         "lookup": "查看资料", "lookup_tail": "按尾号查找", "field": "查询信息", "note": "记录跟进",
         "remind": "设提醒", "question": "问沟通记录", "list": "客户列表", "list_vip": "VIP列表",
-        "list_maturing": "到期列表", "today": "待办", "choose": "选择客户",
+        "list_maturing": "到期列表", "list_tag": "客户列表", "more": "列表下一页",
+        "today": "待办", "choose": "选择客户", "retention_follow": "流失跟进",
         "retention_list": "流失预警", "retention_why": "流失原因", "team_report": "团队报告",
         "tag_add": "加标签", "tag_remove": "去标签", "reminder_digest": "每日提醒推送",
         "export": "导出", "access_log": "查访问记录", "staff_reassign": "客户移交",
     },
     "en": {
         "lookup": "profile", "field": "field look-up", "note": "note", "question": "question",
-        "list": "list", "today": "agenda", "reminder_digest": "morning digest",
+        "list": "list", "list_tag": "list", "more": "next page", "today": "agenda",
+        "reminder_digest": "morning digest",
         "export": "export", "access_log": "access look-up",
     },
 }  # fmt: skip
@@ -44,6 +49,8 @@ async def access_log(ctx: Context, args: dict[str, str]) -> Reply:
     """Compliance's look-up of who saw the customer named; refused for any other role."""
     if ctx.actor.role != "compliance":
         return Reply(t("access_log_role", ctx.lang), (Event("refused", {"reason": "role"}),))
+    if args.get("staff_name"):
+        return _staff_log(ctx, args)
     matches = find_by_name(ctx.session, actor=ctx.actor, today=ctx.today, name=args["name"])
     matches = [m for m in matches if m.id == args.get("customer_id")] or matches
     if not matches:
@@ -83,15 +90,61 @@ def _days(ctx: Context, period: dict[str, Any]) -> tuple[date, date]:
 
 
 def _line(ctx: Context, n: int, access: Access) -> str:
+    """One request that disclosed the customer: when, who, what for, on which channel."""
+    who = access.staff_id or t("access_log_unbound", ctx.lang)
+    if access.staff_name:
+        who = t("access_log_who", ctx.lang, name=access.staff_name, staff_id=access.staff_id)
+    return t("access_log_line", ctx.lang, n=n, who=who, **_request(ctx, access))
+
+
+def _request(ctx: Context, access: Access) -> dict[str, str]:
+    """A request's time, purpose, refusal and channel, in the reader's words."""
     when = access.at.astimezone(ctx.tz)
     stamp = (
         f"{when:%m-%d %H:%M}" if ctx.lang != "zh" else f"{when.month}月{when.day}日 {when:%H:%M}"
     )
-    who = access.staff_id or t("access_log_unbound", ctx.lang)
-    if access.staff_name:
-        who = t("access_log_who", ctx.lang, name=access.staff_name, staff_id=access.staff_id)
-    what = WHAT.get(ctx.lang, {}).get(access.intent, access.intent)
-    refused = t("access_log_refused", ctx.lang) if access.decision == "refused" else ""
-    channel = CHANNELS.get(ctx.lang, {}).get(access.channel, access.channel)
-    return t("access_log_line", ctx.lang, n=n, when=stamp, who=who, what=what, refused=refused,
-             channel=channel)  # fmt: skip
+    return {
+        "when": stamp,
+        "what": WHAT.get(ctx.lang, {}).get(access.intent, access.intent),
+        "refused": t("access_log_refused", ctx.lang) if access.decision == "refused" else "",
+        "channel": CHANNELS.get(ctx.lang, {}).get(access.channel, access.channel),
+    }
+
+
+SHOWN_NAMES = 5  # customer names on one line of a staff member's log; the rest counted
+
+
+def _staff_log(ctx: Context, args: dict[str, str]) -> Reply:
+    """The requests of the staff member named that disclosed customers, in the period."""
+    name = args["staff_name"]
+    staff_id = ctx.session.scalar(
+        select(Staff.id).where(Staff.name == name).order_by(Staff.active.desc(), Staff.id)
+    )
+    if staff_id is None:
+        return Reply(t("access_log_no_staff", ctx.lang, name=name), (Event("not_found"),))
+    since, until = _days(ctx, args)
+    start = datetime.combine(since, time.min, tzinfo=ctx.tz)
+    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=ctx.tz)
+    rows, total = staff_access(ctx.session, staff_id, start, end)
+    ids = list(dict.fromkeys(cid for row in rows for cid in row.customer_ids))
+    query = select(Customer.id, Customer.name).where(Customer.id.in_(ids))
+    names = {str(cid): str(cname) for cid, cname in ctx.session.execute(query)}
+    who = t("access_log_who", ctx.lang, name=name, staff_id=staff_id)
+    words = str(args.get("words") or t("access_log_default_period", ctx.lang))
+    event = Event("staff_access_shown", {"staff_id": staff_id, "rows": total, "customer_ids": ids})
+    if not rows:
+        return Reply(t("access_log_staff_none", ctx.lang, who=who, period=words), (event,))
+    shown = t("access_log_shown", ctx.lang, count=len(rows)) if total > len(rows) else ""
+    lines = [t("access_log_staff_title", ctx.lang, who=who, period=words, total=total, shown=shown)]
+    lines += [_staff_line(ctx, n, row, names) for n, row in enumerate(rows, 1)]
+    return Reply("\n".join(lines), (event,), allowed_names=frozenset({name}))
+
+
+def _staff_line(ctx: Context, n: int, row: StaffAccess, names: dict[str, str]) -> str:
+    """One request of the staff member: when, what for, which customers, on which channel."""
+    listed = [names.get(cid, cid) for cid in row.customer_ids]
+    customers = t("filter_join", ctx.lang).join(listed[:SHOWN_NAMES])
+    if len(listed) > SHOWN_NAMES:
+        customers += t("access_log_more_names", ctx.lang, count=len(listed))
+    access = Access(row.at, None, None, row.channel, row.intent, row.decision)
+    return t("access_log_staff_line", ctx.lang, n=n, customers=customers, **_request(ctx, access))

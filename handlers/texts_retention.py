@@ -67,6 +67,11 @@ ZH: dict[str, str] = {
     "access_log_default_period": "近7天",
     "access_log_unbound": "未绑定账号",
     "access_log_who": "{name}（{staff_id}）",
+    "access_log_no_staff": "没有名为{name}的员工。",
+    "access_log_staff_title": "{who}{period}查看客户的记录（共{total}条{shown}）：",
+    "access_log_staff_none": "{who}{period}没有查看客户的记录。",
+    "access_log_staff_line": "{n}. {when} {what}{refused}：{customers}｜{channel}",
+    "access_log_more_names": "等{count}位",
 }
 
 EN: dict[str, str] = {
@@ -134,4 +139,9 @@ EN: dict[str, str] = {
     "access_log_default_period": "in the last 7 days",
     "access_log_unbound": "unbound account",
     "access_log_who": "{name} ({staff_id})",
+    "access_log_no_staff": "No staff member named {name}.",
+    "access_log_staff_title": "Customers {who} saw {period} ({total} requests{shown}):",
+    "access_log_staff_none": "{who} saw no customer {period}.",
+    "access_log_staff_line": "{n}. {when} {what}{refused}: {customers} | {channel}",
+    "access_log_more_names": " and others, {count} in all",
 }

@@ -151,6 +151,11 @@ _ACCESS_LOG = re.compile(
     r"|(?:访问|查看|查询|调阅)日志|调阅记录"
     r"|who (?:has )?(?:viewed|looked at|looked up|accessed|opened|saw)"
 )
+# "李娜今天看了哪些客户": whom a staff member saw (compliance's); the name comes first.
+_STAFF_LOOKED = re.compile(
+    r"^(?P<who>[\u4e00-\u9fff·]{2,4}?)(?:今天|昨天|前天|本周|这周|上周|本月|这个月|上个月|最近)?"
+    r"都?(?:看了|查了|查看了|查看过|访问了|看过|查过|查询了|调阅了)(?:哪些|几个|多少|什么|谁)"
+)
 _UNDO_WORDS = re.compile(r"撤销|撤回|撤掉|撤了|删掉刚才|undo")
 _LATIN_LOOKUP = re.compile(r"(?i)^(?:look\s*up|lookup|show(?: me)?|find)\s+([a-z][a-z ]{1,40})$")
 
@@ -173,6 +178,10 @@ def _by_rules(text: str, slots: Slots) -> Reading | None:
     told = lx.CONTACT_VERB.search(text)
     if _ACCESS_LOG.search(lowered) and (slots.name or slots.unknown_name) and not told:
         return Reading(i.Intent(i.ACCESS_LOG, _access_args(slots)))
+    looked = _STAFF_LOOKED.search(text)
+    if looked and not named and not told:
+        staff = {"staff_name": looked.group("who")}
+        return Reading(i.Intent(i.ACCESS_LOG, {**staff, **_period_words(slots)}))
     reported = _TEAM_REPORT.search(lowered) and not _top(lowered)
     if not named and reported and not _has_filters(rest, slots):
         return Reading(i.Intent(i.TEAM_REPORT))
@@ -211,10 +220,15 @@ def _by_rules(text: str, slots: Slots) -> Reading | None:
 def _access_args(slots: Slots) -> dict[str, str]:
     """Whose access record, and for which days when typed ("今天", "本周")."""
     who = _customer_args(slots) or {"name": slots.unknown_name or ""}
+    return {**who, **_period_words(slots)}
+
+
+def _period_words(slots: Slots) -> dict[str, str]:
+    """The days typed, for an access record ({} for the default)."""
     day = slots.period
     if day is None:
-        return who
-    return {**who, "since": day.start.isoformat(), "until": day.end.isoformat(), "words": day.words}
+        return {}
+    return {"since": day.start.isoformat(), "until": day.end.isoformat(), "words": day.words}
 
 
 def _tells_contact(rest: str, slots: Slots, asks: bool) -> bool:

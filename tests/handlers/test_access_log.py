@@ -75,6 +75,23 @@ def test_the_period_typed_is_the_period_read(world: Store) -> None:
     assert nobody.text == "刘洋近7天没有访问记录。"
 
 
+def test_compliance_sees_which_customers_a_staff_member_saw(world: Store) -> None:
+    said = Assistant(world, NOW).say("comp", "李娜今天看了哪些客户")
+    assert said.event("staff_access_shown") == {
+        "staff_id": "rm1", "rows": 1, "customer_ids": ["c1"],
+    }  # fmt: skip
+    assert said.text.splitlines() == [
+        "李娜（rm1）今天查看客户的记录（共1条）：",
+        "1. 12月8日 13:00 查看资料：张伟｜控制台",
+    ]
+    week = Assistant(world, NOW).say("comp", "周杰最近查了哪些客户")
+    assert week.event("staff_access_shown")["customer_ids"] == ["c8"]
+    nobody = Assistant(world, NOW).say("comp", "欧阳锋今天看了哪些客户")
+    assert nobody.text == "没有名为欧阳锋的员工。"
+    refused = Assistant(world, NOW).say("lead1", "李娜今天看了哪些客户")
+    assert refused.event("refused") == {"reason": "role"}
+
+
 @pytest.mark.parametrize("staff_id", ["rm1", "lead1", "head1"])
 def test_every_other_role_is_refused_and_nothing_is_disclosed(world: Store, staff_id: str) -> None:
     said = Assistant(world, NOW).say(staff_id, "谁看过张伟")
