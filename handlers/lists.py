@@ -282,6 +282,8 @@ def _noted_between(ctx: Context, args: dict[str, str]) -> tuple[datetime, dateti
     if not (args.get("noted_from") and args.get("noted_to")):
         return None
     first, last = date.fromisoformat(args["noted_from"]), date.fromisoformat(args["noted_to"])
+    if first == ctx.today < last:  # "近三天", read ahead for maturities: here the days past
+        first, last = ctx.today - (last - first), ctx.today
     end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=ctx.tz)
     return datetime.combine(first, time.min, tzinfo=ctx.tz), end
 

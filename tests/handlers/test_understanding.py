@@ -361,6 +361,8 @@ def test_customers_contacted_in_a_period_are_those_with_a_note_then(
     assert "上周有沟通记录的客户（共1位）" in said.text
     month = bot.say("rm1", "这个月拜访过几个客户").event("list_shown")
     assert (month["total"], month["filter"]["count_only"]) == (3, True)
+    # "近一周", read ahead for maturities, is the week past here: 21-28 November.
+    assert set(bot.say("rm1", "近一周联系了哪些客户").event("list_shown")["customer_ids"]) == {"c1"}
 
 
 def test_customers_not_contacted_for_long_are_those_past_their_segments_cadence(
