@@ -31,6 +31,7 @@ RETENTION_WHY = "retention_why"
 RETENTION_FOLLOW = "retention_follow"
 TEAM_REPORT = "team_report"  # handlers/team_report.py
 ACCESS_LOG = "access_log"  # handlers/access_log.py: who saw a customer (compliance)
+NOTE_COUNT = "note_count"  # handlers/note_count.py: "这个月我记了几条跟进"
 TAG_ADD = "tag_add"  # handlers/tags.py
 TAG_REMOVE = "tag_remove"
 LIST_TAG = "list_tag"

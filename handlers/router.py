@@ -22,6 +22,7 @@ from handlers.lists import (
 )
 from handlers.lookup import lookup_by_name, lookup_by_tail, lookup_customer, show_card
 from handlers.note import note_from_text, save_note, undo_last_note
+from handlers.note_count import count_notes
 from handlers.question import answer_question
 from handlers.remind import remind_request, save_reminder
 from handlers.retention import explain, follow_up_warning, list_at_risk, why_at_risk
@@ -142,6 +143,8 @@ async def route(ctx: Context, intent: i.Intent, *, vector: object | None = None)
             return await team_report(ctx, a.get("team"))
         case i.ACCESS_LOG:
             return await access_log(ctx, a)
+        case i.NOTE_COUNT:
+            return await count_notes(ctx, a)
         case i.TAG_ADD | i.TAG_REMOVE:
             action = "add" if intent.name == i.TAG_ADD else "remove"
             return await change_tag(ctx, a["name"], a["tag"], action)

@@ -156,6 +156,8 @@ _STAFF_LOOKED = re.compile(
     r"^(?P<who>[\u4e00-\u9fff·]{2,4}?)(?:今天|昨天|前天|本周|这周|上周|本月|这个月|上个月|最近)?"
     r"都?(?:看了|查了|查看了|查看过|访问了|看过|查过|查询了|调阅了)(?:哪些|几个|多少|什么|谁)"
 )
+# "这个月我记了几条跟进", "今天写了多少条记录": the asker's own notes, counted.
+_NOTE_COUNT = re.compile(r"(?:记|写|录)了?(?:几条|多少条|多少)(?:跟进|记录|笔记|沟通记录)?")
 _UNDO_WORDS = re.compile(r"撤销|撤回|撤掉|撤了|删掉刚才|undo")
 _LATIN_LOOKUP = re.compile(r"(?i)^(?:look\s*up|lookup|show(?: me)?|find)\s+([a-z][a-z ]{1,40})$")
 
@@ -178,6 +180,8 @@ def _by_rules(text: str, slots: Slots) -> Reading | None:
     told = lx.CONTACT_VERB.search(text)
     if _ACCESS_LOG.search(lowered) and (slots.name or slots.unknown_name) and not told:
         return Reading(i.Intent(i.ACCESS_LOG, _access_args(slots)))
+    if not named and _NOTE_COUNT.search(lowered) and not slots.staff:
+        return Reading(i.Intent(i.NOTE_COUNT, _period_words(slots)))
     looked = _STAFF_LOOKED.search(text)
     if looked and not named and not told:
         staff = {"staff_name": looked.group("who")}

@@ -323,6 +323,21 @@ def test_a_staff_name_before_customers_is_the_owner_not_a_tag(bot: Assistant) ->
     assert tagged["filter"]["tag"] == "关注基金"
 
 
+def test_an_rm_counts_the_notes_they_recorded_in_a_period(bot: Assistant, store: Store) -> None:
+    """Saturday 28 November. c8's note is its owner rm2's, not rm1's."""
+    add_note(store, "n1", "c1", 3)
+    add_note(store, "n2", "c1", 1)
+    add_note(store, "n4", "c4", 10)
+    add_note(store, "n8", "c8", 2)
+    month = bot.say("rm1", "这个月我记了几条跟进")
+    assert month.event("notes_counted") == {"notes": 3, "customers": 2}
+    assert month.text == "这个月您记录了3条跟进，涉及2位客户。"
+    week = bot.say("rm1", "本周写了多少条记录")
+    assert week.event("notes_counted") == {"notes": 2, "customers": 1}
+    bare = bot.say("rm1", "我记了几条")  # no period: this month
+    assert bare.text == "本月您记录了3条跟进，涉及2位客户。"
+
+
 def test_the_largest_customers_are_the_first_by_aum_and_only_as_many_as_asked(
     bot: Assistant, store: Store
 ) -> None:
