@@ -48,7 +48,7 @@ CHANNELS = {"zh": {"wecom": "企业微信", "telegram": "Telegram", "console": "
 async def access_log(ctx: Context, args: dict[str, str]) -> Reply:
     """Compliance's look-up of who saw the customer named; refused for any other role."""
     if ctx.actor.role != "compliance":
-        return Reply(t("access_log_role", ctx.lang), (Event("refused", {"reason": "role"}),))
+        return _refused(ctx)
     if args.get("staff_name"):
         return _staff_log(ctx, args)
     matches = find_by_name(ctx.session, actor=ctx.actor, today=ctx.today, name=args["name"])
@@ -62,7 +62,10 @@ async def access_log(ctx: Context, args: dict[str, str]) -> Reply:
 
 
 def show_access(ctx: Context, customer_id: str, period: dict[str, Any]) -> Reply:
-    """The access log of one customer for the period (`since`, `until`, `words`)."""
+    """The access log of one customer for the period (`since`, `until`, `words`); checked
+    again here, as a choice answered later reaches it directly (the role may have changed)."""
+    if ctx.actor.role != "compliance":
+        return _refused(ctx)
     customer = ctx.session.get(Customer, customer_id)
     if customer is None:
         return Reply(t("not_found", ctx.lang), (Event("not_found"),))
@@ -80,6 +83,10 @@ def show_access(ctx: Context, customer_id: str, period: dict[str, Any]) -> Reply
     lines += [_line(ctx, n, a) for n, a in enumerate(log.accesses, 1)]
     staff = frozenset(a.staff_name for a in log.accesses if a.staff_name)
     return Reply("\n".join(lines), (event,), allowed_names=staff)
+
+
+def _refused(ctx: Context) -> Reply:
+    return Reply(t("access_log_role", ctx.lang), (Event("refused", {"reason": "role"}),))
 
 
 def _days(ctx: Context, period: dict[str, Any]) -> tuple[date, date]:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from crm_store.access_log import customer_access
 from crm_store.audit import write_audit
-from crm_store.models import AuditLog
+from crm_store.models import AuditLog, Staff
 from crm_store.store import Store
 from tests.assistant import Assistant
 from tests.world import build_world
@@ -65,6 +65,18 @@ def test_namesakes_are_asked_apart_and_each_has_only_its_own_record(world: Store
     assert "张伟今天的访问记录（共2条）" in chosen.text
     assert "何敏（comp） 查访问记录" in chosen.text and "陈静（rm3） 查看资料" in chosen.text
     assert "李娜" not in chosen.text
+
+
+def test_a_choice_answered_after_the_role_changed_is_refused(world: Store) -> None:
+    bot = Assistant(world, NOW)
+    bot.say("comp", "今天谁查看过张伟")
+    with world.db.write() as session:
+        staff = session.get(Staff, "comp")
+        assert staff is not None
+        staff.role, staff.team_id = "team_lead", "T1"  # who may still see c1
+    said = bot.say("comp", "1")
+    assert said.event("refused") == {"reason": "role"} and "李娜" not in said.text
+    assert "access_log_shown" not in said.types()
 
 
 def test_the_period_typed_is_the_period_read(world: Store) -> None:
