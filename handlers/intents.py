@@ -48,6 +48,8 @@ _CN_DIGITS = {
     "八": 8,
     "九": 9,
 }
+# "帮我把第3条推迟到下周一", "请把2完成": a polite start before an item's number.
+_PLEASE = r"(?:帮我|帮忙|请|麻烦你?|麻烦帮我)?"
 _NAME = r"(?P<name>[\u4e00-\u9fff·]{2,5}?|[A-Za-z][A-Za-z ]{1,30})"
 
 
@@ -95,7 +97,7 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     (
         DONE,
         re.compile(
-            r"^(?:把)?第?\s*(?P<n>\d{1,3})\s*[个项条]?(?:已经?)?(?:完成|搞定|做完|办完)了?$"
+            rf"^{_PLEASE}(?:把)?第?\s*(?P<n>\d{{1,3}})\s*[个项条]?(?:已经?)?(?:完成|搞定|做完|办完)了?$"
         ),
     ),
     (
@@ -108,7 +110,7 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     (
         SNOOZE,
         re.compile(
-            r"^(?:把)?第?\s*(?P<n>\d{1,3})\s*[个项条号]?(?:推迟|延后|延期|推|改)\s*(?:到|至)?\s*"
+            rf"^{_PLEASE}(?:把)?第?\s*(?P<n>\d{{1,3}})\s*[个项条号]?(?:推迟|延后|延期|推|改)\s*(?:到|至)?\s*"
             r"(?P<when>.*)$"
         ),
     ),
@@ -150,9 +152,11 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         LIST_TAG,
-        # Not "半个月没跟进的客户有哪些": a time without notes, not a tag (the understanding).
+        # Not "半个月没跟进的客户有哪些" (a time without notes) nor "资产最多的客户有哪些" (the
+        # largest): the understanding reads those.
         re.compile(
-            rf"^(?!.*{NO_CONTACT})(?P<tag>[\u4e00-\u9fffA-Za-z0-9]{{1,10}}?)客户有哪些[?？]?$"
+            rf"^(?!.*{NO_CONTACT})(?!.*(?:最多|最高|最大))"
+            r"(?P<tag>[\u4e00-\u9fffA-Za-z0-9]{1,10}?)客户有哪些[?？]?$"
         ),
     ),
     (

@@ -328,7 +328,8 @@ _CONTACTED = re.compile(
 _LARGEST = re.compile(r"(?:资产|aum|存款|金额)(?:最多|最高|最大)|最大的客户|top\s*\d")
 _TOP_N = re.compile(r"(?:前|top)\s*(?P<n>\d{1,2}|[一二两三四五六七八九十]{1,3})\s*(?:个|位|名)")
 _TOP_N_EN = re.compile(r"top\s*(?P<n>\d{1,2})")
-_THE_ONE = re.compile(r"是谁|是哪位|哪一位|哪个|who")
+_THE_ONE = re.compile(r"谁|哪位|哪一位|哪个|who")
+_SOME = re.compile(r"几|哪些|们|which customers")
 
 
 def _top(lowered: str) -> int | None:
@@ -337,7 +338,8 @@ def _top(lowered: str) -> int | None:
     m = _TOP_N.search(lowered) or _TOP_N_EN.search(lowered)
     if m is None and not _LARGEST.search(lowered):
         return None
-    n = number(m.group("n")) if m else (1 if _THE_ONE.search(lowered) else 5)
+    one = _THE_ONE.search(lowered) and not _SOME.search(lowered)
+    n = number(m.group("n")) if m else (1 if one else 5)
     return n if n and 0 < n <= 50 else None
 
 

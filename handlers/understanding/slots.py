@@ -230,6 +230,8 @@ def find_slots(ctx: Context, text: str, now: datetime) -> Slots:
     if tail and len(customers) > 1:  # "王芳 尾号3366": the tail tells namesakes apart
         customers = [c for c in customers if (c.phone_masked or "").endswith(tail.group(1))]
     owner = _owner_in(ctx, rest) if not customers and lx.OWNER_CUE.search(rest) else None
+    if owner is None and not customers:
+        owner = _owner_before_de(ctx, rest)
     staff = None
     if not customers and not owner and lx.STAFF_WORK_CUE.search(rest):
         staff = _staff_in_report(ctx, rest)
@@ -284,6 +286,19 @@ def _owner_in(ctx: Context, text: str) -> tuple[str, str] | None:
     cue = lx.OWNER_CUE.search(text)
     word = name_like(text[: cue.start()]) if cue and not named else None
     return ("", word) if word else None
+
+
+_CUSTOMERS_WORD = re.compile(r"客户|vip", re.IGNORECASE)
+
+
+def _owner_before_de(ctx: Context, text: str) -> tuple[str, str] | None:
+    """ "李娜的VIP客户有几个": a staff member who owns customers the asker may see, named right
+    before 的 in a question about customers; None when nobody's or several people's."""
+    if not _CUSTOMERS_WORD.search(text):
+        return None
+    owners = visible_owners(ctx.session, actor=ctx.actor, today=ctx.today)
+    named = {o for o in owners if f"{o[1]}的" in text}
+    return named.pop() if len(named) == 1 else None
 
 
 @cache

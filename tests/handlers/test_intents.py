@@ -33,6 +33,8 @@ NOTE = "刚和张伟通话，他想了解大额存单，下周二回访"
         ("完成 2", Intent("done", {"n": "2"})),
         ("推迟 2 3天", Intent("snooze", {"n": "2", "when": "3天"})),
         ("推迟2", Intent("snooze", {"n": "2", "when": ""})),
+        ("帮我把第3条推迟到下周一", Intent("snooze", {"n": "3", "when": "下周一"})),
+        ("请把2完成", Intent("done", {"n": "2"})),
         ("我的VIP客户", Intent("list_vip")),
         ("下个月到期的客户", Intent("list_maturing", {"when": "下个月"})),
         ("撤销", Intent("undo")),

@@ -313,6 +313,13 @@ def test_customers_without_a_note_for_a_while_leave_out_those_with_one(
     assert "30天内没有沟通记录的客户（共2位）" in bot.say("rm1", "一个月没联系的客户").text
 
 
+def test_a_staff_members_customers_named_with_de_are_theirs(bot: Assistant) -> None:
+    """'李娜的VIP客户有几个' from her team lead: her customers, not a near miss for 李娜."""
+    said = bot.say("lead1", "李娜的VIP客户有几个").event("list_shown")
+    assert said["filter"]["owner"] == "rm1" and said["filter"]["count_only"]
+    assert said["total"] == 1  # c1 is rm1's only VIP
+
+
 def test_a_staff_name_before_customers_is_the_owner_not_a_tag(bot: Assistant) -> None:
     mine = bot.say("lead1", "李娜的客户有哪些").event("list_shown")
     assert set(mine["customer_ids"]) == {"c1", "c4", "c5"} and "tag" not in mine["filter"]
@@ -355,6 +362,9 @@ def test_the_largest_customers_are_the_first_by_aum_and_only_as_many_as_asked(
     assert two.event("list_shown")["customer_ids"] == ["c4", "c5"]
     assert "资产最多的前2位客户（共2位）" in two.text and "更多" not in two.text
     assert bot.say("rm1", "AUM最高的客户是谁").event("list_shown")["customer_ids"] == ["c4"]
+    assert bot.say("rm1", "谁的资产最多").event("list_shown")["customer_ids"] == ["c4"]
+    which = bot.say("rm1", "资产最多的客户有哪些").event("list_shown")  # not a tag
+    assert which["customer_ids"] == ["c4", "c5", "c8", "c1"] and "tag" not in which["filter"]
     some = bot.say("rm1", "资产最多的几个客户").event("list_shown")  # a list, not a count
     assert some["customer_ids"] == ["c4", "c5", "c8", "c1"] and not some["filter"]["count_only"]
 
