@@ -48,6 +48,9 @@ _CN_DIGITS = {
     "八": 8,
     "九": 9,
 }
+# An item's number: "2", "第二项" (a Chinese numeral only after 第 or before 个/项/条).
+_ITEM = r"(?P<n>\d{1,3}|(?<=第)[一二两三四五六七八九十]|[一二两三四五六七八九十](?=\s*[个项条]))"
+_DONE_VERB = r"(?:完成|搞定|做完|办完|办好|做好|处理好|处理完|弄好)"
 # "帮我把第3条推迟到下周一", "请把2完成": a polite start before an item's number.
 _PLEASE = r"(?:帮我|帮忙|请|麻烦你?|麻烦帮我)?"
 _NAME = r"(?P<name>[\u4e00-\u9fff·]{2,5}?|[A-Za-z][A-Za-z ]{1,30})"
@@ -93,24 +96,22 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ),
     (UNDO, re.compile(r"(?i)^(/undo|undo|撤销|撤回)$")),
     (CANCEL, re.compile(r"(?i)^(/cancel|取消|算了)$")),
-    (DONE, re.compile(r"(?i)^(?:/done|done|完成|搞定|已完成)\s*第?\s*(?P<n>\d{1,3})\s*[个项条]?$")),
+    (DONE, re.compile(rf"(?i)^(?:/done|done|完成|搞定|已完成)\s*第?\s*{_ITEM}\s*[个项条]?$")),
     (
         DONE,
-        re.compile(
-            rf"^{_PLEASE}(?:把)?第?\s*(?P<n>\d{{1,3}})\s*[个项条]?(?:已经?)?(?:完成|搞定|做完|办完)了?$"
-        ),
+        re.compile(rf"^{_PLEASE}(?:把)?第?\s*{_ITEM}\s*[个项条]?(?:已经?)?{_DONE_VERB}了?$"),
     ),
     (
         SNOOZE,
         re.compile(
-            r"(?i)^(?:/snooze|snooze|推迟|延后|延期)\s*第?\s*(?P<n>\d{1,3})\s*[个项条]?\s*"
+            rf"(?i)^(?:/snooze|snooze|推迟|延后|延期)\s*第?\s*{_ITEM}\s*[个项条]?\s*"
             r"(?:到|至|改到|改成|to\s)?\s*(?P<when>.*)$"
         ),
     ),
     (
         SNOOZE,
         re.compile(
-            rf"^{_PLEASE}(?:把)?第?\s*(?P<n>\d{{1,3}})\s*[个项条号]?(?:推迟|延后|延期|推|改)\s*(?:到|至)?\s*"
+            rf"^{_PLEASE}(?:把)?第?\s*{_ITEM}\s*[个项条号]?(?:推迟|延后|延期|推|改)\s*(?:到|至)?\s*"
             r"(?P<when>.*)$"
         ),
     ),
@@ -152,10 +153,10 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         LIST_TAG,
-        # Not "半个月没跟进的客户有哪些" (a time without notes) nor "资产最多的客户有哪些" (the
-        # largest): the understanding reads those.
+        # Not "半个月没跟进的客户有哪些" (a time without notes), "资产最多的客户有哪些" (the
+        # largest) nor "我的客户有哪些" (all of them): the understanding reads those.
         re.compile(
-            rf"^(?!.*{NO_CONTACT})(?!.*(?:最多|最高|最大))"
+            rf"^(?!.*{NO_CONTACT})(?!.*(?:最多|最高|最大))(?!(?:我|我们|咱们|自己)的?客户)"
             r"(?P<tag>[\u4e00-\u9fffA-Za-z0-9]{1,10}?)客户有哪些[?？]?$"
         ),
     ),
@@ -187,6 +188,8 @@ def parse_intent(text: str, *, pending_choice: bool = False) -> Intent:
         m = pattern.match(clean)
         if m:
             args = {k: v.strip() for k, v in m.groupdict().items() if v is not None}
+            if "n" in args and not args["n"].isdigit():  # "第二项"
+                args["n"] = str(choice_number(args["n"]))
             return Intent(name, args)
     # Everything else is read in context (handlers/understanding): names, periods, fields.
     return Intent(UNKNOWN)

@@ -35,6 +35,11 @@ NOTE = "刚和张伟通话，他想了解大额存单，下周二回访"
         ("推迟2", Intent("snooze", {"n": "2", "when": ""})),
         ("帮我把第3条推迟到下周一", Intent("snooze", {"n": "3", "when": "下周一"})),
         ("请把2完成", Intent("done", {"n": "2"})),
+        ("完成第一项", Intent("done", {"n": "1"})),
+        ("第2个已经办好了", Intent("done", {"n": "2"})),
+        ("推迟第二项 3天", Intent("snooze", {"n": "2", "when": "3天"})),
+        ("推迟一天", Intent("unknown")),  # no item's number: read in context
+        ("我的客户有哪些", Intent("unknown")),  # all of them, not a tag "我"
         ("我的VIP客户", Intent("list_vip")),
         ("下个月到期的客户", Intent("list_maturing", {"when": "下个月"})),
         ("撤销", Intent("undo")),

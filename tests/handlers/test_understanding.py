@@ -328,6 +328,8 @@ def test_a_staff_name_before_customers_is_the_owner_not_a_tag(bot: Assistant) ->
     assert "赵强名下的" in other.text and "标签" not in other.text
     tagged = bot.say("rm1", "关注基金的客户有哪些").event("list_shown")
     assert tagged["filter"]["tag"] == "关注基金"
+    mine = bot.say("rm1", "我的客户有哪些").event("list_shown")  # all of them, not a tag "我"
+    assert set(mine["customer_ids"]) == {"c1", "c4", "c5", "c8"} and "tag" not in mine["filter"]
 
 
 def test_an_rm_counts_the_notes_they_recorded_in_a_period(bot: Assistant, store: Store) -> None:
