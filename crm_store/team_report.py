@@ -215,12 +215,16 @@ class AuditSummary:
     exports: int
 
 
-def audit_summary(session: Session, settings: Settings, today: date) -> AuditSummary:
-    """The audit log's last full week, in five aggregates."""
+def audit_summary(
+    session: Session, settings: Settings, today: date, days: tuple[date, date] | None = None
+) -> AuditSummary:
+    """The audit log's last full week, or the `days` given (first and last), in five
+    aggregates."""
     w = report_week(today, settings)
+    first, after = (days[0], days[1] + timedelta(days=1)) if days else (w.start, w.end)
     # The request's clock (as_of; the real time in production, set by tests and `ask --now`).
     when = func.coalesce(AuditLog.as_of, AuditLog.at)
-    week = (when >= w.at(w.start), when < w.at(w.end))
+    week = (when >= w.at(first), when < w.at(after))
     by_staff = session.execute(
         select(func.coalesce(Staff.name, AuditLog.actor_staff_id), func.count(AuditLog.id))
         .outerjoin(Staff, Staff.id == AuditLog.actor_staff_id)

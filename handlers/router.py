@@ -140,7 +140,7 @@ async def route(ctx: Context, intent: i.Intent, *, vector: object | None = None)
         case i.RETENTION_FOLLOW:
             return await follow_up_warning(ctx, int(a["n"]))
         case i.TEAM_REPORT:
-            return await team_report(ctx, a.get("team"))
+            return await team_report(ctx, a.get("team"), a)
         case i.ACCESS_LOG:
             return await access_log(ctx, a)
         case i.NOTE_COUNT:

@@ -85,11 +85,14 @@ def rm_lines(rows: list[RmFigures], lang: str, *, names: bool) -> list[str]:
     return lines
 
 
-async def team_report(ctx: Context, team_id: str | None = None) -> Reply:
-    """The report for the asker's role; a drill-down by team id for branch heads."""
+async def team_report(
+    ctx: Context, team_id: str | None = None, period: dict[str, str] | None = None
+) -> Reply:
+    """The report for the asker's role; a drill-down by team id for branch heads. Compliance's
+    audit summary covers the `period` typed ("今天有多少拒绝访问"), by default last week."""
     role = ctx.actor.role
     if role == "compliance":
-        return _compliance(ctx)
+        return _compliance(ctx, period or {})
     if role not in ("rm", "team_lead", "branch_head"):
         return Reply(t("team_role", ctx.lang), (Event("refused", {"reason": "role"}),))
     drill = team_id if role == "branch_head" else None
@@ -118,15 +121,23 @@ def report_text(
     return "\n".join(lines)
 
 
-def _compliance(ctx: Context) -> Reply:
-    s = audit_summary(ctx.session, ctx.config, ctx.today)
-    text = audit_text(s, ctx.today, ctx.lang)
-    return Reply(text, (Event("audit_summary_shown", {"staff": len(s.disclosures)}),))
+def _compliance(ctx: Context, period: dict[str, str]) -> Reply:
+    if not (period.get("since") and period.get("until")):
+        s = audit_summary(ctx.session, ctx.config, ctx.today)
+        text = audit_text(s, ctx.today, ctx.lang)
+        return Reply(text, (Event("audit_summary_shown", {"staff": len(s.disclosures)}),))
+    days = (date.fromisoformat(period["since"]), date.fromisoformat(period["until"]))
+    s = audit_summary(ctx.session, ctx.config, ctx.today, days)
+    head = t("audit_title_period", ctx.lang, who=t("team_audit", ctx.lang), words=period["words"])
+    text = audit_text(s, ctx.today, ctx.lang, head=head)
+    event = {"staff": len(s.disclosures), "from": period["since"], "to": period["until"]}
+    return Reply(text, (Event("audit_summary_shown", event),))
 
 
-def audit_text(s: AuditSummary, today: date, lang: str) -> str:
-    """Compliance's weekly audit summary: disclosures by staff (bars), then the counts."""
-    lines = [title(today, t("team_audit", lang), lang)]
+def audit_text(s: AuditSummary, today: date, lang: str, *, head: str | None = None) -> str:
+    """Compliance's audit summary (by default the week's): disclosures by staff (bars), then
+    the counts."""
+    lines = [head or title(today, t("team_audit", lang), lang)]
     top = max((n for _, n in s.disclosures), default=0)
     for name, n in s.disclosures[:10]:
         lines.append(f"{name} {bar(Decimal(n), Decimal(top))} {n}")

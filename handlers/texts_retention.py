@@ -56,6 +56,7 @@ ZH: dict[str, str] = {
     "team_unknown": "没有团队{team}，或不在您的范围内。",
     "team_role": "团队周报只提供给客户经理、团队主管、分行负责人和合规。",
     "team_audit": "合规审计",
+    "audit_title_period": "📊 {who}（{words}）",
     "team_audit_line": "拒绝{refusals}次｜未知发送者{unknown}次\n"
     "调用大模型{llm}次｜导出{exports}次",
     "access_log_role": "客户的访问记录仅提供给合规人员。",
@@ -128,6 +129,7 @@ EN: dict[str, str] = {
     "team_unknown": "No team {team} in your scope.",
     "team_role": "Team reports are for RMs, team leads, branch heads and compliance.",
     "team_audit": "Compliance audit",
+    "audit_title_period": "📊 {who} ({words})",
     "team_audit_line": "{refusals} refusals | {unknown} unknown senders | {llm} LLM calls | "
     "{exports} exports",
     "access_log_role": "A customer's access record is for compliance only.",

@@ -188,7 +188,7 @@ def _by_rules(text: str, slots: Slots) -> Reading | None:
         return Reading(i.Intent(i.ACCESS_LOG, {**staff, **_period_words(slots)}))
     reported = _TEAM_REPORT.search(lowered) and not _top(lowered)
     if not named and reported and not _has_filters(rest, slots):
-        return Reading(i.Intent(i.TEAM_REPORT))
+        return Reading(i.Intent(i.TEAM_REPORT, _period_words(slots)))
     if not named and len(text) <= 12 and _UNDO_WORDS.search(lowered):
         return Reading(i.Intent(i.UNDO))
     if not named and lx.HELP_CUE.search(lowered):

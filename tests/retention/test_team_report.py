@@ -143,3 +143,14 @@ def test_a_note_naming_a_staff_member_is_not_a_report_question(world: Store) -> 
 def test_compliance_asks_for_the_audit_summary_in_its_own_words(world: Store, text: str) -> None:
     said = Assistant(world, NOW).say("comp", text)
     assert said.event("audit_summary_shown")
+
+
+def test_compliance_asks_for_the_audit_of_the_days_it_names(world: Store) -> None:
+    """Monday 30 November: a refusal today is in today's summary, not in last week's."""
+    bot = Assistant(world, NOW)
+    assert bot.say("lead1", "给张伟打标签 高净值").event("refused")["reason"] == "role"
+    today = bot.say("comp", "今天有多少人被拒绝访问")
+    assert today.event("audit_summary_shown")["from"] == "2026-11-30"
+    assert today.text.startswith("📊 合规审计（今天）") and "拒绝1次" in today.text
+    week = bot.say("comp", "审计报告")  # no period: last full week
+    assert "from" not in week.event("audit_summary_shown") and "拒绝0次" in week.text
