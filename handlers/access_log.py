@@ -10,7 +10,7 @@ the customer, so the dispatcher audits this look-up like any other disclosure.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -19,7 +19,7 @@ from crm_store.access_log import Access, StaffAccess, customer_access, staff_acc
 from crm_store.customers import find_by_name
 from crm_store.models import Customer, Staff
 from handlers.clarify import ask_to_choose
-from handlers.context import Context
+from handlers.context import Context, typed_days
 from handlers.contracts import Event, Reply
 from handlers.texts import t
 
@@ -55,25 +55,22 @@ async def access_log(ctx: Context, args: dict[str, str]) -> Reply:
     matches = [m for m in matches if m.id == args.get("customer_id")] or matches
     if not matches:
         return Reply(t("not_found", ctx.lang), (Event("not_found"),))
-    period: dict[str, Any] = {k: args[k] for k in ("since", "until", "words") if k in args}
+    period: dict[str, Any] = {k: args[k] for k in ("from", "to", "words") if k in args}
     if len(matches) > 1:
         return ask_to_choose(ctx, matches, {"action": "access_log", **period})
     return show_access(ctx, matches[0].id, period)
 
 
 def show_access(ctx: Context, customer_id: str, period: dict[str, Any]) -> Reply:
-    """The access log of one customer for the period (`since`, `until`, `words`); checked
+    """The access log of one customer for the period (`from`, `to`, `words`); checked
     again here, as a choice answered later reaches it directly (the role may have changed)."""
     if ctx.actor.role != "compliance":
         return _refused(ctx)
     customer = ctx.session.get(Customer, customer_id)
     if customer is None:
         return Reply(t("not_found", ctx.lang), (Event("not_found"),))
-    since, until = _days(ctx, period)
-    start = datetime.combine(since, time.min, tzinfo=ctx.tz)
-    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=ctx.tz)
+    start, end, words = _period(ctx, period)
     log = customer_access(ctx.session, customer_id, start, end)
-    words = str(period.get("words") or t("access_log_default_period", ctx.lang))
     event = Event("access_log_shown", {"customer_id": customer_id, "rows": log.total})
     if not log.accesses:
         return Reply(t("access_log_none", ctx.lang, name=customer.name, period=words), (event,))
@@ -89,11 +86,12 @@ def _refused(ctx: Context) -> Reply:
     return Reply(t("access_log_role", ctx.lang), (Event("refused", {"reason": "role"}),))
 
 
-def _days(ctx: Context, period: dict[str, Any]) -> tuple[date, date]:
-    """The period's first and last business day; by default the last DEFAULT_DAYS days."""
-    if period.get("since") and period.get("until"):
-        return date.fromisoformat(period["since"]), date.fromisoformat(period["until"])
-    return ctx.today - timedelta(days=DEFAULT_DAYS - 1), ctx.today
+def _period(ctx: Context, args: dict[str, Any]) -> tuple[datetime, datetime, str]:
+    """The period typed, as instants and in words; by default the last DEFAULT_DAYS days."""
+    default = ctx.today - timedelta(days=DEFAULT_DAYS - 1), ctx.today, ""
+    first, last, words = typed_days(args) or default
+    start, end = ctx.span(first, last)
+    return start, end, words or t("access_log_default_period", ctx.lang)
 
 
 def _line(ctx: Context, n: int, access: Access) -> str:
@@ -129,15 +127,12 @@ def _staff_log(ctx: Context, args: dict[str, str]) -> Reply:
     )
     if staff_id is None:
         return Reply(t("access_log_no_staff", ctx.lang, name=name), (Event("not_found"),))
-    since, until = _days(ctx, args)
-    start = datetime.combine(since, time.min, tzinfo=ctx.tz)
-    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=ctx.tz)
+    start, end, words = _period(ctx, args)
     rows, total = staff_access(ctx.session, staff_id, start, end)
     ids = list(dict.fromkeys(cid for row in rows for cid in row.customer_ids))
     query = select(Customer.id, Customer.name).where(Customer.id.in_(ids))
     names = {str(cid): str(cname) for cid, cname in ctx.session.execute(query)}
     who = t("access_log_who", ctx.lang, name=name, staff_id=staff_id)
-    words = str(args.get("words") or t("access_log_default_period", ctx.lang))
     event = Event("staff_access_shown", {"staff_id": staff_id, "rows": total, "customer_ids": ids})
     if not rows:
         return Reply(t("access_log_staff_none", ctx.lang, who=who, period=words), (event,))

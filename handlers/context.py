@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
@@ -47,3 +48,20 @@ class Context:
     def channel(self) -> str:
         """The channel the request came from."""
         return self.message.channel
+
+    def midnight(self, day: date) -> datetime:
+        """The start of a business day, as an aware instant."""
+        return datetime.combine(day, time.min, tzinfo=self.tz)
+
+    def span(self, first: date, last: date) -> tuple[datetime, datetime]:
+        """From the start of `first` to the end of `last` (business days), end exclusive."""
+        return self.midnight(first), self.midnight(last + timedelta(days=1))
+
+
+def typed_days(args: Mapping[str, str], prefix: str = "") -> tuple[date, date, str] | None:
+    """The period the understanding read into `args` (`from`, `to`, `words`, with an optional
+    key prefix, handlers/understanding/decide.py `_period_args`), or None."""
+    first, last = args.get(f"{prefix}from"), args.get(f"{prefix}to")
+    if not (first and last):
+        return None
+    return date.fromisoformat(first), date.fromisoformat(last), args.get(f"{prefix}words", "")

@@ -8,7 +8,7 @@ what was asked; its header states the count and the filter in words.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,7 @@ from crm_store.customer_filters import (
     visible_tags,
 )
 from crm_store.models import Staff
-from handlers.context import Context
+from handlers.context import Context, typed_days
 from handlers.contracts import Event, Reply
 from handlers.render import product_text, segment_text
 from handlers.texts import day_text, money_text, t
@@ -261,8 +261,7 @@ def _silent_since(ctx: Context, args: dict[str, str]) -> datetime | None:
     """ "一个月没联系的": the start of the business day that many days ago."""
     if not args.get("silent_days"):
         return None
-    day = ctx.today - timedelta(days=int(args["silent_days"]))
-    return datetime.combine(day, time.min, tzinfo=ctx.tz)
+    return ctx.midnight(ctx.today - timedelta(days=int(args["silent_days"])))
 
 
 def tag_or_owner(ctx: Context, word: str) -> dict[str, str]:
@@ -279,19 +278,19 @@ def tag_or_owner(ctx: Context, word: str) -> dict[str, str]:
 
 def _noted_between(ctx: Context, args: dict[str, str]) -> tuple[datetime, datetime] | None:
     """ "上周联系了哪些客户": from the period's first business day to the end of its last."""
-    if not (args.get("noted_from") and args.get("noted_to")):
+    typed = typed_days(args, "noted_")
+    if typed is None:
         return None
-    first, last = date.fromisoformat(args["noted_from"]), date.fromisoformat(args["noted_to"])
+    first, last, _ = typed
     if first == ctx.today < last:  # "近三天", read ahead for maturities: here the days past
         first, last = ctx.today - (last - first), ctx.today
-    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=ctx.tz)
-    return datetime.combine(first, time.min, tzinfo=ctx.tz), end
+    return ctx.span(first, last)
 
 
 def _cadence(ctx: Context) -> dict[str, datetime]:
     """ "很久没联系的": per segment, the start of the business day its contact cadence ago."""
     return {
-        segment: datetime.combine(ctx.today - timedelta(days=days), time.min, tzinfo=ctx.tz)
+        segment: ctx.midnight(ctx.today - timedelta(days=days))
         for segment, days in ctx.config.retention_cadence_days.items()
     }
 

@@ -6,26 +6,20 @@ the period typed, or this month. A manager's team figures are in the team report
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-
 from sqlalchemy import func, select
 
 from crm_store.models import Customer, Interaction
 from crm_store.permissions import customer_scope
-from handlers.context import Context
+from handlers.context import Context, typed_days
 from handlers.contracts import Event, Reply
 from handlers.texts import t
 
 
 async def count_notes(ctx: Context, args: dict[str, str]) -> Reply:
     """The asker's notes in the period, and on how many customers."""
-    if args.get("since") and args.get("until"):
-        first, last = date.fromisoformat(args["since"]), date.fromisoformat(args["until"])
-        words = args.get("words", "")
-    else:
-        first, last, words = ctx.today.replace(day=1), ctx.today, t("notes_this_month", ctx.lang)
-    start = datetime.combine(first, time.min, tzinfo=ctx.tz)
-    end = datetime.combine(min(last, ctx.today) + timedelta(days=1), time.min, tzinfo=ctx.tz)
+    this_month = (ctx.today.replace(day=1), ctx.today, t("notes_this_month", ctx.lang))
+    first, last, words = typed_days(args) or this_month
+    start, end = ctx.span(first, min(last, ctx.today))
     query = (
         select(func.count(Interaction.id), func.count(func.distinct(Interaction.customer_id)))
         .join(Customer, Customer.id == Interaction.customer_id)

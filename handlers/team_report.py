@@ -17,7 +17,7 @@ from crm_store.team_report import (
     rm_figures,
     team_totals,
 )
-from handlers.context import Context
+from handlers.context import Context, typed_days
 from handlers.contracts import Event, Reply
 from handlers.retention_text import short_money
 from handlers.texts import t
@@ -92,7 +92,7 @@ async def team_report(
     audit summary covers the `period` typed ("今天有多少拒绝访问"), by default last week."""
     role = ctx.actor.role
     if role == "compliance":
-        return _compliance(ctx, period or {})
+        return _compliance(ctx, typed_days(period or {}))
     if role not in ("rm", "team_lead", "branch_head"):
         return Reply(t("team_role", ctx.lang), (Event("refused", {"reason": "role"}),))
     drill = team_id if role == "branch_head" else None
@@ -121,16 +121,16 @@ def report_text(
     return "\n".join(lines)
 
 
-def _compliance(ctx: Context, period: dict[str, str]) -> Reply:
-    if not (period.get("since") and period.get("until")):
+def _compliance(ctx: Context, period: tuple[date, date, str] | None) -> Reply:
+    if period is None:
         s = audit_summary(ctx.session, ctx.config, ctx.today)
         text = audit_text(s, ctx.today, ctx.lang)
         return Reply(text, (Event("audit_summary_shown", {"staff": len(s.disclosures)}),))
-    days = (date.fromisoformat(period["since"]), date.fromisoformat(period["until"]))
-    s = audit_summary(ctx.session, ctx.config, ctx.today, days)
-    head = t("audit_title_period", ctx.lang, who=t("team_audit", ctx.lang), words=period["words"])
+    first, last, words = period
+    s = audit_summary(ctx.session, ctx.config, ctx.today, (first, last))
+    head = t("audit_title_period", ctx.lang, who=t("team_audit", ctx.lang), words=words)
     text = audit_text(s, ctx.today, ctx.lang, head=head)
-    event = {"staff": len(s.disclosures), "from": period["since"], "to": period["until"]}
+    event = {"staff": len(s.disclosures), "from": first.isoformat(), "to": last.isoformat()}
     return Reply(text, (Event("audit_summary_shown", event),))
 
 

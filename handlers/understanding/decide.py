@@ -181,14 +181,14 @@ def _by_rules(text: str, slots: Slots) -> Reading | None:
     if _ACCESS_LOG.search(lowered) and (slots.name or slots.unknown_name) and not told:
         return Reading(i.Intent(i.ACCESS_LOG, _access_args(slots)))
     if not named and _NOTE_COUNT.search(lowered) and not slots.staff:
-        return Reading(i.Intent(i.NOTE_COUNT, _period_words(slots)))
+        return Reading(i.Intent(i.NOTE_COUNT, _period_args(slots)))
     looked = _STAFF_LOOKED.search(text)
     if looked and not named and not told:
         staff = {"staff_name": looked.group("who")}
-        return Reading(i.Intent(i.ACCESS_LOG, {**staff, **_period_words(slots)}))
+        return Reading(i.Intent(i.ACCESS_LOG, {**staff, **_period_args(slots)}))
     reported = _TEAM_REPORT.search(lowered) and not _top(lowered)
     if not named and reported and not _has_filters(rest, slots):
-        return Reading(i.Intent(i.TEAM_REPORT, _period_words(slots)))
+        return Reading(i.Intent(i.TEAM_REPORT, _period_args(slots)))
     if not named and len(text) <= 12 and _UNDO_WORDS.search(lowered):
         return Reading(i.Intent(i.UNDO))
     if not named and lx.HELP_CUE.search(lowered):
@@ -224,15 +224,7 @@ def _by_rules(text: str, slots: Slots) -> Reading | None:
 def _access_args(slots: Slots) -> dict[str, str]:
     """Whose access record, and for which days when typed ("今天", "本周")."""
     who = _customer_args(slots) or {"name": slots.unknown_name or ""}
-    return {**who, **_period_words(slots)}
-
-
-def _period_words(slots: Slots) -> dict[str, str]:
-    """The days typed, for an access record ({} for the default)."""
-    day = slots.period
-    if day is None:
-        return {}
-    return {"since": day.start.isoformat(), "until": day.end.isoformat(), "words": day.words}
+    return {**who, **_period_args(slots)}
 
 
 def _tells_contact(rest: str, slots: Slots, asks: bool) -> bool:
@@ -305,16 +297,17 @@ def _asks_notes(rest: str, slots: Slots) -> bool:
     return bool(topic and asks)
 
 
-def _period_args(slots: Slots) -> dict[str, str]:
-    return (
-        {
-            "from": slots.period.start.isoformat(),
-            "to": slots.period.end.isoformat(),
-            "words": slots.period.words,
-        }
-        if slots.period
-        else {}
-    )
+def _period_args(slots: Slots, prefix: str = "") -> dict[str, str]:
+    """The days typed, as handlers read them back (`handlers.context.typed_days`); {} when
+    none were typed (each handler has its default)."""
+    day = slots.period
+    if day is None:
+        return {}
+    return {
+        f"{prefix}from": day.start.isoformat(),
+        f"{prefix}to": day.end.isoformat(),
+        f"{prefix}words": day.words,
+    }
 
 
 # Contacted in a period, as asked about ("上周联系了哪些客户", "这个月拜访过几个客户").
@@ -378,12 +371,7 @@ def _list_intent(text: str, rest: str, slots: Slots) -> i.Intent | None:
     if top and not named:
         filters["top"] = str(top)
     if slots.period and _CONTACTED.search(lowered) and not slots.silence and not named:
-        # "上周我联系了哪些客户": a note in that period.
-        filters |= {
-            "noted_from": slots.period.start.isoformat(),
-            "noted_to": slots.period.end.isoformat(),
-            "noted_words": slots.period.words,
-        }
+        filters |= _period_args(slots, "noted_")  # "上周我联系了哪些客户": a note then
     counting = bool(lx.COUNT_CUE.search(lowered))
     if (
         filters
