@@ -294,7 +294,8 @@ _CUSTOMERS_WORD = re.compile(r"客户|vip", re.IGNORECASE)
 def _owner_before_de(ctx: Context, text: str) -> tuple[str, str] | None:
     """ "李娜的VIP客户有几个": a staff member who owns customers the asker may see, named right
     before 的 in a question about customers; None when nobody's or several people's."""
-    if not _CUSTOMERS_WORD.search(text):
+    # The owners' query only when a name-like word stands before 的 ("我的客户" has none).
+    if not _CUSTOMERS_WORD.search(text) or not name_like(text.split("的", 1)[0]):
         return None
     owners = visible_owners(ctx.session, actor=ctx.actor, today=ctx.today)
     named = {o for o in owners if f"{o[1]}的" in text}
